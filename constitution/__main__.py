@@ -1,0 +1,5 @@
+"""``python -m constitution``."""
+
+from constitution.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""The ``constitution`` command: a thin layer over the library, one module per subcommand.
+
+Each module in ``COMMANDS`` defines ``register(subparsers)``, which adds its parser and sets ``func`` to a
+``run(args) -> int``. Exit codes: 0 success, 2 invalid input (the message names file:line or row), 1 other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from constitution.errors import InputError
+
+COMMANDS = [
+    "validate",
+    "render",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="constitution",
+        description="Turn a written constitution into a reward model.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"constitution.cli.{name.replace('-', '_')}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, run, and map errors to exit codes."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: one clear line, exit 1
+        print(f"error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,49 @@
+"""``constitution render``: print the exact judge prompt for one principle and one pair, and its token count."""
+
+from __future__ import annotations
+
+import argparse
+
+from constitution.data import load_pairs
+from constitution.errors import InputError
+from constitution.models import JUDGE_ALIAS, resolve_model
+from constitution.principles import load_constitution
+from constitution.prompts import comparison_prompt, safety_prompt
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("render", help="show the judge prompt for one pair and principle", description=__doc__)
+    p.add_argument("--pairs", required=True, help="pairs file (JSONL/Parquet/CSV/datasets folder)")
+    p.add_argument("--row", type=int, default=0, help="0-based pair index (default 0)")
+    p.add_argument("--principle", help="principle id (required unless --kind safety)")
+    p.add_argument("--constitution", default="principles", help="principles folder or file (default: principles/)")
+    p.add_argument("--tokenizer", default=JUDGE_ALIAS, help=f"judge tokenizer: alias, folder or hub id (default {JUDGE_ALIAS}); 'none' for raw text")
+    p.add_argument("--order", choices=["ab", "ba"], default="ab", help="which response is shown as (A)")
+    p.add_argument("--kind", choices=["comparison", "cot", "safety"], default="comparison")
+    p.add_argument("--category", help="safety category id (with --kind safety)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    constitution = load_constitution(args.constitution)
+    pairs, _ = load_pairs(args.pairs, limit=args.row + 1)
+    if not 0 <= args.row < len(pairs):
+        raise InputError(f"--row {args.row} is out of range: the file has {len(pairs)} pair(s)", where=args.pairs)
+    pair = pairs[args.row]
+    tokenizer = None
+    if args.tokenizer.lower() != "none":
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(args.tokenizer))
+    if args.kind == "safety":
+        prompt = safety_prompt(constitution, pair.prompt, pair.response_a, tokenizer, args.category)
+    else:
+        if not args.principle:
+            raise InputError("--principle is required for comparison prompts")
+        principle = constitution.principle(args.principle)
+        prompt = comparison_prompt(constitution, principle, pair, args.order, tokenizer, kind=args.kind)
+    print(prompt.text)
+    print("-" * 72)
+    count = f"{len(tokenizer(prompt.text, add_special_tokens=False)['input_ids'])} tokens ({args.tokenizer})" if tokenizer else "no tokenizer"
+    print(f"principle: {prompt.principle_id}  order: {prompt.order}  options: {list(prompt.options)}  {count}")
+    return 0

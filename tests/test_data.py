@@ -1,0 +1,115 @@
+"""Pair formats: {prompt, response_a, response_b}, TRL {prompt, chosen, rejected}, HH-RLHF dialogues; errors name rows."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from constitution.data import load_pairs, parse_dialogue, split_pairs
+from constitution.errors import InputError
+
+HH = Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
+
+
+def _jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_ab_format_with_soft_label(tmp_path: Path):
+    pairs, report = load_pairs(_jsonl(tmp_path / "p.jsonl", [{"prompt": "hi", "response_a": "a", "response_b": "b", "p_a": 0.7}]))
+    assert report.format == "ab" and pairs[0].p_a == 0.7
+    assert pairs[0].prompt[0].role == "user" and pairs[0].prompt[0].content == "hi"
+
+
+def test_trl_conversational_format(tmp_path: Path):
+    row = {
+        "prompt": [{"role": "user", "content": "hi"}],
+        "chosen": [{"role": "assistant", "content": "hello"}],
+        "rejected": [{"role": "assistant", "content": "go away"}],
+    }
+    pairs, report = load_pairs(_jsonl(tmp_path / "p.jsonl", [row]))
+    assert report.format == "trl"
+    assert (pairs[0].response_a, pairs[0].response_b, pairs[0].p_a) == ("hello", "go away", 1.0)
+
+
+def test_hh_dialogues_split_at_last_turn_and_mismatches_are_dropped(tmp_path: Path):
+    good = {"chosen": "\n\nHuman: hi\n\nAssistant: hello", "rejected": "\n\nHuman: hi\n\nAssistant: bye"}
+    bad = {"chosen": "\n\nHuman: hi\n\nAssistant: hello", "rejected": "\n\nHuman: yo\n\nAssistant: bye"}
+    path = tmp_path / "hh.jsonl.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    pairs, report = load_pairs(path)
+    assert report.format == "hh" and report.kept == 1 and report.dropped_mismatched == 1
+    assert pairs[0].response_a == "hello" and pairs[0].response_b == "bye"
+
+
+def test_csv_and_parquet(tmp_path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "p.csv").write_text("prompt,response_a,response_b\nhi,a,b\n")
+    assert load_pairs(tmp_path / "p.csv")[0][0].response_b == "b"
+    pq.write_table(pa.Table.from_pylist([{"prompt": "hi", "chosen": "c", "rejected": "r"}]), tmp_path / "p.parquet")
+    assert load_pairs(tmp_path / "p.parquet")[0][0].response_a == "c"
+
+
+def test_datasets_folder(tmp_path: Path):
+    import datasets
+
+    datasets.Dataset.from_list([{"prompt": "hi", "chosen": "c", "rejected": "r"}]).save_to_disk(str(tmp_path / "ds"))
+    assert load_pairs(tmp_path / "ds")[0][0].response_b == "r"
+
+
+@pytest.mark.parametrize(
+    "content, message, line",
+    [
+        ('{"prompt": "hi", "response_a": "a", "response_b": "b"}\n{not json}\n', "invalid JSON", 2),
+        ('{"prompt": "hi", "response_a": "a", "response_b": "b"}\n{"prompt": "x", "response_a": "a"}\n', "missing column(s) ['response_b']", 2),
+        ('{"prompt": "hi", "response_a": "a", "response_b": "b", "p_a": 1.5}\n', "p_a must be in [0, 1]", 1),
+        ('{"prompt": 5, "response_a": "a", "response_b": "b"}\n', "expected a string or a list of chat messages", 1),
+        ('[1, 2]\n', "expected a JSON object", 1),
+    ],
+)
+def test_bad_rows_name_file_and_line(tmp_path: Path, content: str, message: str, line: int):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    with pytest.raises(InputError) as info:
+        load_pairs(path)
+    assert str(info.value).startswith(f"{path}:{line}: ") and message in str(info.value)
+
+
+def test_non_utf8_is_reported(tmp_path: Path):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b'{"prompt": "hi", "response_a": "a", "response_b": "b"}\n{"prompt": "\xff\xfe"}\n')
+    with pytest.raises(InputError, match="not valid UTF-8"):
+        load_pairs(path)
+
+
+def test_unknown_columns_and_missing_file(tmp_path: Path):
+    with pytest.raises(InputError, match="unknown pair format"):
+        load_pairs(_jsonl(tmp_path / "x.jsonl", [{"question": "q"}]))
+    with pytest.raises(InputError, match="no such file"):
+        load_pairs(tmp_path / "absent.jsonl")
+
+
+def test_parse_dialogue_rejects_plain_text():
+    with pytest.raises(ValueError):
+        parse_dialogue("just text")
+
+
+def test_split_is_deterministic():
+    items = list(range(10))
+    a = split_pairs(items, 7, seed=0)  # type: ignore[arg-type]
+    assert a == split_pairs(items, 7, seed=0) and len(a[0]) == 7 and sorted(a[0] + a[1]) == items
+
+
+@pytest.mark.skipif(not HH.exists(), reason="shared HH-RLHF data not present (../shared/data)")
+def test_real_hh_test_split_loads():
+    pairs, report = load_pairs(HH)
+    assert report.rows == 2312 and report.kept + report.dropped_mismatched == 2312
+    assert report.dropped_mismatched < 20
+    assert all(p.prompt and p.prompt[-1].role == "user" for p in pairs)
