@@ -71,7 +71,7 @@ class FeedbackRecord(BaseModel):
     position_consistent: bool
     judge: str
     constitution_hash: str
-    human_p_a: float | None = None
+    reference_p_a: float | None = Field(default=None, description="the input's own label (human, for HH/TRL data)")
 
 
 class LoadReport(BaseModel):

@@ -1,0 +1,95 @@
+"""``constitution label PAIRS --out DIR``: soft AI preference labels for pairs, judged against the constitution.
+
+DIR receives the AI-feedback dataset (a `datasets` folder that TRL's RewardTrainer/DPOTrainer read as is),
+``labels.jsonl`` (the same records), ``summary.json`` and, unless ``--cache`` moves it, ``judgments.sqlite``: the
+judgment cache that makes a re-run resume after a crash and re-judge only edited principles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from constitution.cache import JudgmentCache
+from constitution.data import load_pairs, records_to_dataset, save_dataset
+from constitution.feedback.base import JudgeConfig, make_backend
+from constitution.labeling import LabelConfig, Labeler, LabelSummary
+from constitution.models import JUDGE_ALIAS
+from constitution.principles import load_constitution
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("label", help="label pairs with the judge (soft AI feedback)", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("pairs", help="pairs: JSONL/Parquet/CSV/datasets folder or hub id")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--constitution", default="principles", help="principles folder or file (default principles/)")
+    p.add_argument("--judge", default=JUDGE_ALIAS, help=f"judge model: alias, folder or hub id (default {JUDGE_ALIAS})")
+    p.add_argument("--backend", choices=["vllm", "openai", "hf"], default="vllm")
+    p.add_argument("--base-url", action="append", default=[], help="a `vllm serve` endpoint (repeat for several)")
+    p.add_argument("--api-key", default=None, help="API key for the endpoints")
+    p.add_argument("--limit", type=int, default=None, help="label only the first N pairs")
+    p.add_argument("--cache", default=None, help="judgment cache (default OUT/judgments.sqlite)")
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32", help="judge weights dtype (logits are fp32 either way)")
+    p.add_argument("--single-order", action="store_true", help="ask only the A/B order (no position debiasing)")
+    p.add_argument("--cot", action="store_true", help="chain-of-thought: rationale first, probabilities clamped to 40-60%%")
+    p.add_argument("--batch-size", type=int, default=64, help="judgments per backend call (default 64)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def format_summary(summary: LabelSummary, top: int = 30) -> str:
+    """A terminal table: headline figures, then one row per principle."""
+
+    def f(x: float | None, spec: str = ".1f") -> str:
+        return "-" if x is None else format(x, spec)
+
+    lines = [
+        f"judge {summary.judge}  constitution {summary.constitution_hash}",
+        f"pairs {summary.pairs}  judgments {summary.judgments} (computed {summary.judgments_computed}, cached {summary.judgments_cached})"
+        f"  {summary.seconds:.1f}s  {summary.pairs_per_s:.2f} pairs/s",
+        f"slot (A) preferred {f(summary.slot_a_pct)}%  same position preferred {f(summary.same_position_pct)}%"
+        f"  position-consistent pairs {f(summary.position_consistent_pct)}%  mean |p-0.5| {summary.mean_margin:.3f}",
+    ]
+    if summary.agreement is not None:
+        lines.append(f"agreement with input labels: {100 * summary.agreement:.1f}% debiased, {f(100 * summary.agreement_first_order if summary.agreement_first_order is not None else None)}% A/B order only")
+    lines.append(f"{'principle':<24} {'pairs':>5} {'mean p_a':>8} {'|p-.5|':>7} {'same pos%':>9} {'slot A%':>7} {'agree%':>6}")
+    for s in summary.per_principle[:top]:
+        lines.append(
+            f"{s.principle_id:<24} {s.judged_pairs:>5} {s.mean_p_a:>8.3f} {s.mean_margin:>7.3f} {f(s.same_position_pct):>9} {s.slot_a_pct:>7.1f} {f(100 * s.agreement if s.agreement is not None else None):>6}"
+        )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    constitution = load_constitution(args.constitution)
+    pairs, report = load_pairs(args.pairs, limit=args.limit)
+    if report.dropped_mismatched:
+        print(f"note: dropped {report.dropped_mismatched} pair(s) whose dialogues differ before the last turn", file=sys.stderr)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = LabelConfig(both_orders=not args.single_order, chain_of_thought=args.cot, batch_size=args.batch_size)
+    backend = make_backend(JudgeConfig(backend=args.backend, model=args.judge, dtype=args.dtype, base_urls=args.base_url, api_key=args.api_key))
+    try:
+        with JudgmentCache(args.cache or out / "judgments.sqlite") as cache:
+            labeler = Labeler(constitution, backend, cache, config)
+            from tqdm import tqdm
+
+            with tqdm(unit="judgment", disable=args.no_progress, file=sys.stderr) as bar:
+
+                def progress(done: int, total: int) -> None:
+                    bar.total = total
+                    bar.update(done)
+
+                records, summary = labeler.label(pairs, progress=progress)
+    finally:
+        backend.close()
+    save_dataset(records_to_dataset(records), out)
+    with open(out / "labels.jsonl", "w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(record.model_dump_json() + "\n")
+    (out / "summary.json").write_text(summary.model_dump_json(indent=2))
+    print(format_summary(summary))
+    print(f"wrote {len(records)} labels to {out}")
+    return 0
