@@ -1,0 +1,1 @@
+"""The end-to-end job: prompts -> pairs -> AI feedback -> reward model -> evaluation -> report."""

@@ -1,0 +1,89 @@
+"""Resumable stages: each stage's output lives in the run folder and is reused while its inputs are unchanged.
+
+A stage's fingerprint hashes its own settings and its inputs' fingerprints; ``pipeline_state.json`` records the
+fingerprint each stage finished with. A stage runs again when its fingerprint changed, its outputs are missing, or
+``--from`` names it or an earlier stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class StageRecord(BaseModel):
+    """What a finished stage left behind."""
+
+    fingerprint: str
+    seconds: float
+    outputs: list[str]
+    info: dict[str, Any] = Field(default_factory=dict)
+    reused: bool = False
+
+
+def file_fingerprint(source: str | Path) -> str:
+    """Content hash of a file; a folder hashes its files' names, sizes and mtimes; anything else its name."""
+    path = Path(source)
+    digest = hashlib.sha256()
+    if path.is_file():
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    elif path.is_dir():
+        for f in sorted(path.rglob("*")):
+            if f.is_file():
+                st = f.stat()
+                digest.update(f"{f.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    else:
+        digest.update(str(source).encode())
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(*parts: Any) -> str:
+    """Hash of JSON-serialisable parts (pydantic models are dumped first)."""
+    plain = [p.model_dump(mode="json") if isinstance(p, BaseModel) else p for p in parts]
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class StageRunner:
+    """Runs stages in order, reusing finished ones, and keeps the state file atomically up to date."""
+
+    def __init__(self, run_dir: Path, order: list[str], rerun_from: str | None = None, log: Callable[[str], None] = print) -> None:
+        self.run_dir = run_dir
+        self.state_path = run_dir / "pipeline_state.json"
+        self.order = order
+        self.log = log
+        self.state: dict[str, StageRecord] = {}
+        if self.state_path.exists():
+            raw = json.loads(self.state_path.read_text())
+            self.state = {name: StageRecord(**rec) for name, rec in raw.items()}
+        self.forced = set(order[order.index(rerun_from) :]) if rerun_from else set()
+
+    def _save(self) -> None:
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({k: v.model_dump() for k, v in self.state.items()}, indent=2))
+        os.replace(tmp, self.state_path)
+
+    def run(self, name: str, fp: str, outputs: list[Path], fn: Callable[[], dict[str, Any]]) -> StageRecord:
+        """Run ``fn`` unless the stage already finished with fingerprint ``fp`` and its outputs exist."""
+        done = self.state.get(name)
+        if name not in self.forced and done and done.fingerprint == fp and all(p.exists() for p in outputs):
+            self.log(f"[{name}] up to date, reused ({done.seconds:.1f}s when it ran)")
+            done = done.model_copy(update={"reused": True})
+            self.state[name] = done
+            return done
+        self.log(f"[{name}] running")
+        start = time.perf_counter()
+        info = fn()
+        record = StageRecord(fingerprint=fp, seconds=time.perf_counter() - start, outputs=[str(p) for p in outputs], info=info)
+        self.state[name] = record
+        self._save()
+        self.log(f"[{name}] done in {record.seconds:.1f}s")
+        return record
