@@ -12,11 +12,11 @@ import random
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from constitution.data import content_hash
 from constitution.errors import InputError, InputErrors
-from constitution.yaml_lines import LocatedYaml, load_located_yaml
+from constitution.yaml_lines import LocatedYaml, load_located_yaml, validate_located
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=80)]
 NonEmptyText = Annotated[str, Field(min_length=1)]
@@ -214,18 +214,6 @@ def _package_templates() -> dict[str, TemplateSource]:
     }
 
 
-def _validate(model: type[BaseModel], doc: LocatedYaml) -> tuple[BaseModel | None, list[InputError]]:
-    try:
-        return model.model_validate(doc.data), []
-    except ValidationError as exc:
-        errors = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            key = ".".join(str(part) for part in loc) or "(top level)"
-            errors.append(InputError(f"{key}: {err['msg']}", where=doc.where(loc)))
-        return None, errors
-
-
 _KINDS: dict[str, type[BaseModel]] = {
     "principle_set": PrincipleSetFile,
     "safety_policy": SafetyPolicyFile,
@@ -281,7 +269,7 @@ def _collect(files: list[Path], errors: list[InputError]) -> _Collected:
         if kind not in _KINDS:
             errors.append(InputError(f"kind: must be one of {sorted(_KINDS)}, got {kind!r}", where=doc.where(("kind",))))
             continue
-        model, errs = _validate(_KINDS[kind], doc)
+        model, errs = validate_located(_KINDS[kind], doc)
         errors.extend(errs)
         if isinstance(model, PrincipleSetFile):
             out.sets.append((model, doc))

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from constitution.errors import InputError
 
@@ -72,3 +73,16 @@ def load_located_yaml(path: Path) -> LocatedYaml:
     if node is not None:
         _walk(node, (), lines, path)
     return LocatedYaml(path, data, lines)
+
+
+def validate_located(model: type[BaseModel], doc: LocatedYaml) -> tuple[BaseModel | None, list[InputError]]:
+    """Validate YAML data against a pydantic model; each error names file:line and the key path."""
+    try:
+        return model.model_validate(doc.data), []
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            key = ".".join(str(part) for part in loc) or "(top level)"
+            errors.append(InputError(f"{key}: {err['msg']}", where=doc.where(loc)))
+        return None, errors

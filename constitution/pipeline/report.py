@@ -1,0 +1,187 @@
+"""The run report: ``report.md`` with PNG plots, and a one-screen summary on the terminal.
+
+Made to answer at a glance: are the labels sane (per-principle means, position bias, principles agreeing), and is
+the reward model sane (chosen above rejected, calibrated, not just rewarding length)?
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from constitution.pipeline.run import Pipeline
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _principle_plot(per_principle: list[dict[str, Any]], path: Path) -> None:
+    plt = _plt()
+    ids = [p["principle_id"] for p in per_principle]
+    fig, axes = plt.subplots(1, 2, figsize=(11, max(3, 0.28 * len(ids) + 1)), sharey=True)
+    axes[0].barh(ids, [p["mean_p_a"] for p in per_principle], color="#4c72b0")
+    axes[0].axvline(0.5, color="grey", lw=1)
+    axes[0].set_xlim(0, 1)
+    axes[0].set_xlabel("mean P(A preferred), debiased")
+    axes[1].barh(ids, [p["same_position_pct"] or 0 for p in per_principle], color="#dd8452")
+    axes[1].set_xlabel("% same position preferred (both orders)")
+    axes[1].set_xlim(0, 100)
+    fig.suptitle("Labels per principle")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _reward_plot(evals: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(evals), figsize=(5.5 * len(evals), 3.6), squeeze=False)
+    for ax, (name, d) in zip(axes[0], evals.items()):
+        chosen, rejected = np.asarray(d["chosen_rewards"]), np.asarray(d["rejected_rewards"])
+        bins = np.linspace(min(chosen.min(), rejected.min()), max(chosen.max(), rejected.max()), 25)
+        ax.hist(chosen, bins=bins, alpha=0.6, label="chosen", color="#55a868")
+        ax.hist(rejected, bins=bins, alpha=0.6, label="rejected", color="#c44e52")
+        ax.set_title(f"{name}: normalised rewards")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _short(text: str, n: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _fmt(x: float | None, spec: str = ".3f") -> str:
+    return "–" if x is None else format(x, spec)
+
+
+def write_report(pipeline: Pipeline) -> dict[str, Any]:
+    """Write report.md and its plots; print the one-screen summary; return the headline figures."""
+    from constitution.pipeline.run import label_disagreement
+
+    run_dir = pipeline.run_dir
+    plots = run_dir / "plots"
+    plots.mkdir(exist_ok=True)
+    summary = json.loads((pipeline.labels_dir / "summary.json").read_text())
+    records = [json.loads(line) for line in (pipeline.labels_dir / "labels.jsonl").read_text().splitlines() if line]
+    evals = json.loads((pipeline.eval_dir / "eval.json").read_text())
+    state = pipeline.runner.state
+    _principle_plot(summary["per_principle"], plots / "principles.png")
+    _reward_plot(evals, plots / "rewards.png")
+    for name in evals:
+        src = pipeline.eval_dir / f"reliability_{name}.png"
+        if src.exists():
+            (plots / src.name).write_bytes(src.read_bytes())
+
+    disagreement = label_disagreement(records)
+    headline: dict[str, Any] = {
+        "pairs_labeled": summary["pairs"],
+        "label_pairs_per_s": summary["pairs_per_s"],
+        "same_position_pct": summary["same_position_pct"],
+        "slot_a_pct": summary["slot_a_pct"],
+        "mean_margin": summary["mean_margin"],
+        "principle_disagreement": disagreement,
+        "label_agreement_with_input": summary["agreement"],
+    }
+    for name, d in evals.items():
+        headline[f"rm_{name}_accuracy"] = d["report"]["accuracy"]
+        headline[f"rm_{name}_ece"] = d["report"]["ece"]
+
+    warnings = []
+    if summary["mean_margin"] < 0.05:
+        warnings.append("labels sit close to 0.5 (mean |p-0.5| < 0.05): the judge barely separates the responses")
+    if (summary["same_position_pct"] or 0) > 40:
+        warnings.append(f"the judge preferred the same slot in both orders {summary['same_position_pct']:.0f}% of the time: strong position bias (debiasing averages it out, leaving weak labels)")
+    ai = evals.get("ai_test", {}).get("report", {})
+    if ai.get("accuracy") is not None and ai["accuracy"] < 0.55:
+        warnings.append("the reward model barely beats chance on held-out AI labels")
+
+    lines = [
+        f"# Run report: `{run_dir}`",
+        "",
+        f"Constitution `{summary['constitution_hash']}`, judge `{summary['judge']}`, {summary['pairs']} pairs labeled.",
+        "",
+        "## Sanity at a glance",
+        "",
+        *(f"- ⚠ {w}" for w in warnings),
+        *([] if warnings else ["- no warnings"]),
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| judgments (computed / cached) | {summary['judgments_computed']} / {summary['judgments_cached']} |",
+        f"| slot (A) preferred, single order | {_fmt(summary['slot_a_pct'], '.1f')}% |",
+        f"| same position preferred in both orders | {_fmt(summary['same_position_pct'], '.1f')}% |",
+        f"| mean \\|p − 0.5\\| after debiasing | {_fmt(summary['mean_margin'])} |",
+        f"| principles disagreeing (share of principle pairs) | {_fmt(disagreement)} |",
+        f"| label agreement with the input's labels | {_fmt(summary['agreement'])} |",
+    ]
+    for name, d in evals.items():
+        r = d["report"]
+        lines.append(f"| reward model accuracy, {name} ({r['n']} pairs) | {_fmt(r['accuracy'])} (ECE {_fmt(r['ece'])}) |")
+    lines += [
+        "",
+        "## Labels per principle",
+        "",
+        "![principles](plots/principles.png)",
+        "",
+        "| principle | pairs | mean p_a | mean \\|p−0.5\\| | same position % | slot A % |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {p['principle_id']} | {p['judged_pairs']} | {p['mean_p_a']:.3f} | {p['mean_margin']:.3f} | {_fmt(p['same_position_pct'], '.1f')} | {p['slot_a_pct']:.1f} |"
+            for p in summary["per_principle"]
+        ),
+        "",
+        "## Reward model",
+        "",
+        "![rewards](plots/rewards.png)",
+        "",
+    ]
+    for name, d in evals.items():
+        r = d["report"]
+        lines += [
+            f"### {name}",
+            "",
+            f"![calibration](plots/reliability_{name}.png)",
+            "",
+            f"- accuracy {_fmt(r['accuracy'])}, ECE {_fmt(r['ece'])}, NLL {_fmt(r['nll'])}",
+            f"- length bias: accuracy when the chosen response is longer {_fmt(r['accuracy_chosen_longer']['accuracy'])} "
+            f"({r['accuracy_chosen_longer']['n']} pairs), shorter {_fmt(r['accuracy_chosen_shorter']['accuracy'])} "
+            f"({r['accuracy_chosen_shorter']['n']} pairs); reward–length correlation {_fmt(r['reward_length_corr'])}",
+            "",
+        ]
+    lines += ["## Example pairs", ""]
+    for r in records[:4]:
+        verdicts = ", ".join(f"{pid} {p:.2f}" for pid, p in sorted(r["per_principle"].items()))
+        lines += [
+            f"- **{r['id']}** · prompt: {_short(r['prompt'][-1]['content'] if r['prompt'] else '')}",
+            f"  - A: {_short(r['response_a'])}",
+            f"  - B: {_short(r['response_b'])}",
+            f"  - p_a = {r['p_a']:.3f} (position-consistent: {r['position_consistent']}); per principle: {verdicts}",
+        ]
+    lines += ["", "## Timings", "", "| stage | seconds | reused |", "|---|---|---|"]
+    lines += [f"| {name} | {rec.seconds:.1f} | {rec.reused} |" for name, rec in state.items() if name != "report"]
+    (run_dir / "report.md").write_text("\n".join(lines) + "\n")
+
+    screen = [
+        f"== {run_dir}/report.md ==",
+        f"labels: {summary['pairs']} pairs, {summary['judgments_computed']} judgments computed / {summary['judgments_cached']} cached, "
+        f"{summary['pairs_per_s']:.2f} pairs/s",
+        f"position bias: slot A {_fmt(summary['slot_a_pct'], '.1f')}%, same position {_fmt(summary['same_position_pct'], '.1f')}%; "
+        f"mean |p-0.5| {_fmt(summary['mean_margin'])}; principle disagreement {_fmt(disagreement)}",
+    ]
+    screen += [f"reward model on {name}: accuracy {_fmt(d['report']['accuracy'])}, ECE {_fmt(d['report']['ece'])}" for name, d in evals.items()]
+    screen += [f"warning: {w}" for w in warnings]
+    screen.append("stages: " + ", ".join(f"{n} {r.seconds:.0f}s{' (reused)' if r.reused else ''}" for n, r in state.items() if n != "report"))
+    pipeline.log("\n".join(screen))
+    return headline
