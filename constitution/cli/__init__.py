@@ -15,6 +15,15 @@ from constitution.errors import InputError
 COMMANDS = [
     "validate",
     "render",
+    "generate",
+    "label",
+    "classify",
+    "eval-safety",
+    "serve",
+    "best-of-n",
+    "train",
+    "eval",
+    "score",
 ]
 
 

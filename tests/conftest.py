@@ -1,0 +1,103 @@
+"""Session-wide test fixtures: the embedded judge, and ONE of each heavy backend for the whole session.
+
+Fixtures (all session-scoped; each skips with a reason when what it needs is missing):
+
+* ``judge_model_path``: local folder of the embedded judge (SmolLM2-135M-Instruct, fp32);
+* ``judge_tokenizer``: its tokenizer;
+* ``hf_judge``: :class:`HfBackend` (fp32);
+* ``vllm_judge``: :class:`VllmBackend`, in-process engine (fp32, eager, prefix caching), marked ``vllm``;
+* ``vllm_server``: a real ``vllm serve`` on a free port (``.base_url``), started on first use (~30–60 s);
+* ``openai_judge``: :class:`OpenAIBackend` pointed at ``vllm_server``.
+
+The environment is set here, before torch or vLLM is imported: one OpenMP thread (much faster than two on a
+busy 2-core machine), vLLM in-process (no engine subprocess), CPU-safe vLLM cache/KV settings.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from constitution.feedback.vllm_env import apply_vllm_env  # noqa: E402
+
+apply_vllm_env(kvcache_gib=1, single_process=True)
+
+import pytest  # noqa: E402
+
+from constitution.feedback.base import JudgeConfig  # noqa: E402
+from constitution.models import JUDGE_ALIAS, ModelNotFoundError, resolve_model  # noqa: E402
+
+
+def require_vllm() -> None:
+    """Skip the calling test/fixture unless vLLM imports."""
+    try:
+        import vllm  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - any import failure means "no vLLM here"
+        pytest.skip(f"vllm is not importable: {exc.__class__.__name__}: {exc}")
+
+
+@pytest.fixture(scope="session")
+def judge_model_path() -> str:
+    """Local transformers folder of the embedded judge."""
+    try:
+        return resolve_model(JUDGE_ALIAS)
+    except ModelNotFoundError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def judge_tokenizer(judge_model_path: str):
+    """The embedded judge's tokenizer."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(judge_model_path)
+
+
+@pytest.fixture(scope="session")
+def hf_judge(judge_model_path: str):
+    """One transformers backend (fp32) for the session."""
+    from constitution.feedback.hf_backend import HfBackend
+
+    backend = HfBackend(JudgeConfig(backend="hf", model=JUDGE_ALIAS, batch_size=8, max_model_len=2048))
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def vllm_judge(judge_model_path: str):
+    """One in-process vLLM engine (fp32, eager) for the session."""
+    require_vllm()
+    from constitution.feedback.vllm_backend import VllmBackend
+
+    backend = VllmBackend(JudgeConfig(backend="vllm", model=JUDGE_ALIAS, max_model_len=2048, kvcache_gib=1))
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def vllm_server(judge_model_path: str):
+    """A real ``vllm serve`` of the judge on a free port (stopped at the end of the session)."""
+    require_vllm()
+    from constitution.feedback.serve import ServerConfig, VllmServer
+
+    server = VllmServer(ServerConfig(model=JUDGE_ALIAS, max_model_len=2048, kvcache_gib=1))
+    try:
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(f"could not start vllm serve: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def openai_judge(vllm_server):
+    """The openai backend talking to the session's ``vllm serve``."""
+    from constitution.feedback.openai_backend import OpenAIBackend
+
+    backend = OpenAIBackend(
+        JudgeConfig(backend="openai", model=JUDGE_ALIAS, base_urls=[vllm_server.base_url], max_model_len=2048)
+    )
+    yield backend
+    backend.close()
