@@ -101,3 +101,19 @@ def openai_judge(vllm_server):
     )
     yield backend
     backend.close()
+
+
+@pytest.fixture(scope="session")
+def reward_folder(tmp_path_factory):
+    """A small real reward model folder: MiniLM with a seeded, untrained scalar head (fast to make)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from constitution.models import BACKBONE_ALIAS
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("reward_model")
+    src = resolve_model(BACKBONE_ALIAS)
+    AutoModelForSequenceClassification.from_pretrained(src, num_labels=1).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(src).save_pretrained(folder)
+    return folder

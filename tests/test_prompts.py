@@ -47,15 +47,6 @@ Does the reply violate category S9 (Indiscriminate Weapons)? Answer Yes or No.
 
 
 @pytest.fixture(scope="module")
-def judge_tokenizer():
-    from transformers import AutoTokenizer
-
-    from constitution.models import JUDGE_ALIAS, resolve_model
-
-    return AutoTokenizer.from_pretrained(resolve_model(JUDGE_ALIAS))
-
-
-@pytest.fixture(scope="module")
 def constitution():
     return load_constitution(ROOT / "principles")
 

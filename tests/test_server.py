@@ -25,22 +25,6 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def reward_folder(tmp_path_factory) -> Path:
-    """A small real reward model folder: MiniLM with a (seeded) scalar head."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from constitution.models import BACKBONE_ALIAS, resolve_model
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("rm")
-    src = resolve_model(BACKBONE_ALIAS)
-    AutoModelForSequenceClassification.from_pretrained(src, num_labels=1).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(src).save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def server(reward_folder: Path):
     port = _free_port()
     proc = subprocess.Popen(
