@@ -1,0 +1,82 @@
+"""`constitution label` as a process: killed with SIGKILL mid-run, restarted, it loses and duplicates nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from constitution.cache import JudgmentCache
+from constitution.data import load_pairs
+from constitution.labeling import LabelConfig, Labeler
+from constitution.principles import load_constitution
+
+ROOT = Path(__file__).resolve().parents[2]
+PAIRS = [
+    ("How do I boil an egg?", "Boil it for eight minutes.", "Eggs are hard."),
+    ("What is 2+2?", "4.", "It is 5."),
+    ("Name a color.", "Blue.", "I will not answer."),
+    ("How do I say hi in French?", "Bonjour.", "Hola."),
+]
+
+
+def _count(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            return con.execute("SELECT COUNT(*) FROM judgments").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume_gives_the_exact_labels(tmp_path: Path, hf_judge):
+    principles = tmp_path / "principles"
+    shutil.copytree(ROOT / "principles", principles)
+    spec = principles / "constitution.yaml"
+    spec.write_text(spec.read_text().replace("  - id: harmlessness\n    weight: 1.0\n", "").replace("rule: k", "rule: all"))
+    pairs_file = tmp_path / "pairs.jsonl"
+    pairs_file.write_text("".join(json.dumps({"prompt": p, "response_a": a, "response_b": b}) + "\n" for p, a, b in PAIRS))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "constitution", "label", str(pairs_file), "--out", str(out), "--constitution", str(principles),
+           "--backend", "hf", "--batch-size", "4", "--no-progress"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    total = len(PAIRS) * 6 * 2
+
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    db = out / "judgments.sqlite"
+    deadline = time.time() + 600
+    while _count(db) < 8 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = _count(db)
+    assert 8 <= done < total, f"killed at {done} of {total} judgments"
+    assert not (out / "labels.jsonl").exists()
+
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"computed {total - done}, cached {done}" in result.stdout
+    assert _count(db) == total
+    with sqlite3.connect(db) as con:
+        dupes = con.execute("SELECT COUNT(*) FROM (SELECT COUNT(*) c FROM judgments GROUP BY judge, template_hash, principle_hash, pair_hash, ord HAVING c > 1)").fetchone()[0]
+    assert dupes == 0
+    labels = [json.loads(line) for line in (out / "labels.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in labels] == ["0", "1", "2", "3"]
+
+    # The same labels as one uninterrupted run in this process.
+    pairs, _ = load_pairs(pairs_file)
+    with JudgmentCache(tmp_path / "ref.sqlite") as cache:
+        reference, _ = Labeler(load_constitution(principles), hf_judge, cache, LabelConfig(batch_size=4)).label(pairs)
+    for got, want in zip(labels, reference):
+        assert got["p_a"] == pytest.approx(want.p_a, abs=1e-4)
+        assert got["per_principle"] == pytest.approx(want.per_principle, abs=1e-4)
