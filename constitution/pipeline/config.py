@@ -41,7 +41,7 @@ class PipelineConfig(BaseModel):
     judge: JudgeConfig = Field(default_factory=JudgeConfig, description="the feedback model: backend, model, endpoints")
     labeling: LabelConfig = Field(default_factory=LabelConfig, description="orders, chain-of-thought, batch size")
     training: RewardTrainingConfig = Field(
-        default_factory=lambda: RewardTrainingConfig(epochs=4, learning_rate=5e-5, batch_size=16, max_length=256, eval_fraction=0.0),
+        default_factory=lambda: RewardTrainingConfig(epochs=3, eval_fraction=0.0),
         description="the reward model and how it is trained on the AI labels",
     )
     test_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="share of labelled pairs held out to test the reward model")

@@ -1,0 +1,69 @@
+"""Shared benchmark helpers: HH data split, child-process runs (own peak RSS each), results files."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import platform
+import resource
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+HH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
+
+
+def hh_split(data: Path, n_train: int, n_test: int | None, split_train: int = 1800, seed: int = 0):
+    """The deterministic split (seed 0: ``split_train`` train, rest test), then the first n of each side."""
+    from constitution.data import load_pairs, split_pairs
+
+    if not data.exists():
+        sys.exit(f"benchmark data not found: {data} (pass --data)")
+    pairs, _ = load_pairs(data)
+    train, test = split_pairs(pairs, split_train, seed)
+    return train[:n_train], test[:n_test] if n_test else test
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(fn: Callable[..., dict], kwargs: dict, queue) -> None:
+    try:
+        result = fn(**kwargs)
+        result["peak_rss_mib"] = round(peak_rss_mib(), 1)
+        queue.put(result)
+    except BaseException as exc:  # report, never hang the parent
+        queue.put({"error": f"{exc.__class__.__name__}: {exc}"})
+        raise
+
+
+def run_isolated(fn: Callable[..., dict], **kwargs: Any) -> dict:
+    """Run fn(**kwargs) in a fresh spawned process so each contender's peak RSS is its own."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(fn, kwargs, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    if "error" in result:
+        raise RuntimeError(result["error"])
+    return result
+
+
+def machine() -> dict:
+    """Where the numbers came from."""
+    import torch
+
+    return {"platform": platform.platform(), "cpus": mp.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def write_results(out: Path, name: str, blob: dict) -> Path:
+    """Write ``<out>/<name>.json`` and print it."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps(blob, indent=2) + "\n")
+    print(json.dumps(blob, indent=2))
+    return path

@@ -1,0 +1,126 @@
+"""``constitution score MODEL INPUT --out FILE``: batch-score responses with a reward model (or an ensemble).
+
+INPUT (JSONL/Parquet/CSV/`datasets` folder) holds either pairs (any format ``train`` reads: both responses are
+scored, giving reward_a/reward_b) or single responses: {prompt, response} / {prompt, completion} / {text}.
+MODEL may be several folders joined by commas: an ensemble, giving the mean, std and mean - k*std.
+Batches are length-sorted; a progress bar goes to stderr. FILE is .jsonl or .parquet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from constitution.errors import InputError
+
+PAIR_COLUMNS = ({"response_a", "response_b"}, {"chosen", "rejected"})
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score", help="batch-score responses with a reward model", description=__doc__)
+    p.add_argument("model", help="reward model folder, or several joined by commas (ensemble)")
+    p.add_argument("input", help="JSONL/Parquet/CSV file or datasets folder")
+    p.add_argument("--out", required=True, help="output .jsonl or .parquet")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--normalize", action="store_true", help="(r - mean)/std with the training statistics")
+    p.add_argument("--k", type=float, default=1.0, help="ensemble: conservative reward = mean - k*std")
+    p.add_argument("--limit", type=int, default=None)
+    p.set_defaults(func=run)
+
+
+def _single_items(source: str, limit: int | None) -> tuple[list[str], list[Any]]:
+    """ids and scoring items from rows with {prompt, response|completion} or {text}."""
+    from constitution.data import iter_rows
+
+    ids, items = [], []
+    for index, (where, row) in enumerate(iter_rows(source)):
+        if limit is not None and index >= limit:
+            break
+        response = row.get("response", row.get("completion"))
+        if isinstance(response, list) and response and isinstance(response[-1], dict):
+            response = response[-1].get("content")
+        if row.get("prompt") is not None and isinstance(response, str):
+            prompt = row["prompt"]
+            if not isinstance(prompt, (str, list)):
+                raise InputError("column 'prompt': expected a string or chat messages", where=where)
+            items.append((prompt, response))
+        elif isinstance(row.get("text"), str):
+            items.append(row["text"])
+        else:
+            raise InputError(
+                "expected {prompt, response}, {prompt, completion}, {text} or a pair format", where=where
+            )
+        ids.append(str(row.get("id", index)))
+    if not items:
+        raise InputError("no rows", where=source)
+    return ids, items
+
+
+def _is_pair_source(source: str) -> bool:
+    from constitution.data import iter_rows
+
+    for _, row in iter_rows(source):
+        return any(cols <= set(row) for cols in PAIR_COLUMNS)
+    raise InputError("no rows", where=source)
+
+
+def _scorer(spec: str, args: argparse.Namespace):
+    """items -> {field: values}; one model gives 'reward', an ensemble mean/std/conservative too."""
+    from constitution.reward.ensemble import RewardEnsemble
+    from constitution.reward.model import RewardModel
+
+    paths = [p for p in spec.split(",") if p]
+    if len(paths) == 1:
+        model = RewardModel.load(paths[0])
+        return lambda items: {
+            "reward": model.score(items, batch_size=args.batch_size, normalize=args.normalize, progress=True)
+        }
+    ensemble = RewardEnsemble.load(paths, k=args.k, normalize=True)
+
+    def score(items):
+        s = ensemble.score(items, batch_size=args.batch_size, progress=True)
+        return {"reward": s.mean, "reward_std": s.std, "reward_conservative": s.conservative}
+
+    return score
+
+
+def _write(rows: list[dict], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        import datasets
+
+        datasets.Dataset.from_list(rows).to_parquet(str(out))
+        return
+    with open(out, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    from constitution.data import load_pairs
+
+    out = Path(args.out)
+    if out.suffix not in {".jsonl", ".parquet"}:
+        raise InputError("--out must end in .jsonl or .parquet", where=str(out))
+    if _is_pair_source(args.input):
+        pairs, _ = load_pairs(args.input, limit=args.limit)
+        ids = [p.id for p in pairs]
+        items = [(p.prompt, p.response_a) for p in pairs] + [(p.prompt, p.response_b) for p in pairs]
+        fields = _scorer(args.model, args)(items)
+        n = len(pairs)
+        rows = [{"id": i} for i in ids]
+        for name, values in fields.items():
+            for row, a, b in zip(rows, values[:n], values[n:]):
+                row[f"{name}_a"], row[f"{name}_b"] = a, b
+        for row, p in zip(rows, pairs):
+            row["p_a"] = p.p_a
+    else:
+        ids, items = _single_items(args.input, args.limit)
+        fields = _scorer(args.model, args)(items)
+        rows = [{"id": i, **{k: v[j] for k, v in fields.items()}} for j, i in enumerate(ids)]
+    _write(rows, out)
+    print(f"scored {len(rows)} rows -> {out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,54 @@
+"""``constitution_reward.json``: what a saved reward model needs besides its transformers folder."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from constitution.reward.inputs import InputKind
+
+METADATA_FILE = "constitution_reward.json"
+
+
+class RewardMetadata(BaseModel):
+    """Base model, input format, normalisation statistics and provenance of a trained reward model."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format_version: int = 1
+    base_model: str = Field(description="The backbone it was trained from (alias, folder or hub id).")
+    architecture: str = Field("", description="transformers class of the saved model.")
+    input_format: InputKind = Field("hh", description="'hh': HH dialogue text; 'chat_template': the tokenizer's.")
+    chat_template: str | None = Field(None, description="The chat template used when input_format='chat_template'.")
+    max_length: int = Field(512, description="Tokens per sequence; longer inputs are truncated from the left.")
+    truncation_side: str = "left"
+    padding_side: str = "right"
+    pooling: str = "native"
+    reward_mean: float = Field(0.0, description="Mean raw reward over training responses (for normalisation).")
+    reward_std: float = Field(1.0, description="Std of the raw rewards over training responses.")
+    safety_threshold: float | None = Field(None, description="Unsafe-score threshold chosen on validation data.")
+    constitution_hash: list[str] = Field(default_factory=list, description="constitution_hash values of its data.")
+    train_data: str = ""
+    train_pairs: int = 0
+    eval_metrics: dict[str, float] = Field(default_factory=dict)
+    training_config: dict[str, Any] = Field(default_factory=dict)
+    created: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def write_metadata(folder: str | Path, meta: RewardMetadata) -> Path:
+    """Write the metadata file beside the model."""
+    path = Path(folder) / METADATA_FILE
+    path.write_text(json.dumps(meta.model_dump(), indent=2) + "\n")
+    return path
+
+
+def read_metadata(folder: str | Path) -> RewardMetadata | None:
+    """The metadata of a saved reward model, or None for a plain transformers folder."""
+    path = Path(folder) / METADATA_FILE
+    if not path.exists():
+        return None
+    return RewardMetadata.model_validate_json(path.read_text())

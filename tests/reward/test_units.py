@@ -1,0 +1,96 @@
+"""Loss, inputs, collator, metrics and ensemble combination on hand-made numbers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+
+def _nll(d: float, p: float, m: float = 0.0) -> float:
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    return -(p * math.log(sig(d - m)) + (1 - p) * math.log(sig(-d - m)))
+
+
+def test_bradley_terry_soft_hard_margin_center():
+    from constitution.reward.trainer import bradley_terry_loss
+
+    r_a, r_b = torch.tensor([1.0, -0.5, 2.0]), torch.tensor([0.0, 0.5, 2.0])
+    p = torch.tensor([0.8, 1.0, 0.3])
+    expected = np.mean([_nll(1.0, 0.8), _nll(-1.0, 1.0), _nll(0.0, 0.3)])
+    assert bradley_terry_loss(r_a, r_b, p).item() == pytest.approx(expected, rel=1e-5)
+    # swapping A and B with p -> 1 - p changes nothing
+    assert bradley_terry_loss(r_b, r_a, 1 - p).item() == pytest.approx(expected, rel=1e-5)
+    with_margin = np.mean([_nll(1.0, 0.8, 0.5), _nll(-1.0, 1.0, 0.5), _nll(0.0, 0.3, 0.5)])
+    assert bradley_terry_loss(r_a, r_b, p, margin=0.5).item() == pytest.approx(with_margin, rel=1e-5)
+    centered = expected + 0.1 * np.mean([1.0, 0.0, 16.0])
+    assert bradley_terry_loss(r_a, r_b, p, center=0.1).item() == pytest.approx(centered, rel=1e-5)
+    # fp32 even for bf16 rewards; gradient pushes r_a up when A is preferred
+    ra = torch.tensor([0.0], dtype=torch.bfloat16, requires_grad=True)
+    loss = bradley_terry_loss(ra, torch.tensor([0.0], dtype=torch.bfloat16), torch.tensor([1.0]))
+    assert loss.dtype == torch.float32
+    loss.backward()
+    assert ra.grad.item() < 0
+
+
+def test_left_truncation_keeps_the_end_and_special_tokens(minilm_path):
+    from transformers import AutoTokenizer
+
+    from constitution.reward.inputs import build_text, encode, prepare_tokenizer
+
+    tok = prepare_tokenizer(AutoTokenizer.from_pretrained(minilm_path), 16)
+    text = build_text(tok, "hh", "word " * 100, "the final answer is banana")
+    ids = encode(tok, "hh", [text], 16)[0]
+    assert len(ids) == 16
+    assert ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id
+    assert "banana" in tok.decode(ids)
+
+
+def test_collator_puts_a_then_b_right_padded():
+    from constitution.reward.trainer import PairCollator
+
+    batch = PairCollator(pad_token_id=0)(
+        [{"input_ids_a": [5, 6, 7], "input_ids_b": [8], "p": 1.0}, {"input_ids_a": [9], "input_ids_b": [3, 4], "p": 0.25}]
+    )
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [9, 0, 0], [8, 0, 0], [3, 4, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0], [1, 0, 0], [1, 1, 0]]
+    assert batch["p"].tolist() == [1.0, 0.25]
+
+
+def test_length_sorted_batches_cover_every_index_once():
+    from constitution.reward.model import length_sorted_batches
+
+    batches = length_sorted_batches([3, 9, 1, 7, 5], 2)
+    assert batches == [[1, 3], [4, 0], [2]]
+    # token budget 10: [9] alone, then 7 alone, then 5+3 (2*5 <= 10), then 1; rows capped at 3
+    assert length_sorted_batches([3, 9, 1, 7, 5], 2, max_tokens=10, max_rows=3) == [[1], [3], [4, 0], [2]]
+    assert length_sorted_batches([1] * 7, 2, max_tokens=100, max_rows=3) == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_metrics_accuracy_ece_and_length_split():
+    from constitution.reward.evaluate import calibration, report_from_scores
+
+    r_a = np.array([2.0, 0.0, 1.0, -3.0, 0.5])
+    r_b = np.array([0.0, 1.0, 0.0, 0.0, 0.0])
+    p_a = np.array([1.0, 1.0, 0.0, 0.0, 0.5])  # last: a tie, not counted
+    report = report_from_scores(r_a, r_b, p_a, np.array([10, 5, 5, 1, 1]), np.array([5, 10, 10, 2, 2]), ["x"] * 5)
+    assert report.accuracy == pytest.approx(0.5)  # right: 0 and 3; wrong: 1 and 2
+    # chosen longer: pairs 0 (right), 2 (wrong), 3 (right); chosen shorter: pair 1 (wrong)
+    assert report.accuracy_chosen_longer.n == 3 and report.accuracy_chosen_longer.accuracy == pytest.approx(2 / 3)
+    assert report.accuracy_chosen_shorter.n == 1 and report.accuracy_chosen_shorter.accuracy == 0.0
+    assert report.per_source["x"].n == 4
+    ece, bins = calibration(r_a, r_b, p_a)
+    conf = 1 / (1 + np.exp(-np.array([2.0, 1.0, 1.0, 3.0])))
+    correct = np.array([1, 0, 0, 1])
+    manual = sum(abs(conf[s].mean() - correct[s].mean()) * s.sum() / 4 for s in [np.array([0, 1, 1, 0], bool), np.array([1, 0, 0, 0], bool), np.array([0, 0, 0, 1], bool)])
+    assert ece == pytest.approx(manual)
+    assert sum(b.n for b in bins) == 4
+
+
+def test_ensemble_combine():
+    from constitution.reward.ensemble import combine
+
+    s = combine([[1.0, 0.0], [3.0, 0.0]], k=2.0)
+    assert s.mean == [2.0, 0.0] and s.std == [1.0, 0.0] and s.conservative == [0.0, 0.0]
