@@ -71,7 +71,15 @@ def _baseline(constitution, backend, pairs, max_tokens: int) -> tuple[float, flo
 
 
 def _warm(backend) -> None:
+    """One request to warm the engine, then an empty prefix cache so every timed run starts cold."""
     backend.option_logprobs(["Warm-up. The answer is: ("], ["A", "B"])
+    _cold(backend)
+
+
+def _cold(backend) -> None:
+    llm = getattr(backend, "llm", None)
+    if llm is not None:
+        llm.reset_prefix_cache()
 
 
 def main() -> int:
@@ -82,12 +90,16 @@ def main() -> int:
     parser.add_argument("--agreement-pairs", type=int, default=256, help="pairs for the agreement run (0: skip)")
     parser.add_argument("--baseline-tokens", type=int, default=16, help="max new tokens of the text baseline")
     parser.add_argument("--skip-hf", action="store_true", help="skip the transformers runs")
+    parser.add_argument("--hf-threads", type=int, default=2, help="torch threads for the transformers runs")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
     if not HH.exists():
         print(f"skipped: {HH} not found", file=sys.stderr)
         return 0
 
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # vLLM on a 2-core CPU: one OpenMP thread is fastest
     from constitution.feedback.base import JudgeConfig, make_backend
 
     work = Path(tempfile.mkdtemp(prefix="bench-labeling-"))
@@ -103,6 +115,7 @@ def main() -> int:
     _warm(vllm)
     _, s = _label(constitution, vllm, pairs, work / "vllm.sqlite")
     results["vllm_logprob_pairs_per_s"] = s.pairs_per_s
+    _cold(vllm)  # the baseline's prompts share the scored prompts' prefixes: do not let it reuse their KV cache
     seconds, parsed = _baseline(constitution, vllm, pairs, args.baseline_tokens)
     results["vllm_generate_parse_pairs_per_s"] = len(pairs) / seconds
     results["vllm_generate_parse_parsed_pct"] = parsed
@@ -110,6 +123,7 @@ def main() -> int:
     # Prefix-first (ours) vs principle-first, every principle of the constitution in both orders.
     relabel_pairs = _pairs(args.relabel_pairs, offset=args.pairs)
     for template in ("principle_first_comparison", "cai_comparison"):
+        _cold(vllm)
         c = _constitution(folder, "all", 1, template)
         _, s = _label(c, vllm, relabel_pairs, work / f"{template}.sqlite")
         results[f"{template}_judgments_per_s"] = s.judgments_per_s
@@ -126,12 +140,17 @@ def main() -> int:
     harmless.write_text(harmless.read_text().replace("least likely to cause harm", "less likely to cause harm"))
 
     if args.agreement_pairs:
+        _cold(vllm)
         c = _constitution(folder, "k", args.k)
         _, s = _label(c, vllm, _pairs(args.agreement_pairs, offset=args.pairs + args.relabel_pairs), work / "agree.sqlite")
         results["agreement"] = s.model_dump(exclude={"per_principle"})
     vllm.close()
 
     if not args.skip_hf:
+        import torch
+
+        torch.set_num_threads(args.hf_threads)
+        results["hf_threads"] = torch.get_num_threads()
         hf = make_backend(JudgeConfig(backend="hf", batch_size=8))
         _, s = _label(constitution, hf, pairs, work / "hf.sqlite")
         results["hf_logprob_pairs_per_s"] = s.pairs_per_s
