@@ -35,7 +35,7 @@ class PipelineConfig(BaseModel):
     pairs_limit: int | None = Field(None, ge=1, description="label at most this many pairs")
     constitution: str = Field(str(ROOT / "principles"), description="principles folder or file")
     generation: GenerationConfig = Field(
-        default_factory=lambda: GenerationConfig(max_tokens=64, temperature=1.0, batch_size=32),
+        default_factory=lambda: GenerationConfig(max_tokens=48, temperature=1.0, batch_size=32),
         description="the policy and how it samples (two responses per prompt make a pair)",
     )
     judge: JudgeConfig = Field(default_factory=JudgeConfig, description="the feedback model: backend, model, endpoints")
