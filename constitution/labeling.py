@@ -12,12 +12,13 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from constitution.cache import Judgment, JudgmentCache, JudgmentKey
-from constitution.data import FeedbackRecord, Message, Pair
+from constitution.data import FeedbackRecord, Message, Pair, records_to_dataset, save_dataset
 from constitution.feedback.base import FeedbackBackend
 from constitution.principles import Constitution, ResolvedPrinciple
 from constitution.prompts import JudgePrompt, Order, comparison_prompt
@@ -301,3 +302,26 @@ class _StatsCollector:
             agreement_first_order=agree(self.first_order, self.reference),
             per_principle=per_principle,
         )
+
+
+def label_with_progress(labeler: Labeler, pairs: list[Pair], *, show: bool = True, desc: str | None = None) -> tuple[list[FeedbackRecord], LabelSummary]:
+    """``labeler.label`` with a tqdm bar (on stderr) over the judgments."""
+    import sys
+
+    from tqdm import tqdm
+
+    with tqdm(unit="judgment", disable=not show, file=sys.stderr, desc=desc) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done)
+
+        return labeler.label(pairs, progress=progress)
+
+
+def write_labels(out: Path, records: list[FeedbackRecord], summary: LabelSummary) -> None:
+    """The AI-feedback dataset (a `datasets` folder), ``labels.jsonl`` and ``summary.json`` in ``out``."""
+    save_dataset(records_to_dataset(records), out)
+    with open(out / "labels.jsonl", "w", encoding="utf-8") as fh:
+        fh.writelines(r.model_dump_json() + "\n" for r in records)
+    (out / "summary.json").write_text(summary.model_dump_json(indent=2))

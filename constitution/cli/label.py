@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 from constitution.cache import JudgmentCache
-from constitution.data import load_pairs, records_to_dataset, save_dataset
+from constitution.data import load_pairs
 from constitution.feedback.base import JudgeConfig, make_backend
-from constitution.labeling import LabelConfig, Labeler, LabelSummary
+from constitution.labeling import LabelConfig, Labeler, LabelSummary, label_with_progress, write_labels
 from constitution.models import JUDGE_ALIAS
 from constitution.principles import load_constitution
 
@@ -73,23 +73,10 @@ def run(args: argparse.Namespace) -> int:
     backend = make_backend(JudgeConfig(backend=args.backend, model=args.judge, dtype=args.dtype, base_urls=args.base_url, api_key=args.api_key))
     try:
         with JudgmentCache(args.cache or out / "judgments.sqlite") as cache:
-            labeler = Labeler(constitution, backend, cache, config)
-            from tqdm import tqdm
-
-            with tqdm(unit="judgment", disable=args.no_progress, file=sys.stderr) as bar:
-
-                def progress(done: int, total: int) -> None:
-                    bar.total = total
-                    bar.update(done)
-
-                records, summary = labeler.label(pairs, progress=progress)
+            records, summary = label_with_progress(Labeler(constitution, backend, cache, config), pairs, show=not args.no_progress)
     finally:
         backend.close()
-    save_dataset(records_to_dataset(records), out)
-    with open(out / "labels.jsonl", "w", encoding="utf-8") as fh:
-        for record in records:
-            fh.write(record.model_dump_json() + "\n")
-    (out / "summary.json").write_text(summary.model_dump_json(indent=2))
+    write_labels(out, records, summary)
     print(format_summary(summary))
     print(f"wrote {len(records)} labels to {out}")
     return 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,10 @@ import numpy as np
 
 from constitution.cache import JudgmentCache
 from constitution.cli.label import format_summary
-from constitution.data import Pair, load_pairs, records_to_dataset, save_dataset, split_pairs
+from constitution.data import Pair, load_pairs, split_pairs
 from constitution.feedback.base import FeedbackBackend, JudgeConfig, make_backend
 from constitution.generation import generate_pairs
-from constitution.labeling import Labeler
+from constitution.labeling import Labeler, label_with_progress, write_labels
 from constitution.models import resolve_model
 from constitution.pipeline.config import PipelineConfig
 from constitution.pipeline.stages import StageRunner, file_fingerprint, fingerprint
@@ -112,22 +111,13 @@ class Pipeline:
 
     def _label(self, source: str) -> dict[str, Any]:
         pairs, load_report = load_pairs(source, limit=self.config.pairs_limit)
-        from tqdm import tqdm
-
-        with JudgmentCache(self.run_dir / "judgments.sqlite") as cache, tqdm(unit="judgment", file=sys.stderr, desc="label") as bar:
-
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done)
-
+        with JudgmentCache(self.run_dir / "judgments.sqlite") as cache:
             labeler = Labeler(self.constitution, self._backend(self.config.judge), cache, self.config.labeling)
-            records, summary = labeler.label(pairs, progress=progress)
+            records, summary = label_with_progress(labeler, pairs, desc="label")
         tmp = self.labels_dir.with_name("labels.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        save_dataset(records_to_dataset(records), tmp)
-        with open(tmp / "labels.jsonl", "w", encoding="utf-8") as fh:
-            fh.writelines(r.model_dump_json() + "\n" for r in records)
-        (tmp / "summary.json").write_text(summary.model_dump_json(indent=2))
+        tmp.mkdir(parents=True)
+        write_labels(tmp, records, summary)
         shutil.rmtree(self.labels_dir, ignore_errors=True)
         tmp.rename(self.labels_dir)  # the labels folder appears whole or not at all
         self.log(format_summary(summary))
