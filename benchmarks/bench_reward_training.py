@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import HH, hh_split, machine, run_isolated, write_results  # noqa: E402
 
 
-def _test_metrics(model, tokenizer, pairs, max_length: int) -> dict:
+def test_pair_metrics(model, tokenizer, pairs, max_length: int) -> dict:
     from constitution.reward.evaluate import evaluate_pairs
     from constitution.reward.metadata import RewardMetadata
     from constitution.reward.model import RewardModel
@@ -32,19 +32,27 @@ def _test_metrics(model, tokenizer, pairs, max_length: int) -> dict:
 
 
 def run_trl(data: str, n_train: int, n_test: int | None, max_length: int, lr: float, epochs: float, batch: int,
-            out: str) -> dict:
-    """TRL RewardTrainer as documented: text pairs (implicit prompt), fp32, drops pairs over max_length."""
+            out: str, base_model: str = "all-minilm-l6-v2", seed: int = 0, bf16: bool | None = None) -> dict:
+    """TRL RewardTrainer as documented: text pairs (implicit prompt), drops pairs over max_length.
+
+    Same precision as ours: fp32 on this CPU, bf16 autocast where ours turns it on (CUDA, AMX CPUs).
+    """
     import datasets
+    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
     from constitution.models import resolve_model
     from constitution.reward.inputs import build_text
+    from constitution.reward.model import bf16_supported
+
+    if bf16 is None:
+        bf16 = bf16_supported(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
 
     train, test = hh_split(Path(data), n_train, n_test)
-    path = resolve_model("all-minilm-l6-v2")
+    path = resolve_model(base_model)
     tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32)
     # BERT has no EOS (TRL's add_eos would fail): hand TRL token ids, exactly what its own tokenisation gives.
     rows = {"chosen_ids": [], "rejected_ids": []}
     for p in train:
@@ -53,17 +61,17 @@ def run_trl(data: str, n_train: int, n_test: int | None, max_length: int, lr: fl
         rows["rejected_ids"].append(tok(build_text(tok, "hh", p.prompt, rejected))["input_ids"])
     args = RewardConfig(
         output_dir=out, max_length=max_length, per_device_train_batch_size=batch, learning_rate=lr,
-        num_train_epochs=epochs, bf16=False, report_to=[], save_strategy="no", logging_steps=10, use_cpu=True,
-        seed=0,
+        num_train_epochs=epochs, bf16=bf16, report_to=[], save_strategy="no", logging_steps=10,
+        use_cpu=not torch.cuda.is_available(), seed=seed,
     )
     trainer = RewardTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_dict(rows),
                             processing_class=tok)
     metrics = trainer.train().metrics
     kept = len(trainer.train_dataset)
     return {
-        "train_pairs_given": len(train), "train_pairs_used": kept, "epochs": epochs,
+        "train_pairs_given": len(train), "train_pairs_used": kept, "epochs": epochs, "bf16": bf16,
         "train_runtime_s": metrics["train_runtime"], "train_samples_per_second": kept * epochs / metrics["train_runtime"],
-        **_test_metrics(trainer.model, tok, test, max_length),
+        **test_pair_metrics(trainer.model, tok, test, max_length),
     }
 
 
@@ -88,7 +96,7 @@ def run_ours(data: str, n_train: int, n_test: int | None, max_length: int, overr
         "heldout_pairs": result.eval_pairs, "epochs": config.epochs, "train_runtime_s": result.train_runtime_s,
         "train_samples_per_second": result.train_pairs * config.epochs / result.train_runtime_s,
         "total_with_save_and_stats_s": round(total, 1), "heldout_metrics": result.eval_metrics,
-        **_test_metrics(rm.model, rm.tokenizer, test, max_length),
+        **test_pair_metrics(rm.model, rm.tokenizer, test, max_length),
     }
 
 
@@ -98,22 +106,28 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=1800, help="train pairs (of the 1,800-pair split)")
     parser.add_argument("--test", type=int, default=None, help="test pairs (default: all the rest)")
     parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--base-model", default="all-minilm-l6-v2", help="backbone of both (alias or folder)")
     parser.add_argument("--trl-lr", type=float, default=5e-5)
     parser.add_argument("--trl-epochs", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--ours", default="{}", help="JSON overrides of RewardTrainingConfig for ours")
+    parser.add_argument("--seed", type=int, default=0, help="training seed of both (the data split stays seed 0)")
+    parser.add_argument("--bf16", choices=["auto", "on", "off"], default="auto", help="precision of both")
     parser.add_argument("--only", choices=["ours", "trl"], default=None, help="run one side (tuning)")
     parser.add_argument("--out", default="runs/bench_reward_training")
     a = parser.parse_args()
     out = Path(a.out)
+    bf16 = {"auto": None, "on": True, "off": False}[a.bf16]
     common = {"data": a.data, "n_train": a.train, "n_test": a.test, "max_length": a.max_length}
     results: dict = {"machine": machine(), "args": vars(a)}
     if a.only != "trl":
-        overrides = {"batch_size": a.batch_size, **json.loads(a.ours)}
+        overrides = {"batch_size": a.batch_size, "base_model": a.base_model, "seed": a.seed, "bf16": bf16,
+                     **json.loads(a.ours)}
         results["ours"] = run_isolated(run_ours, overrides=overrides, out=str(out / "ours_model"), **common)
     if a.only != "ours":
         results["trl"] = run_isolated(run_trl, lr=a.trl_lr, epochs=a.trl_epochs, batch=a.batch_size,
-                                      out=str(out / "trl_tmp"), **common)
+                                      out=str(out / "trl_tmp"), base_model=a.base_model, seed=a.seed, bf16=bf16,
+                                      **common)
     if "ours" in results and "trl" in results:
         o, t = results["ours"], results["trl"]
         results["ratios"] = {
@@ -121,7 +135,8 @@ def main() -> None:
             "accuracy_points": 100 * (o["test_accuracy"] - t["test_accuracy"]),
             "peak_rss": o["peak_rss_mib"] / t["peak_rss_mib"],
         }
-    write_results(out, "bench_reward_training" + (f"_{a.only}" if a.only else ""), results)
+    suffix = (f"_{a.only}" if a.only else "") + (f"_seed{a.seed}" if a.seed else "")
+    write_results(out, "bench_reward_training" + suffix, results)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 INPUT rows have ``text``, or ``prompt`` and optionally ``response`` (the response is then classified in context),
 and optionally ``label`` (safe/unsafe or 0/1). Output JSONL: id, decision, score, categories, threshold, mode.
 The threshold is ``--threshold``, else one calibrated on ``--calibrate FILE`` for ``--target-fpr`` (default 5%)
-or ``--target-precision``, else the reward model's stored threshold, else 0.5.
+or ``--target-precision`` (``--save-threshold`` stores it in the reward model's metadata), else the reward model's
+stored threshold, else 0.5.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from constitution.errors import InputError
 from constitution.models import JUDGE_ALIAS
 from constitution.safety.classify import add_categories, calibrate, decide
 from constitution.safety.datasets import load_examples
+from constitution.safety.reward_mode import store_threshold
 
 
 def add_scorer_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,12 +62,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     target = p.add_mutually_exclusive_group()
     target.add_argument("--target-fpr", type=float, default=None, help="calibration target false-positive rate (default 0.05)")
     target.add_argument("--target-precision", type=float, default=None, help="calibration target precision")
+    p.add_argument(
+        "--save-threshold", action="store_true", help="reward mode: store the calibrated threshold in the model's metadata"
+    )
     p.add_argument("--categories", action="store_true", help="judge mode: also score each policy category for unsafe rows")
     p.add_argument("--limit", type=int, default=None)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.save_threshold and not (args.model and args.calibrate):
+        raise InputError("--save-threshold needs reward mode (--model) and a --calibrate file")
     examples = load_examples(args.input, limit=args.limit)
     scorer = make_scorer(args)
     try:
@@ -77,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
             )
             threshold = calibration.threshold
             print(f"calibrated threshold {threshold:.4f} for {calibration.target} {calibration.value} on {calibration.examples} rows", file=sys.stderr)
+            if args.save_threshold:
+                print(f"stored in {store_threshold(args.model, calibration)}", file=sys.stderr)
         if threshold is None:
             threshold = default_threshold(scorer)
         rows = decide(examples, scorer.unsafe_scores(examples), threshold, scorer.mode)

@@ -68,6 +68,10 @@ class RewardTrainingConfig(BaseModel):
     eval_fraction: float = Field(
         0.1, ge=0, lt=1, description="Share of the training pairs held out for per-epoch eval and best-checkpoint choice."
     )
+    calibrate_temperature: bool = Field(
+        True,
+        description="Fit one temperature on the held-out pairs and fold it into the head (better ECE, same ranking).",
+    )
     seed: int = Field(0, description="Seed for the hold-out split, initialisation of the head and data order.")
     logging_steps: int = Field(10, ge=1, description="Log the loss every N updates.")
     norm_stats_pairs: int = Field(

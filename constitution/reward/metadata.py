@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from constitution.atomic import atomic_write_text
 from constitution.reward.inputs import InputKind
 
 METADATA_FILE = "constitution_reward.json"
@@ -30,7 +31,9 @@ class RewardMetadata(BaseModel):
     pooling: str = "native"
     reward_mean: float = Field(0.0, description="Mean raw reward over training responses (for normalisation).")
     reward_std: float = Field(1.0, description="Std of the raw rewards over training responses.")
+    temperature: float = Field(1.0, description="Held-out temperature already folded into the head (rewards are r/T).")
     safety_threshold: float | None = Field(None, description="Unsafe-score threshold chosen on validation data.")
+    safety_calibration: dict[str, Any] | None = Field(None, description="How safety_threshold was chosen.")
     constitution_hash: list[str] = Field(default_factory=list, description="constitution_hash values of its data.")
     train_data: str = ""
     train_pairs: int = 0
@@ -41,9 +44,7 @@ class RewardMetadata(BaseModel):
 
 def write_metadata(folder: str | Path, meta: RewardMetadata) -> Path:
     """Write the metadata file beside the model."""
-    path = Path(folder) / METADATA_FILE
-    path.write_text(json.dumps(meta.model_dump(), indent=2) + "\n")
-    return path
+    return atomic_write_text(Path(folder) / METADATA_FILE, json.dumps(meta.model_dump(), indent=2) + "\n")
 
 
 def read_metadata(folder: str | Path) -> RewardMetadata | None:

@@ -27,6 +27,7 @@ from constitution.reward.inputs import build_text, encode, input_kind, pad_batch
 from constitution.reward.metadata import RewardMetadata, write_metadata
 from constitution.reward.model import RewardModel, bf16_supported
 from constitution.reward.pooling import add_mean_pooling_layer, supports_mean_pooling
+from constitution.reward.temperature import apply_temperature, fit_temperature
 
 
 def bradley_terry_loss(
@@ -244,14 +245,15 @@ def train_reward_model(
         center_rewards_coefficient=config.center_rewards_coefficient,
     )
     stats = trainer.train().metrics
-    eval_metrics = trainer.evaluate() if eval_ds is not None else {}
-    eval_metrics = {k.removeprefix("eval_"): float(v) for k, v in eval_metrics.items() if isinstance(v, (int, float))}
+    eval_metrics, temperature = _heldout_metrics(trainer, eval_ds, config.calibrate_temperature)
     trainer.accelerator.wait_for_everyone()
     mean = std = 0.0
     if trainer.is_world_process_zero():
         final = trainer.accelerator.unwrap_model(trainer.model)
         if config.lora:
             final = final.merge_and_unload()
+        if temperature != 1.0:
+            apply_temperature(final, temperature)
         meta = RewardMetadata(
             base_model=config.base_model,
             architecture=type(final).__name__,
@@ -263,6 +265,7 @@ def train_reward_model(
             train_data=train_data,
             train_pairs=len(pairs),
             eval_metrics=eval_metrics,
+            temperature=temperature,
             training_config=config.model_dump(),
         )
         mean, std = save_reward_model(final, tokenizer, meta, out_dir, pairs[: config.norm_stats_pairs])
@@ -281,6 +284,26 @@ def train_reward_model(
         world_size=trainer.args.world_size,
         process_index=trainer.args.process_index,
     )
+
+
+def _heldout_metrics(trainer: RewardTrainer, eval_ds, calibrate: bool) -> tuple[dict[str, float], float]:
+    """Held-out metrics of the best model and the fitted temperature (1.0 without held-out pairs or calibration).
+
+    With calibration, ``ece``/``nll`` are those after temperature scaling and the raw ones keep an ``_uncalibrated``
+    suffix; accuracy does not change.
+    """
+    if eval_ds is None:
+        return {}, 1.0
+    out = trainer.predict(eval_ds)
+    r_a, r_b = np.asarray(out.predictions, dtype=np.float64).T
+    p_a = np.asarray(out.label_ids, dtype=np.float64)
+    metrics = preference_metrics(r_a, r_b, p_a)
+    if not calibrate:
+        return metrics, 1.0
+    temperature = fit_temperature(r_a, r_b, p_a)
+    scaled = preference_metrics(r_a / temperature, r_b / temperature, p_a)
+    metrics |= {f"{k}_uncalibrated": metrics[k] for k in ("ece", "nll") if k in metrics}
+    return metrics | {k: scaled[k] for k in ("ece", "nll") if k in scaled}, temperature
 
 
 def save_reward_model(model, tokenizer, meta: RewardMetadata, out_dir: Path, stat_pairs: Sequence[Pair]):

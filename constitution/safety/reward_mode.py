@@ -11,8 +11,21 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+from constitution.errors import InputError
+from constitution.reward.metadata import METADATA_FILE, read_metadata, write_metadata
 from constitution.reward.model import RewardModel
+from constitution.safety.classify import Calibration
 from constitution.safety.datasets import SafetyExample
+
+
+def store_threshold(folder: str | Path, calibration: Calibration) -> Path:
+    """Write a calibrated threshold (and how it was chosen) into a reward model's metadata; later runs default to it."""
+    meta = read_metadata(folder)
+    if meta is None:
+        raise InputError(f"{folder}: no {METADATA_FILE}; only a model trained by `constitution train` can store a threshold")
+    meta.safety_threshold = calibration.threshold
+    meta.safety_calibration = calibration.model_dump()
+    return write_metadata(folder, meta)
 
 
 class RewardSafetyScorer:

@@ -30,6 +30,8 @@ def test_metadata(trained):
     assert meta.constitution_hash == ["c0ffee"]
     assert meta.reward_std > 0 and meta.reward_mean == pytest.approx(result.reward_mean)
     assert meta.training_config["learning_rate"] == 1e-4
+    assert meta.temperature == 1.0  # 12 held-out pairs: too few to fit a temperature on
+    assert {"accuracy", "ece", "ece_uncalibrated", "nll"} <= set(meta.eval_metrics)
     assert not (folder / "checkpoints").exists()
     config = json.loads((folder / "config.json").read_text())
     assert len(config["id2label"]) == 1 and config["num_hidden_layers"] == 7
