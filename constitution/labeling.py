@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from constitution.atomic import atomic_write_text
 from constitution.cache import Judgment, JudgmentCache, JudgmentKey
 from constitution.data import FeedbackRecord, Message, Pair, records_to_dataset, save_dataset
 from constitution.feedback.base import FeedbackBackend
@@ -322,6 +323,28 @@ def label_with_progress(labeler: Labeler, pairs: list[Pair], *, show: bool = Tru
 def write_labels(out: Path, records: list[FeedbackRecord], summary: LabelSummary) -> None:
     """The AI-feedback dataset (a `datasets` folder), ``labels.jsonl`` and ``summary.json`` in ``out``."""
     save_dataset(records_to_dataset(records), out)
-    with open(out / "labels.jsonl", "w", encoding="utf-8") as fh:
-        fh.writelines(r.model_dump_json() + "\n" for r in records)
-    (out / "summary.json").write_text(summary.model_dump_json(indent=2))
+    atomic_write_text(out / "labels.jsonl", "".join(r.model_dump_json() + "\n" for r in records))
+    atomic_write_text(out / "summary.json", summary.model_dump_json(indent=2))
+
+
+def format_summary(summary: LabelSummary, top: int = 30) -> str:
+    """A terminal table: headline figures, then one row per principle."""
+
+    def f(x: float | None, spec: str = ".1f") -> str:
+        return "-" if x is None else format(x, spec)
+
+    lines = [
+        f"judge {summary.judge}  constitution {summary.constitution_hash}",
+        f"pairs {summary.pairs}  judgments {summary.judgments} (computed {summary.judgments_computed}, cached {summary.judgments_cached})"
+        f"  {summary.seconds:.1f}s  {summary.pairs_per_s:.2f} pairs/s",
+        f"slot (A) preferred {f(summary.slot_a_pct)}%  same position preferred {f(summary.same_position_pct)}%"
+        f"  position-consistent pairs {f(summary.position_consistent_pct)}%  mean |p-0.5| {summary.mean_margin:.3f}",
+    ]
+    if summary.agreement is not None:
+        lines.append(f"agreement with input labels: {100 * summary.agreement:.1f}% debiased, {f(100 * summary.agreement_first_order if summary.agreement_first_order is not None else None)}% A/B order only")
+    lines.append(f"{'principle':<24} {'pairs':>5} {'mean p_a':>8} {'|p-.5|':>7} {'same pos%':>9} {'slot A%':>7} {'agree%':>6}")
+    for s in summary.per_principle[:top]:
+        lines.append(
+            f"{s.principle_id:<24} {s.judged_pairs:>5} {s.mean_p_a:>8.3f} {s.mean_margin:>7.3f} {f(s.same_position_pct):>9} {s.slot_a_pct:>7.1f} {f(100 * s.agreement if s.agreement is not None else None):>6}"
+        )
+    return "\n".join(lines)

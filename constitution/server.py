@@ -3,9 +3,13 @@
 Routes: ``GET /health`` (no key needed), ``POST /score`` ``{"items": [{"prompt", "response"}] | "texts": [...],
 "normalize": bool}`` -> ``{"rewards"}``, ``POST /classify`` (same input) -> ``{"results": [{decision, score,
 threshold}]}``, and OpenRLHF's remote reward API ``POST /get_reward {"query": [...]}`` -> ``{"rewards"}``.
-Requests that arrive together are scored in one length-sorted batch on a worker thread. Binds 127.0.0.1 by default;
-with an API key, every route but /health needs ``Authorization: Bearer KEY`` (or ``X-API-Key``). Bodies over
-``max_body_bytes`` get 413, more than ``max_items`` items 413, malformed JSON 400, a wrong shape 422.
+Requests that arrive together are scored in one length-sorted batch on a worker thread; a batch that fails is
+re-scored request by request, so one bad request cannot fail the others.
+
+Binds 127.0.0.1 by default. With an API key, every path but /health needs ``Authorization: Bearer KEY`` (or
+``X-API-Key``), checked before routing (unknown paths get 401 too), and the interactive docs and OpenAPI schema
+are not served. Bodies over ``max_body_bytes`` get 413, more than ``max_items`` items 413, malformed JSON 400, a
+wrong shape or type 422; every error body is ``{"error": message}``.
 """
 
 from __future__ import annotations
@@ -15,16 +19,20 @@ import hmac
 import math
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message as AsgiMessage, Receive, Scope, Send
 
 from constitution.data import Message
 
 ScoreFn = Callable[[list[Any]], list[float]]
+Job = tuple[list[Any], asyncio.Future]
 
 
 class ServerConfig(BaseModel):
@@ -58,7 +66,7 @@ class ScoreRequest(BaseModel):
 
     items: list[ScoreItem] | None = None
     texts: list[str] | None = None
-    normalize: bool = True
+    normalize: StrictBool = True
 
     @model_validator(mode="after")
     def _one_input(self) -> ScoreRequest:
@@ -67,6 +75,7 @@ class ScoreRequest(BaseModel):
         return self
 
     def scoring_items(self) -> list[Any]:
+        """Texts as they are; items as (messages, response), an empty prompt meaning no prompt turn."""
         if self.texts is not None:
             return list(self.texts)
         return [(i.prompt if isinstance(i.prompt, list) else ([Message(role="user", content=i.prompt)] if i.prompt else []), i.response) for i in self.items or []]
@@ -80,6 +89,34 @@ class RewardQuery(BaseModel):
     query: list[str]
 
 
+class Rewards(BaseModel):
+    """One reward per input, in input order."""
+
+    rewards: list[float]
+
+
+class Decision(BaseModel):
+    """/classify's verdict on one input: the unsafe score ``sigmoid(-normalised reward)`` against the threshold."""
+
+    decision: Literal["safe", "unsafe"]
+    score: float
+    threshold: float
+
+
+class Decisions(BaseModel):
+    """One decision per input, in input order."""
+
+    results: list[Decision]
+
+
+class Health(BaseModel):
+    """Liveness, the model served, and how many batches it has scored."""
+
+    status: Literal["ok"] = "ok"
+    model: str
+    batches: int
+
+
 class Batcher:
     """Collects concurrent scoring requests into batches for one worker thread."""
 
@@ -87,16 +124,17 @@ class Batcher:
         self.score = score
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
-        self.queue: asyncio.Queue[tuple[list[Any], asyncio.Future]] = asyncio.Queue()
+        self.queue: asyncio.Queue[Job] = asyncio.Queue()
         self.task: asyncio.Task | None = None
         self.batches = 0
 
     async def submit(self, items: list[Any]) -> list[float]:
+        """Rewards for the items, scored together with whatever else arrives meanwhile."""
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         await self.queue.put((items, future))
         return await future
 
-    async def _collect(self) -> list[tuple[list[Any], asyncio.Future]]:
+    async def _collect(self) -> list[Job]:
         first = await self.queue.get()
         jobs, size = [first], len(first[0])
         deadline = asyncio.get_running_loop().time() + self.max_wait
@@ -110,23 +148,31 @@ class Batcher:
             size += len(job[0])
         return jobs
 
+    async def _run_jobs(self, jobs: list[Job]) -> None:
+        """Score the jobs in one call; if that fails, score each alone so only the failing ones get the error."""
+        items = [item for job_items, _ in jobs for item in job_items]
+        try:
+            rewards = await asyncio.to_thread(self.score, items)
+            if len(rewards) != len(items):
+                raise RuntimeError(f"the model returned {len(rewards)} rewards for {len(items)} inputs")
+        except Exception as exc:  # noqa: BLE001 - delivered to the waiting request(s)
+            if len(jobs) > 1:
+                for job in jobs:
+                    await self._run_jobs([job])
+                return
+            if not jobs[0][1].done():
+                jobs[0][1].set_exception(exc)
+            return
+        self.batches += 1
+        start = 0
+        for job_items, future in jobs:
+            if not future.done():
+                future.set_result(rewards[start : start + len(job_items)])
+            start += len(job_items)
+
     async def run(self) -> None:
         while True:
-            jobs = await self._collect()
-            items = [item for job_items, _ in jobs for item in job_items]
-            try:
-                rewards = await asyncio.to_thread(self.score, items)
-            except Exception as exc:  # noqa: BLE001 - delivered to every waiting request
-                for _, future in jobs:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            self.batches += 1
-            start = 0
-            for job_items, future in jobs:
-                if not future.done():
-                    future.set_result(rewards[start : start + len(job_items)])
-                start += len(job_items)
+            await self._run_jobs(await self._collect())
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self.run())
@@ -140,8 +186,82 @@ class Batcher:
                 pass
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": message})
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": message}, headers=headers)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it passes ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            break
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that yields the buffered body first, then whatever the client sends next."""
+    pending: list[AsgiMessage] = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> AsgiMessage:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+class Guard:
+    """ASGI middleware in front of everything: the API key on every path but /health, then the body-size bound
+    (from Content-Length, or counted while buffering a body sent without one)."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None, max_body_bytes: int) -> None:
+        self.app = app
+        self.api_key = api_key
+        self.max_body_bytes = max_body_bytes
+        self.unauthorized = _error(401, "missing or wrong API key")
+        self.too_large = _error(413, f"request body over {max_body_bytes} bytes")
+
+    def _authorized(self, headers: Headers) -> bool:
+        if not self.api_key:
+            return True
+        header = headers.get("authorization", "")
+        given = header[7:] if header.lower().startswith("bearer ") else headers.get("x-api-key", "")
+        return hmac.compare_digest(given.encode(), self.api_key.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if scope["path"] != "/health" and not self._authorized(headers):
+            await self.unauthorized(scope, receive, send)
+            return
+        length = headers.get("content-length")
+        if length is None:
+            body = await _read_body(receive, self.max_body_bytes)
+            if body is None:
+                await self.too_large(scope, receive, send)
+                return
+            receive = _replay(body, receive)
+        elif not length.isdigit() or int(length) > self.max_body_bytes:
+            await self.too_large(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _unsafe_score(reward: float) -> float:
+    """sigmoid(-reward), without overflow for large |reward|."""
+    if reward >= 0:
+        e = math.exp(-reward)
+        return e / (1.0 + e)
+    return 1.0 / (1.0 + math.exp(reward))
 
 
 def create_app(
@@ -162,70 +282,49 @@ def create_app(
         yield
         await batcher.stop()
 
-    app = FastAPI(title="constitution reward service", lifespan=lifespan)
+    # With a key, no docs or schema: a browser's Swagger UI could not send the key anyway.
+    docs: dict[str, Any] = {"docs_url": None, "redoc_url": None, "openapi_url": None} if config.api_key else {}
+    app = FastAPI(title="constitution reward service", lifespan=lifespan, **docs)
     app.state.batcher = batcher
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        if request.url.path != "/health" and config.api_key:
-            header = request.headers.get("authorization", "")
-            given = header[7:] if header.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
-            if not hmac.compare_digest(given.encode(), config.api_key.encode()):
-                return _error(401, "missing or wrong API key")
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > config.max_body_bytes):
-            return _error(413, f"request body over {config.max_body_bytes} bytes")
-        if request.method == "POST" and length is None:
-            body = b""
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > config.max_body_bytes:
-                    return _error(413, f"request body over {config.max_body_bytes} bytes")
-            request._body = body  # let the route read the buffered body
-        return await call_next(request)
+    app.add_middleware(Guard, api_key=config.api_key, max_body_bytes=config.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError):
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return _error(400, "malformed JSON")
         return JSONResponse(status_code=422, content={"error": "invalid request", "detail": [{"loc": e["loc"], "msg": e["msg"]} for e in errors]})
 
-    async def _score(items: Sequence[Any]) -> list[float] | JSONResponse:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), exc.headers)
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> JSONResponse:
+        return _error(500, f"internal error: {exc.__class__.__name__}: {exc}")
+
+    async def _score(items: Sequence[Any]) -> list[float]:
         if len(items) > config.max_items:
-            return _error(413, f"{len(items)} items; at most {config.max_items} per request")
-        if not items:
-            return []
-        return await batcher.submit(list(items))
+            raise HTTPException(413, f"{len(items)} items; at most {config.max_items} per request")
+        return await batcher.submit(list(items)) if items else []
 
     @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": model_name, "batches": batcher.batches}
+    async def health() -> Health:
+        return Health(model=model_name, batches=batcher.batches)
 
     @app.post("/score")
-    async def score_route(req: ScoreRequest):
+    async def score_route(req: ScoreRequest) -> Rewards:
         rewards = await _score(req.scoring_items())
-        if isinstance(rewards, JSONResponse):
-            return rewards
-        return {"rewards": normalize(rewards) if req.normalize else rewards}
+        return Rewards(rewards=normalize(rewards) if req.normalize else rewards)
 
     @app.post("/classify")
-    async def classify_route(req: ScoreRequest):
-        rewards = await _score(req.scoring_items())
-        if isinstance(rewards, JSONResponse):
-            return rewards
-        results = []
-        for r in normalize(rewards):
-            unsafe = 1.0 / (1.0 + math.exp(r))
-            results.append({"decision": "unsafe" if unsafe >= threshold else "safe", "score": unsafe, "threshold": threshold})
-        return {"results": results}
+    async def classify_route(req: ScoreRequest) -> Decisions:
+        unsafe = [_unsafe_score(r) for r in normalize(await _score(req.scoring_items()))]
+        return Decisions(results=[Decision(decision="unsafe" if u >= threshold else "safe", score=u, threshold=threshold) for u in unsafe])
 
     @app.post("/get_reward")
-    async def get_reward(req: RewardQuery):
-        rewards = await _score(req.query)
-        if isinstance(rewards, JSONResponse):
-            return rewards
-        return {"rewards": normalize(rewards)}
+    async def get_reward(req: RewardQuery) -> Rewards:
+        return Rewards(rewards=normalize(await _score(req.query)))
 
     return app
 

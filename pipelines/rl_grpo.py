@@ -57,7 +57,10 @@ def main() -> int:
         print(f"needs TRL: pip install -e '.[bench]' ({exc})", file=sys.stderr)
         return 1
 
+    import torch
+
     from constitution.models import resolve_model
+    from constitution.reward.model import bf16_supported
     from constitution.rl import RewardFunction
 
     reward = RewardFunction.load(args.reward_model)
@@ -73,6 +76,8 @@ def main() -> int:
         config = GRPOConfig(
             output_dir=tmp,
             use_cpu=True,
+            # TRL turns bf16 on by default; on CPUs without AMX/AVX512-bf16 it is emulated and ~13x slower.
+            bf16=bf16_supported(torch.device("cpu")),
             max_steps=args.steps,
             learning_rate=args.lr,
             per_device_train_batch_size=args.generations * 2,

@@ -44,7 +44,7 @@ def test_one_grpo_step_with_trl(reward_folder, judge_model_path, tmp_path):
     data = datasets.Dataset.from_list([{"prompt": [{"role": "user", "content": p}]} for p in ("Say hi.", "Name a color.")])
     config = trl.GRPOConfig(
         output_dir=str(tmp_path), use_cpu=True, max_steps=1, per_device_train_batch_size=4, num_generations=2,
-        max_completion_length=8, report_to=[], save_strategy="no", logging_steps=1,
+        max_completion_length=8, report_to=[], save_strategy="no", logging_steps=1, bf16=False,
     )  # fmt: skip
     trainer = trl.GRPOTrainer(model=model, reward_funcs=[counted], args=config, train_dataset=data, processing_class=tokenizer)
     trainer.train()

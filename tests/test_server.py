@@ -1,143 +1,208 @@
-"""The reward service, for real: `constitution serve` on 127.0.0.1 in a subprocess, hit over HTTP."""
+"""The reward service, for real: `constitution serve` on 127.0.0.1 in a subprocess, hit over HTTP (the load test is
+in test_server_load.py); plus the batcher and the error handler in-process."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+
+from benchmarks.bench_service import Server
+from constitution.server import Batcher, ServerConfig, create_app
 
 KEY = "test-key-123"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+AUTH = {"Authorization": f"Bearer {KEY}"}
+GOOD = "\n\nHuman: hi\n\nAssistant: Hello! How can I help?"
 
 
 @pytest.fixture(scope="module")
-def server(reward_folder: Path):
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "constitution", "serve", str(reward_folder), "--port", str(port), "--api-key", KEY,
-         "--max-items", "8", "--max-body-bytes", "4096"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stdout.read())
-    yield base, proc
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+def server(reward_folder: Path) -> Iterator[Server]:
+    with Server(reward_folder, "--max-items", "8", "--max-body-bytes", "4096", api_key=KEY) as server:
+        yield server
 
 
-AUTH = {"Authorization": f"Bearer {KEY}"}
+@pytest.fixture(scope="module")
+def model(reward_folder: Path):
+    """The library's model, loaded as the server loads it."""
+    from constitution.reward.model import RewardModel
+
+    return RewardModel.load(reward_folder)
+
+
+def _tolerance(model) -> float:
+    return 2e-2 if model.bf16 else 1e-4  # bf16 results depend on what a text is batched with
 
 
 def test_health_needs_no_key(server):
-    base, _ = server
-    assert httpx.get(f"{base}/health").json()["status"] == "ok"
+    assert httpx.get(f"{server.base_url}/health").json()["status"] == "ok"
 
 
-def test_every_other_route_needs_the_key(server):
-    base, _ = server
+def test_every_route_but_health_needs_the_key(server):
+    app = create_app(lambda items: [], ServerConfig(api_key=KEY))
+    routes = [(method, route.path) for route in app.routes for method in sorted(route.methods)]
+    assert {path for _, path in routes} >= {"/health", "/score", "/classify", "/get_reward"}
+    assert not {path for _, path in routes} & {"/docs", "/redoc", "/openapi.json"}, "no docs or schema with a key"
+    unrouted = [("GET", "/docs"), ("GET", "/openapi.json"), ("GET", "/redoc"), ("GET", "/nope"), ("GET", "/health/"), ("OPTIONS", "/score")]
+    for method, path in routes + unrouted:
+        url = f"{server.base_url}{path}"
+        if path == "/health":
+            assert httpx.request(method, url).status_code == 200
+            continue
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"X-API-Key": "wrong"}, {"Authorization": KEY}):
+            r = httpx.request(method, url, headers=headers)
+            assert (r.status_code, r.json()) == (401, {"error": "missing or wrong API key"}), (method, path, headers)
+        assert httpx.request(method, url, headers=AUTH).status_code != 401, (method, path)
+    for path in ("/docs", "/openapi.json", "/redoc"):
+        assert httpx.get(f"{server.base_url}{path}", headers=AUTH).status_code == 404
+
+
+def test_the_key_is_accepted_in_either_header(server):
     for route, body in (("/score", {"texts": ["hi"]}), ("/classify", {"texts": ["hi"]}), ("/get_reward", {"query": ["hi"]})):
-        assert httpx.post(f"{base}{route}", json=body).status_code == 401
-        assert httpx.post(f"{base}{route}", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert httpx.post(f"{base}{route}", json=body, headers={"X-API-Key": KEY}).status_code == 200
+        for headers in (AUTH, {"authorization": f"bearer {KEY}"}, {"X-API-Key": KEY}):
+            assert httpx.post(f"{server.base_url}{route}", json=body, headers=headers).status_code == 200
 
 
-def test_scores_match_the_library(server, reward_folder: Path):
-    from constitution.reward.model import RewardModel
-
-    base, _ = server
-    texts = ["\n\nHuman: hi\n\nAssistant: Hello! How can I help?", "\n\nHuman: hi\n\nAssistant: Go away."]
-    got = httpx.post(f"{base}/get_reward", json={"query": texts, "prompts": ["x", "y"]}, headers=AUTH).json()["rewards"]
-    model = RewardModel.load(reward_folder, bf16=False)
-    want = model.normalize(model.score(texts))
-    assert got == pytest.approx(want, abs=2e-2)  # the server may use bf16 autocast where the CPU has it
+def test_scores_match_the_library(server, model):
+    texts = [GOOD, "\n\nHuman: hi\n\nAssistant: Go away."]
+    got = httpx.post(f"{server.base_url}/get_reward", json={"query": texts, "prompts": ["x", "y"]}, headers=AUTH).json()["rewards"]
+    assert got == pytest.approx(model.score(texts, normalize=True), abs=_tolerance(model))
     items = [{"prompt": "hi", "response": "Hello! How can I help?"}]
-    raw = httpx.post(f"{base}/score", json={"items": items, "normalize": False}, headers=AUTH).json()["rewards"]
-    assert raw == pytest.approx(model.score([("hi", "Hello! How can I help?")]), abs=2e-2)
-    results = httpx.post(f"{base}/classify", json={"items": items}, headers=AUTH).json()["results"]
+    raw = httpx.post(f"{server.base_url}/score", json={"items": items, "normalize": False}, headers=AUTH).json()["rewards"]
+    assert raw == pytest.approx(model.score([("hi", "Hello! How can I help?")]), abs=_tolerance(model))
+    results = httpx.post(f"{server.base_url}/classify", json={"items": items}, headers=AUTH).json()["results"]
     assert results[0]["decision"] in {"safe", "unsafe"} and 0 < results[0]["score"] < 1
 
 
-@pytest.mark.parametrize(
-    "content, status",
-    [
-        (b"{not json", 400),
-        (json.dumps({"texts": "not a list"}).encode(), 422),
-        (json.dumps({"texts": ["a"], "items": [{"response": "b"}]}).encode(), 422),
-        (json.dumps({"texts": ["a"] * 9}).encode(), 413),
-        (json.dumps({"texts": ["a" * 5000]}).encode(), 413),
-    ],
-)
-def test_bad_requests_get_clear_4xx_and_the_server_stays_up(server, content: bytes, status: int):
-    base, proc = server
-    r = httpx.post(f"{base}/score", content=content, headers={**AUTH, "Content-Type": "application/json"})
+def _chunks(total: int) -> Iterator[bytes]:
+    """A body sent without Content-Length (chunked), ``total`` bytes in all."""
+    yield b'{"texts": ["'
+    for _ in range(total // 100):
+        yield b"x" * 100
+    yield b'"]}'
+
+
+def _body(value: object) -> bytes:
+    return json.dumps(value).encode()
+
+
+BAD_REQUESTS = {
+    "malformed JSON": ("POST", "/score", b"{not json", 400),
+    "JSON nested too deep": ("POST", "/get_reward", b"[" * 3000, 400),
+    "texts not a list": ("POST", "/score", _body({"texts": "not a list"}), 422),
+    "texts and items": ("POST", "/score", _body({"texts": ["a"], "items": [{"response": "b"}]}), 422),
+    "neither texts nor items": ("POST", "/classify", _body({"normalize": True}), 422),
+    "normalize not a bool": ("POST", "/score", _body({"texts": ["a"], "normalize": "yes"}), 422),
+    "item without response": ("POST", "/classify", _body({"items": [{"prompt": "hi"}]}), 422),
+    "unknown chat role": ("POST", "/score", _body({"items": [{"prompt": [{"role": "robot", "content": "x"}], "response": "y"}]}), 422),
+    "query of numbers": ("POST", "/get_reward", _body({"query": [1, 2]}), 422),
+    "query a string": ("POST", "/get_reward", _body({"query": "text"}), 422),
+    "body a list": ("POST", "/get_reward", _body(["text"]), 422),
+    "empty body": ("POST", "/get_reward", b"", 422),
+    "too many texts": ("POST", "/score", _body({"texts": ["a"] * 9}), 413),
+    "too many items": ("POST", "/classify", _body({"items": [{"response": "a"}] * 9}), 413),
+    "too many queries": ("POST", "/get_reward", _body({"query": ["a"] * 9}), 413),
+    "body over the limit": ("POST", "/score", _body({"texts": ["a" * 5000]}), 413),
+    "chunked body over the limit": ("POST", "/get_reward", _chunks(8000), 413),
+    "wrong method": ("GET", "/score", b"", 405),
+}
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("method, route, content, status", list(BAD_REQUESTS.values()), ids=list(BAD_REQUESTS))
+def test_bad_requests_get_clear_4xx_and_the_server_stays_correct(server, model, method, route, content, status):
+    base = server.base_url
+    r = httpx.request(method, f"{base}{route}", content=content, headers={**AUTH, "Content-Type": "application/json"})
     assert r.status_code == status, r.text
-    assert "error" in r.json()
-    assert httpx.get(f"{base}/health").status_code == 200 and proc.poll() is None
+    assert r.json()["error"], r.text
+    assert httpx.get(f"{base}/health").status_code == 200 and server.proc.poll() is None
+    good = httpx.post(f"{base}/score", json={"texts": [GOOD], "normalize": False}, headers=AUTH)
+    assert good.json()["rewards"] == pytest.approx(model.score([GOOD]), abs=_tolerance(model))
 
 
-def test_concurrent_load_has_no_failures_and_is_batched(server):
-    base, _ = server
-    before = httpx.get(f"{base}/health").json()["batches"]
-
-    def client(i: int) -> list[int]:
-        with httpx.Client(timeout=60) as c:
-            return [c.post(f"{base}/get_reward", json={"query": [f"text {i} {j}"]}, headers=AUTH).status_code for j in range(10)]
-
-    with ThreadPoolExecutor(16) as pool:
-        codes = [code for codes in pool.map(client, range(16)) for code in codes]
-    assert codes.count(200) == 160
-    batches = httpx.get(f"{base}/health").json()["batches"] - before
-    assert batches < 160, "concurrent requests should share batches"
+def _poison(items: list[str]) -> list[float]:
+    if "poison" in items:
+        raise ValueError("cannot score poison")
+    return [float(len(t)) for t in items]
 
 
+def _garbage(items: list[str]) -> list[float]:
+    return [0.0] if "poison" in items else [float(len(t)) for t in items]
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("score, error", [(_poison, ValueError), (_garbage, RuntimeError)], ids=["raises", "wrong count"])
+def test_a_failing_request_does_not_fail_the_requests_batched_with_it(score, error):
+    calls: list[list[str]] = []
+
+    def recording(items: list[str]) -> list[float]:
+        calls.append(list(items))
+        return score(items)
+
+    async def submit_together() -> list:
+        batcher = Batcher(recording, max_batch=64, max_wait_ms=200)
+        batcher.start()
+        try:
+            jobs = (batcher.submit(["a"]), batcher.submit(["poison", "b"]), batcher.submit(["abc"]))
+            return await asyncio.gather(*jobs, return_exceptions=True)
+        finally:
+            await batcher.stop()
+
+    first, bad, last = asyncio.run(submit_together())
+    assert calls == [["a", "poison", "b", "abc"], ["a"], ["poison", "b"], ["abc"]]  # one batch failed: each alone
+    assert (first, last) == ([1.0], [3.0]) and isinstance(bad, error)
+
+
+@pytest.mark.reliability
+def test_a_scoring_error_is_a_json_500_and_the_next_request_works():
+    with TestClient(create_app(_poison, ServerConfig()), raise_server_exceptions=False) as client:
+        r = client.post("/get_reward", json={"query": ["poison"]})
+        assert (r.status_code, r.json()) == (500, {"error": "internal error: ValueError: cannot score poison"})
+        assert client.post("/get_reward", json={"query": ["abcd"]}).json() == {"rewards": [4.0]}
+
+
+def test_docs_are_served_without_a_key():
+    with TestClient(create_app(_poison, ServerConfig())) as client:
+        assert client.get("/openapi.json").json()["paths"].keys() == {"/health", "/score", "/classify", "/get_reward"}
+
+
+def test_classify_scores_extreme_rewards_without_overflow():
+    with TestClient(create_app(lambda items: [float(t) for t in items], ServerConfig())) as client:
+        results = client.post("/classify", json={"texts": ["-1000", "0", "1000"]}).json()["results"]
+    assert [r["score"] for r in results] == pytest.approx([1.0, 0.5, 0.0])
+    assert [r["decision"] for r in results] == ["unsafe", "unsafe", "safe"]
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses (as /proc/net/tcp writes them) of the sockets listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket table")
 def test_binds_loopback_only(server):
-    base, _ = server
-    port = int(base.rsplit(":", 1)[1])
-    addresses = {a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)} - {"127.0.0.1", "127.0.1.1"}
-    for address in addresses:
-        with socket.socket() as s:
-            s.settimeout(1)
-            assert s.connect_ex((address, port)) != 0
+    assert _listening_addresses(server.port) == {"0100007F"}  # 127.0.0.1, and nothing else (no 0.0.0.0, no IPv6)
 
 
 def test_sigterm_shuts_down_gracefully(reward_folder: Path):
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "constitution", "serve", str(reward_folder), "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    with ThreadPoolExecutor(1) as pool:
-        inflight = pool.submit(httpx.post, f"http://127.0.0.1:{port}/get_reward", json={"query": ["long text " * 100] * 64}, timeout=60)
+    with Server(reward_folder) as server, ThreadPoolExecutor(1) as pool:
+        # seconds of scoring on 2 busy cores: in flight at SIGTERM, done well within uvicorn's 10 s graceful window
+        inflight = pool.submit(httpx.post, f"{server.base_url}/get_reward", json={"query": ["long text " * 100] * 32}, timeout=60)
         time.sleep(0.2)
-        proc.send_signal(signal.SIGTERM)
         # uvicorn finishes in-flight requests, then re-raises the signal: exit status 0 or -SIGTERM, no traceback
-        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+        assert server.stop() in (0, -signal.SIGTERM)
         assert inflight.result().status_code == 200
-    assert b"Traceback" not in proc.stdout.read()
+        assert "Traceback" not in server.output()

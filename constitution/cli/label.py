@@ -15,7 +15,7 @@ from pathlib import Path
 from constitution.cache import JudgmentCache
 from constitution.data import load_pairs
 from constitution.feedback.base import JudgeConfig, make_backend
-from constitution.labeling import LabelConfig, Labeler, LabelSummary, label_with_progress, write_labels
+from constitution.labeling import LabelConfig, Labeler, format_summary, label_with_progress, write_labels
 from constitution.models import JUDGE_ALIAS
 from constitution.principles import load_constitution
 
@@ -37,29 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="judgments per backend call (default 64)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
-
-
-def format_summary(summary: LabelSummary, top: int = 30) -> str:
-    """A terminal table: headline figures, then one row per principle."""
-
-    def f(x: float | None, spec: str = ".1f") -> str:
-        return "-" if x is None else format(x, spec)
-
-    lines = [
-        f"judge {summary.judge}  constitution {summary.constitution_hash}",
-        f"pairs {summary.pairs}  judgments {summary.judgments} (computed {summary.judgments_computed}, cached {summary.judgments_cached})"
-        f"  {summary.seconds:.1f}s  {summary.pairs_per_s:.2f} pairs/s",
-        f"slot (A) preferred {f(summary.slot_a_pct)}%  same position preferred {f(summary.same_position_pct)}%"
-        f"  position-consistent pairs {f(summary.position_consistent_pct)}%  mean |p-0.5| {summary.mean_margin:.3f}",
-    ]
-    if summary.agreement is not None:
-        lines.append(f"agreement with input labels: {100 * summary.agreement:.1f}% debiased, {f(100 * summary.agreement_first_order if summary.agreement_first_order is not None else None)}% A/B order only")
-    lines.append(f"{'principle':<24} {'pairs':>5} {'mean p_a':>8} {'|p-.5|':>7} {'same pos%':>9} {'slot A%':>7} {'agree%':>6}")
-    for s in summary.per_principle[:top]:
-        lines.append(
-            f"{s.principle_id:<24} {s.judged_pairs:>5} {s.mean_p_a:>8.3f} {s.mean_margin:>7.3f} {f(s.same_position_pct):>9} {s.slot_a_pct:>7.1f} {f(100 * s.agreement if s.agreement is not None else None):>6}"
-        )
-    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:

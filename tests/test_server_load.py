@@ -1,0 +1,43 @@
+"""The reward service under concurrent load (BRIEF section 7, issue 7): a real `constitution serve` on 127.0.0.1
+(a free port, a real MiniLM reward folder) and the benchmark's load generator driving it from this pytest process.
+
+32 clients × 50 requests here (1,600 requests; about 2.5 min measured on 2 CPU cores shared with other jobs), while
+the benchmark runs the full 32 × 200 (``benchmarks/bench_service.py --clients 32 --requests 200``), which takes about
+6 min per mode on such a machine. Correctness only: no timing is asserted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import httpx
+import pytest
+
+from benchmarks.bench_service import Server, run_load, spot_check
+
+pytestmark = [pytest.mark.reliability, pytest.mark.slow]
+
+CLIENTS, REQUESTS, KEY = 32, 50, "load-test-key"
+
+
+def test_concurrent_clients_all_get_the_library_score(reward_folder: Path):
+    from constitution.reward.model import RewardModel
+
+    with Server(reward_folder, api_key=KEY) as server:
+        batches_before = httpx.get(f"{server.base_url}/health").json()["batches"]
+        load = run_load(server.base_url, CLIENTS, REQUESTS, api_key=KEY)
+        batches = httpx.get(f"{server.base_url}/health").json()["batches"] - batches_before
+        assert server.proc.poll() is None
+    replies = load.replies
+    assert len(replies) == CLIENTS * REQUESTS and len({r.text for r in replies}) == len(replies)
+    bad = [r for r in replies if r.reward() is None]
+    assert not bad, f"{len(bad)} failed or malformed replies, e.g. {bad[:3]}"
+    assert batches < len(replies), "concurrent requests should share forward passes"
+
+    model = RewardModel.load(reward_folder)
+    check = spot_check(replies, model, n=256)
+    assert (check["checked"], check["mismatches"]) == (256, 0), check
+    # The check can fail: the same replies shifted by one, as if answers went to the wrong requests, mismatch.
+    shifted = [dataclasses.replace(r, body=other.body) for r, other in zip(replies, replies[1:] + replies[:1])]
+    assert spot_check(shifted, model, n=256)["mismatches"] > 200
