@@ -6,6 +6,12 @@ Accepted row shapes (detected per file from its columns):
 * TRL preference ``{prompt, chosen, rejected}``: strings or chat messages (A = chosen, ``p_a`` = 1);
 * HH-RLHF ``{chosen, rejected}`` dialogues (``"\\n\\nHuman: …\\n\\nAssistant: …"``) or implicit-prompt message lists:
   the shared turns become the prompt, the differing last assistant turns the responses.
+
+Bad input raises :class:`InputError` naming the file and line (``FILE:LINE``; ``FILE row N`` for Parquet and
+`datasets`): invalid JSON or UTF-8, a last line cut off mid-row (a killed writer), a truncated or corrupt gzip
+stream, a row over ``MAX_ROW_BYTES`` (1 MiB; HH-RLHF rows are under 8 KiB), an empty row or prompt, missing or
+unknown columns, a label ``p_a`` that is not a number in [0, 1], and a file none of whose HH pairs is usable.
+Text files are read and decoded one line at a time, so an error points at its own line.
 """
 
 from __future__ import annotations
@@ -13,19 +19,20 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import io
 import json
 import math
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from constitution.errors import InputError
 
 Role = Literal["system", "user", "assistant"]
+MAX_ROW_BYTES = 1 << 20  # one row of input (a JSONL/CSV line, a Parquet/`datasets` row as JSON), in bytes
 
 
 class Message(BaseModel):
@@ -84,6 +91,7 @@ class LoadReport(BaseModel):
     rows: int = 0
     kept: int = 0
     dropped_mismatched: int = 0
+    dropped_where: list[str] = Field(default_factory=list, description="where the first few dropped rows are")
 
 
 def content_hash(*parts: Any) -> str:
@@ -110,14 +118,20 @@ def format_dialogue(messages: Iterable[Message]) -> str:
     return "".join(f"\n\n{names[m.role]}: {m.content}" for m in messages)
 
 
-def _as_messages(value: Any, where: str, column: str) -> list[Message]:
+def as_messages(value: Any, where: str | None = None, column: str = "prompt") -> list[Message]:
+    """A prompt as Messages: a string (one user turn), Messages or chat-message dicts; else InputError at ``where``."""
     if isinstance(value, str):
         return [Message(role="user", content=value)]
-    if isinstance(value, list) and all(isinstance(m, dict) for m in value):
-        try:
-            return [Message(**m) for m in value]
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"column {column!r}: bad chat message ({exc.__class__.__name__})", where=where) from exc
+    if isinstance(value, (list, tuple)) and all(isinstance(m, (Message, dict)) for m in value):
+        messages = []
+        for i, m in enumerate(value):
+            try:
+                messages.append(m if isinstance(m, Message) else Message.model_validate(m))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                field = ".".join(str(part) for part in err["loc"])
+                raise InputError(f"column {column!r}: chat message {i}: {field}: {err['msg']}", where=where) from exc
+        return messages
     raise InputError(f"column {column!r}: expected a string or a list of chat messages", where=where)
 
 
@@ -138,22 +152,33 @@ def _split_dialogues(chosen: list[Message], rejected: list[Message]) -> tuple[li
     return chosen[:-1], chosen[-1].content, rejected[-1].content
 
 
-def _detect_format(columns: set[str], source: str) -> str:
-    if {"prompt", "response_a", "response_b"} <= columns:
-        return "ab"
-    if {"prompt", "chosen", "rejected"} <= columns:
-        return "trl"
-    if {"chosen", "rejected"} <= columns:
-        return "hh"
+_COLUMNS = {  # format -> the columns it needs; the first format whose columns a file has is its format
+    "ab": ("prompt", "response_a", "response_b"),
+    "trl": ("prompt", "chosen", "rejected"),
+    "hh": ("chosen", "rejected"),
+}
+
+
+def _detect_format(columns: set[str], where: str) -> str:
+    for fmt, needed in _COLUMNS.items():
+        if set(needed) <= columns:
+            return fmt
     raise InputError(
         f"unknown pair format: columns {sorted(columns)}; expected {{prompt, response_a, response_b}}, "
         "{prompt, chosen, rejected} or HH-RLHF {chosen, rejected}",
-        where=source,
+        where=where,
     )
 
 
+def _is_blank(value: Any) -> bool:
+    """None, a blank string, or an empty list or mapping."""
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or (isinstance(value, (list, dict)) and not value)
+
+
 def _label(value: Any, where: str) -> float | None:
-    if value is None:
+    if value is None or value == "":  # an empty CSV cell: unlabelled
         return None
     try:
         p = float(value)
@@ -164,12 +189,19 @@ def _label(value: Any, where: str) -> float | None:
     return p
 
 
+def _prompt(value: Any, where: str) -> list[Message]:
+    messages = as_messages(value, where, "prompt")
+    if not any(m.content.strip() for m in messages):
+        raise InputError("column 'prompt' is empty", where=where)
+    return messages
+
+
 def row_to_pair(row: dict[str, Any], fmt: str, where: str, row_id: str) -> Pair | None:
     """One row -> a Pair; None for an HH pair whose dialogues differ before the last turn."""
     if fmt == "ab":
         return Pair(
             id=str(row.get("id", row_id)),
-            prompt=_as_messages(row["prompt"], where, "prompt"),
+            prompt=_prompt(row["prompt"], where),
             response_a=_as_response(row["response_a"], where, "response_a"),
             response_b=_as_response(row["response_b"], where, "response_b"),
             p_a=_label(row.get("p_a"), where),
@@ -177,7 +209,7 @@ def row_to_pair(row: dict[str, Any], fmt: str, where: str, row_id: str) -> Pair 
     if fmt == "trl":
         return Pair(
             id=str(row.get("id", row_id)),
-            prompt=_as_messages(row["prompt"], where, "prompt"),
+            prompt=_prompt(row["prompt"], where),
             response_a=_as_response(row["chosen"], where, "chosen"),
             response_b=_as_response(row["rejected"], where, "rejected"),
             p_a=1.0,
@@ -187,7 +219,7 @@ def row_to_pair(row: dict[str, Any], fmt: str, where: str, row_id: str) -> Pair 
         if isinstance(chosen, str) and isinstance(rejected, str):
             split = _split_dialogues(parse_dialogue(chosen), parse_dialogue(rejected))
         else:
-            split = _split_dialogues(_as_messages(chosen, where, "chosen"), _as_messages(rejected, where, "rejected"))
+            split = _split_dialogues(as_messages(chosen, where, "chosen"), as_messages(rejected, where, "rejected"))
     except ValueError as exc:
         raise InputError(str(exc), where=where) from exc
     if split is None:
@@ -196,42 +228,74 @@ def row_to_pair(row: dict[str, Any], fmt: str, where: str, row_id: str) -> Pair 
     return Pair(id=str(row.get("id", row_id)), prompt=prompt, response_a=a, response_b=b, p_a=1.0)
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
+def _too_large(where: str) -> InputError:
+    return InputError(f"row too large: over the per-row limit of {MAX_ROW_BYTES} bytes", where=where)
+
+
+def _read_lines(path: Path) -> Iterator[tuple[int, str, bool]]:
+    """(line number, text, ends in a newline) per line of a text file, gunzipped if ``*.gz``.
+
+    Lines are decoded one at a time, so invalid UTF-8 is reported on its own line; a line over ``MAX_ROW_BYTES``
+    and a truncated or corrupt gzip stream raise InputError too.
+    """
+    lineno = 0
+    try:
+        with gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb") as fh:
+            while raw := fh.readline(MAX_ROW_BYTES + 1):
+                lineno += 1
+                if len(raw) > MAX_ROW_BYTES:
+                    raise _too_large(f"{path}:{lineno}")
+                try:
+                    text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    bad = exc.object[exc.start]
+                    raise InputError(f"not valid UTF-8 (byte 0x{bad:02x} at offset {exc.start})", where=f"{path}:{lineno}") from exc
+                yield lineno, text, raw.endswith(b"\n")
+    except EOFError as exc:
+        raise InputError("truncated gzip file: the compressed data ends early, the file looks cut off", where=f"{path}:{lineno + 1}") from exc
+    except (zlib.error, gzip.BadGzipFile) as exc:
+        raise InputError(f"corrupt gzip file ({exc})", where=f"{path}:{lineno + 1}") from exc
+
+
+def _check_size(row: dict[str, Any], where: str) -> dict[str, Any]:
+    """The row, unless its JSON form is over ``MAX_ROW_BYTES``."""
+    if len(json.dumps(row, ensure_ascii=False, default=str).encode("utf-8")) > MAX_ROW_BYTES:
+        raise _too_large(where)
+    return row
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    with _open_text(path) as fh:
-        lineno = 0
+    for lineno, text, complete in _read_lines(path):
+        if not text.strip():
+            continue
+        where = f"{path}:{lineno}"
         try:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"invalid JSON ({exc.msg})", where=f"{path}:{lineno}") from exc
-                if not isinstance(row, dict):
-                    raise InputError("expected a JSON object", where=f"{path}:{lineno}")
-                yield f"{path}:{lineno}", row
-        except UnicodeDecodeError as exc:
-            raise InputError("not valid UTF-8", where=f"{path}:{lineno + 1}") from exc
+            row = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if not complete:  # only the last line can lack its newline: a writer killed mid-row leaves this
+                raise InputError("truncated: the last line is incomplete JSON with no newline; the file looks cut off", where=where) from exc
+            raise InputError(f"invalid JSON ({exc.msg})", where=where) from exc
+        if not isinstance(row, dict):
+            raise InputError("expected a JSON object", where=where)
+        yield where, row
 
 
 def _iter_csv(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    with _open_text(path) as fh:
-        try:
-            reader = csv.DictReader(fh)
-            for row in reader:
-                yield f"{path}:{reader.line_num}", dict(row)
-        except UnicodeDecodeError as exc:
-            raise InputError("not valid UTF-8", where=str(path)) from exc
+    reader = csv.DictReader(text for _, text, _ in _read_lines(path))
+    try:
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            if None in row:
+                raise InputError(f"{len(row[None])} more field(s) than the header has", where=where)
+            yield where, _check_size(row, where)
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV ({exc})", where=f"{path}:{reader.line_num}") from exc
 
 
 def _iter_dataset(rows: Iterable[dict[str, Any]], name: str) -> Iterator[tuple[str, dict[str, Any]]]:
     for i, row in enumerate(rows):
-        yield f"{name} row {i}", row
+        where = f"{name} row {i}"
+        yield where, _check_size(row, where)
 
 
 def iter_rows(source: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -269,24 +333,27 @@ def iter_rows(source: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def load_pairs(source: str | Path, *, limit: int | None = None) -> tuple[list[Pair], LoadReport]:
-    """Read preference pairs from any supported source; HH pairs that differ before the last turn are dropped."""
+    """Read preference pairs from any supported source.
+
+    HH pairs that differ before the last turn are dropped and counted (with where the first few are); a source
+    without a single usable pair is an error.
+    """
     pairs: list[Pair] = []
     report: LoadReport | None = None
-    fmt = ""
     for index, (where, row) in enumerate(iter_rows(source)):
+        if all(_is_blank(v) for v in row.values()):
+            raise InputError("empty row: every field is empty", where=where)
         if report is None:
-            fmt = _detect_format(set(row), str(source))
-            report = LoadReport(source=str(source), format=fmt)
-        missing = {"ab": ("prompt", "response_a", "response_b"), "trl": ("prompt", "chosen", "rejected")}.get(
-            fmt, ("chosen", "rejected")
-        )
-        absent = [c for c in missing if row.get(c) is None]
+            report = LoadReport(source=str(source), format=_detect_format(set(row), where))
+        absent = [c for c in _COLUMNS[report.format] if row.get(c) is None]
         if absent:
             raise InputError(f"missing column(s) {absent}", where=where)
         report.rows += 1
-        pair = row_to_pair(row, fmt, where, row_id=str(index))
+        pair = row_to_pair(row, report.format, where, row_id=str(index))
         if pair is None:
             report.dropped_mismatched += 1
+            if len(report.dropped_where) < 5:
+                report.dropped_where.append(where)
             continue
         pair.source = str(source)
         pairs.append(pair)
@@ -294,6 +361,12 @@ def load_pairs(source: str | Path, *, limit: int | None = None) -> tuple[list[Pa
             break
     if report is None:
         raise InputError("no rows", where=str(source))
+    if not pairs:
+        raise InputError(
+            f"no usable pairs: in all {report.rows} HH pair(s), chosen and rejected differ before the last turn "
+            "(or do not end in an assistant reply)",
+            where=report.dropped_where[0],
+        )
     report.kept = len(pairs)
     return pairs, report
 

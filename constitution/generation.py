@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from constitution.data import Message, _as_messages, content_hash, format_dialogue, iter_rows
+from constitution.data import Message, as_messages, content_hash, format_dialogue, iter_rows
 from constitution.errors import InputError
 from constitution.feedback.base import FeedbackBackend, JudgeConfig, make_backend, model_label
 from constitution.models import JUDGE_ALIAS
@@ -84,7 +84,7 @@ def load_prompts(source: str | Path) -> list[PromptItem]:
         for where, row in iter_rows(path):
             if row.get("prompt") in (None, ""):
                 raise InputError("missing column 'prompt'", where=where)
-            messages = _as_messages(row["prompt"], where, "prompt")
+            messages = as_messages(row["prompt"], where, "prompt")
             raw_id = row.get("id")
             item_id = str(raw_id) if raw_id not in (None, "") else prompt_id(messages)
             items.append(PromptItem(id=item_id, messages=messages))

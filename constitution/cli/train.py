@@ -3,6 +3,11 @@
 DATA is any pair file or `datasets` folder that ``constitution label`` writes or TRL/HH-RLHF use. The output folder
 is a standard transformers model (AutoModelForSequenceClassification, num_labels=1) plus constitution_reward.json.
 Runs unchanged under ``accelerate launch`` (DDP/FSDP/DeepSpeed). Prints the training result as JSON.
+
+Crash-safe: checkpoints go to OUT/checkpoints every --checkpoint-steps updates (and per epoch with held-out pairs);
+running the same command again after a crash or kill resumes from the newest complete one. OUT is replaced as a
+whole, in one rename, once the new model is fully written. A nan/inf loss, reward or gradient stops training with
+exit code 1, naming the step and the last good checkpoint (which is kept).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from constitution.cli._reward_common import validated
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a reward model on preference pairs", description=__doc__)
     p.add_argument("data", help="pairs: JSONL/Parquet/CSV file, datasets folder or hub id")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, help="output folder (replaced as a whole when the new model is complete)")
     p.add_argument("--base-model", default=None, help="alias, folder or hub id (default: all-minilm-l6-v2)")
     p.add_argument("--epochs", type=float, default=None)
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
@@ -32,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lora-r", type=int, default=None, help="train LoRA adapters of this rank (merged on save)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="default: auto")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--checkpoint-steps", type=int, default=None, help="resumable checkpoint every N updates (0: per epoch only)"
+    )
     p.add_argument("--config", default=None, help="JSON file of RewardTrainingConfig fields (flags override it)")
     p.set_defaults(func=run)
 
@@ -54,6 +62,7 @@ def _config(args: argparse.Namespace):
         "center_rewards_coefficient": args.center_rewards,
         "bf16": args.bf16,
         "seed": args.seed,
+        "checkpoint_steps": args.checkpoint_steps,
         "lora": {"r": args.lora_r, "alpha": 2 * args.lora_r} if args.lora_r else None,
         "hard_labels": args.hard_labels or None,
     }

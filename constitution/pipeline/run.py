@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 
 from constitution.cache import JudgmentCache
-from constitution.cli.label import format_summary
 from constitution.data import Pair, load_pairs, split_pairs
 from constitution.feedback.base import FeedbackBackend, JudgeConfig, make_backend
 from constitution.generation import generate_pairs
-from constitution.labeling import Labeler, label_with_progress, write_labels
+from constitution.labeling import Labeler, format_summary, label_with_progress, write_labels
 from constitution.models import resolve_model
 from constitution.pipeline.config import PipelineConfig
 from constitution.pipeline.stages import StageRunner, file_fingerprint, fingerprint
@@ -131,8 +130,7 @@ class Pipeline:
     def _train(self) -> dict[str, Any]:
         from constitution.reward.trainer import train_reward_model
 
-        train, test = self._split()
-        shutil.rmtree(self.model_dir, ignore_errors=True)
+        train, test = self._split()  # an interrupted run's checkpoints in model_dir are resumed from
         result = train_reward_model(
             self.config.training, train, self.model_dir, train_data=str(self.labels_dir), constitution_hash=[self.constitution.hash]
         )

@@ -77,4 +77,13 @@ class RewardTrainingConfig(BaseModel):
     norm_stats_pairs: int = Field(
         512, ge=1, description="At most this many training pairs (both responses) are scored for the saved reward mean/std."
     )
-    keep_checkpoints: bool = Field(False, description="Keep the per-epoch checkpoints folder after training.")
+    checkpoint_steps: int = Field(
+        500,
+        ge=0,
+        description=(
+            "Save a resumable checkpoint (weights, optimizer, scheduler, RNG) to <out>/checkpoints every N updates, "
+            "besides the per-epoch ones written with held-out pairs; re-running the same command resumes from the "
+            "newest complete one. 0 = only the per-epoch checkpoints."
+        ),
+    )
+    keep_checkpoints: bool = Field(False, description="Keep <out>/checkpoints after training (deleted otherwise).")

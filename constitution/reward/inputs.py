@@ -13,7 +13,7 @@ from typing import Literal, Union
 
 import torch
 
-from constitution.data import Message, format_dialogue
+from constitution.data import Message, as_messages, format_dialogue
 
 InputKind = Literal["hh", "chat_template"]
 PromptLike = Union[str, Sequence[Message], Sequence[dict]]
@@ -23,13 +23,6 @@ Item = Union[str, tuple[PromptLike, str]]
 def input_kind(tokenizer, config) -> InputKind:
     """Decoders whose tokenizer has a chat template read it; everything else reads HH dialogue text."""
     return "chat_template" if is_decoder(config) and getattr(tokenizer, "chat_template", None) else "hh"
-
-
-def as_messages(prompt: PromptLike) -> list[Message]:
-    """A prompt given as a string, Message list or dict list -> Messages."""
-    if isinstance(prompt, str):
-        return [Message(role="user", content=prompt)]
-    return [m if isinstance(m, Message) else Message(**m) for m in prompt]
 
 
 def build_text(tokenizer, kind: InputKind, prompt: PromptLike, response: str) -> str:

@@ -3,12 +3,15 @@
 Chosen and rejected go through one forward pass (rows ``[a_0..a_B, b_0..b_B]``); batches are right-padded to their
 longest row and grouped by length. Because it is a plain Trainer, ``accelerate launch`` (DDP/FSDP/DeepSpeed) runs
 it unchanged.
+
+Crash safety: resumable checkpoints go to ``<out>/checkpoints`` (see ``checkpoints``), a re-run with the same config
+and data resumes from the newest complete one, and the final folder is swapped in atomically (see ``publish``).
+A nan/inf loss, reward or gradient stops training with ``TrainingDiverged`` (see ``guards``).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +21,19 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 from transformers import Trainer
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from constitution.data import Pair, iter_rows, split_pairs
 from constitution.models import resolve_model
+from constitution.reward.checkpoints import CHECKPOINTS_DIR, CheckpointEvery, prepare_resume, run_identity
 from constitution.reward.config import RewardTrainingConfig
 from constitution.reward.evaluate import preference_metrics
+from constitution.reward.guards import FiniteGradients, check_finite
 from constitution.reward.inputs import build_text, encode, input_kind, pad_batch, prepare_tokenizer
 from constitution.reward.metadata import RewardMetadata, write_metadata
 from constitution.reward.model import RewardModel, bf16_supported
 from constitution.reward.pooling import add_mean_pooling_layer, supports_mean_pooling
+from constitution.reward.publish import check_replaceable, publish, recover, staging_dir
 from constitution.reward.temperature import apply_temperature, fit_temperature
 
 
@@ -73,13 +80,31 @@ def tokenize_pairs(tokenizer, kind: str, pairs: Sequence[Pair], max_length: int,
     )
 
 
+class EpochSeededLengthSampler(LengthGroupedSampler):
+    """transformers' length-grouped sampler with its shuffle seeded by (seed, epoch) rather than the global RNG.
+
+    A run resumed in the middle of an epoch then replays exactly the batches the interrupted run would have seen.
+    """
+
+    def __init__(self, batch_size: int, lengths: list[int], seed: int) -> None:
+        super().__init__(batch_size, lengths=lengths)
+        self.seed = seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.generator = torch.Generator().manual_seed(self.seed + epoch)
+
+
 def _metrics(eval_pred) -> dict[str, float]:
     rewards = np.asarray(eval_pred.predictions)
     return preference_metrics(rewards[:, 0], rewards[:, 1], np.asarray(eval_pred.label_ids))
 
 
 class RewardTrainer(Trainer):
-    """A Trainer whose loss is the soft-label Bradley–Terry loss; predictions are (r_a, r_b) per pair."""
+    """A Trainer whose loss is the soft-label Bradley–Terry loss; predictions are (r_a, r_b) per pair.
+
+    A training batch whose loss or rewards are nan/inf raises ``TrainingDiverged``.
+    """
 
     def __init__(self, *args, margin: float = 0.0, center_rewards_coefficient: float = 0.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -87,11 +112,19 @@ class RewardTrainer(Trainer):
         self.center = center_rewards_coefficient
         self.loss_is_scaled_for_ga = False
 
+    def _get_train_sampler(self, train_dataset=None) -> EpochSeededLengthSampler:
+        """Length-grouped batches whose order depends only on (data_seed, epoch)."""
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        return EpochSeededLengthSampler(batch, list(dataset["length"]), self.args.data_seed)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         p_a = inputs["p"]
         logits = model(**{k: v for k, v in inputs.items() if k != "p"}).logits
         r_a, r_b = logits[:, 0].float().chunk(2)
         loss = bradley_terry_loss(r_a, r_b, p_a, self.margin, self.center)
+        if model.training:
+            check_finite(loss, torch.cat([r_a, r_b]), self.state.global_step + 1, Path(self.args.output_dir))
         return (loss, {"rewards": torch.stack([r_a, r_b], dim=-1)}) if return_outputs else loss
 
 
@@ -110,6 +143,8 @@ class TrainResult(BaseModel):
     reward_std: float
     world_size: int = 1
     process_index: int = 0
+    resumed_from: str | None = None
+    discarded_checkpoints: list[str] = []
 
 
 def data_constitution_hashes(source: str | Path) -> list[str]:
@@ -177,9 +212,9 @@ def training_arguments(config: RewardTrainingConfig, out_dir: Path, has_eval: bo
 
     cuda = torch.cuda.is_available()
     bf16 = bf16_supported(torch.device("cuda" if cuda else "cpu")) if config.bf16 is None else config.bf16
-    strategy = "epoch" if has_eval else "no"
+    strategy = "epoch" if has_eval else "no"  # plus CheckpointEvery's step checkpoints
     return TrainingArguments(
-        output_dir=str(out_dir / "checkpoints"),
+        output_dir=str(out_dir / CHECKPOINTS_DIR),
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.eval_batch_size,
@@ -190,15 +225,12 @@ def training_arguments(config: RewardTrainingConfig, out_dir: Path, has_eval: bo
         lr_scheduler_type=config.lr_scheduler,
         eval_strategy=strategy,
         save_strategy=strategy,
-        save_only_model=True,
         save_total_limit=1,
         load_best_model_at_end=has_eval,
         metric_for_best_model="accuracy",
         greater_is_better=True,
         label_names=["p"],
         remove_unused_columns=False,
-        train_sampling_strategy="group_by_length",
-        length_column_name="length",
         bf16=bf16,
         use_cpu=not cuda,
         seed=config.seed,
@@ -219,32 +251,44 @@ def train_reward_model(
     train_data: str = "",
     constitution_hash: Sequence[str] = (),
 ) -> TrainResult:
-    """Train, keep the best epoch (by held-out accuracy), save a transformers folder + ``constitution_reward.json``."""
+    """Train, keep the best epoch (by held-out accuracy), save a transformers folder + ``constitution_reward.json``.
+
+    Resumes from the newest complete checkpoint in ``<out_dir>/checkpoints`` left by an interrupted run with the same
+    config and pairs; the folder at ``out_dir`` is replaced in one rename when the new model is fully written.
+    """
     from transformers import set_seed
 
-    out_dir = Path(out_dir)
+    out = Path(out_dir).resolve()
     set_seed(config.seed)
     pairs = [p for p in train_pairs if p.p_a is not None]
     if eval_pairs is None and config.eval_fraction > 0 and len(pairs) >= 10:
         pairs, eval_pairs = split_pairs(pairs, len(pairs) - max(1, round(config.eval_fraction * len(pairs))), config.seed)
     if not pairs:
         raise ValueError("no labelled training pairs")
+    check_replaceable(out, [CHECKPOINTS_DIR])
     model, tokenizer, kind, pooling = load_backbone(config)
     train_ds = tokenize_pairs(tokenizer, kind, pairs, config.max_length, config.hard_labels)
     eval_ds = None
     if eval_pairs:
         eval_ds = tokenize_pairs(tokenizer, kind, eval_pairs, config.max_length).sort("length", reverse=True)
+    args = training_arguments(config, out, eval_ds is not None)
+    with args.main_process_first(desc="checkpoints"):
+        if args.should_save:
+            recover(out)
+        identity = run_identity(config, pairs, eval_pairs or [])
+        resume, discarded = prepare_resume(out / CHECKPOINTS_DIR, identity, clean=args.should_save)
     trainer = RewardTrainer(
         model=_with_lora(model, config.lora) if config.lora else model,
-        args=training_arguments(config, out_dir, eval_ds is not None),
+        args=args,
         train_dataset=train_ds,
         eval_dataset=eval_ds,
         data_collator=PairCollator(tokenizer.pad_token_id),
         compute_metrics=_metrics,
+        callbacks=[CheckpointEvery(config.checkpoint_steps), FiniteGradients()],
         margin=config.margin,
         center_rewards_coefficient=config.center_rewards_coefficient,
     )
-    stats = trainer.train().metrics
+    stats = trainer.train(resume_from_checkpoint=str(resume) if resume else None).metrics
     eval_metrics, temperature = _heldout_metrics(trainer, eval_ds, config.calibrate_temperature)
     trainer.accelerator.wait_for_everyone()
     mean = std = 0.0
@@ -268,9 +312,8 @@ def train_reward_model(
             temperature=temperature,
             training_config=config.model_dump(),
         )
-        mean, std = save_reward_model(final, tokenizer, meta, out_dir, pairs[: config.norm_stats_pairs])
-        if not config.keep_checkpoints:
-            shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+        mean, std = save_reward_model(final, tokenizer, meta, staging_dir(out), pairs[: config.norm_stats_pairs])
+        publish(out, carry=[CHECKPOINTS_DIR] if config.keep_checkpoints else [])
     trainer.accelerator.wait_for_everyone()
     return TrainResult(
         out_dir=str(out_dir),
@@ -283,6 +326,8 @@ def train_reward_model(
         reward_std=std,
         world_size=trainer.args.world_size,
         process_index=trainer.args.process_index,
+        resumed_from=str(resume) if resume else None,
+        discarded_checkpoints=discarded,
     )
 
 

@@ -1,0 +1,55 @@
+"""Put a finished model folder in place atomically: the final path shows the old folder or the new one, never half.
+
+The model is written to a hidden sibling ``.<name>.saving``; ``publish`` then renames the old folder away, renames
+the new one in, and deletes the old one. ``recover`` undoes what a crash in between left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from constitution.errors import InputError
+from constitution.reward.metadata import METADATA_FILE
+
+
+def staging_dir(out: Path) -> Path:
+    """Where the model for ``out`` is written before ``publish``."""
+    return out.with_name(f".{out.name}.saving")
+
+
+def _old_dir(out: Path) -> Path:
+    return out.with_name(f".{out.name}.old")
+
+
+def check_replaceable(out: Path, allowed: Sequence[str]) -> None:
+    """Refuse an ``out`` that holds something other than a reward model or the entries named in ``allowed``."""
+    if not out.exists() or (out / METADATA_FILE).exists():
+        return
+    if not out.is_dir() or any(entry.name not in allowed for entry in out.iterdir()):
+        raise InputError(
+            "exists and is not a reward-model folder; it would be replaced, so pick another --out", where=str(out)
+        )
+
+
+def recover(out: Path) -> None:
+    """Clean up after a crash while staging or publishing: bring the old folder back if the new one never arrived."""
+    old = _old_dir(out)
+    if old.exists() and not out.exists():
+        os.rename(old, out)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(staging_dir(out), ignore_errors=True)
+
+
+def publish(out: Path, carry: Sequence[str] = ()) -> None:
+    """Swap ``staging_dir(out)`` in at ``out``; the entries named in ``carry`` move over from the old ``out``."""
+    old = _old_dir(out)
+    if out.exists():
+        os.rename(out, old)
+    os.rename(staging_dir(out), out)
+    for name in carry:
+        if (old / name).exists():
+            os.rename(old / name, out / name)
+    shutil.rmtree(old, ignore_errors=True)
