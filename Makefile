@@ -30,8 +30,14 @@ test: install
 demo: install
 	$(PY) pipelines/label_then_train.py
 
+# The CPU benchmarks of BENCHMARKS.md (about 1 h 30 on a quiet 2-core machine); results go to benchmarks/results/.
 bench: install
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_scoring.py --n 1024 --out benchmarks/results
+	$(PY) benchmarks/bench_service.py --clients 32 --requests 25 --json benchmarks/results/service.json
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_labeling.py --pairs 16 --relabel-pairs 4 --agreement-pairs 0 \
+	    --json benchmarks/results/labeling_throughput.json
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_injection.py --pairs 48
+	$(PY) benchmarks/bench_reward_training.py --train 1800 --out benchmarks/results
 
 clean:
 	rm -rf $(VENV)

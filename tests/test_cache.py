@@ -35,6 +35,7 @@ def test_logprobs_round_trip_exactly(tmp_path: Path):
     assert got.logprobs == value and got.rationale == "because"
 
 
+@pytest.mark.reliability
 def test_corrupt_cache_file_is_reported(tmp_path: Path):
     path = tmp_path / "c.sqlite"
     path.write_bytes(b"this is not a database" * 100)

@@ -29,6 +29,7 @@ def test_there_are_at_least_ten_distinct_bad_cases():
     assert len(BAD_CASES) >= 10
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("case", BAD_CASES, ids=lambda p: p.stem)
 def test_malformed_file_reports_exact_line(case: Path):
     target, line, message = _expectations(case)
@@ -111,6 +112,7 @@ def test_user_template_file_overrides_and_is_hashed(tmp_path: Path):
     assert c.hash != before
 
 
+@pytest.mark.reliability
 def test_escape_in_template_file_names_the_file(tmp_path: Path):
     folder = _copy_principles(tmp_path)
     (folder / "templates").mkdir()

@@ -119,6 +119,7 @@ def test_real_judge_chat_template(judge_tokenizer, constitution):
         assert len(judge_tokenizer.encode(option, add_special_tokens=False)) == 1
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize(
     "source",
     [
@@ -134,6 +135,7 @@ def test_sandbox_refuses_python_internals(source):
         render_template(template, {"principle": "x"})
 
 
+@pytest.mark.reliability
 def test_undefined_variable_is_an_error():
     template = TemplateSource(name="t", source="{{ nope }}", origin="t.j2", trusted=False)
     with pytest.raises(InputError, match="'nope' is undefined"):

@@ -22,6 +22,8 @@ KEY = "test-key-123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 GOOD = "\n\nHuman: hi\n\nAssistant: Hello! How can I help?"
 
+pytestmark = pytest.mark.reliability  # every test here checks a guarantee of the service (BRIEF section 7)
+
 
 @pytest.fixture(scope="module")
 def server(reward_folder: Path) -> Iterator[Server]:
@@ -115,7 +117,6 @@ BAD_REQUESTS = {
 }
 
 
-@pytest.mark.reliability
 @pytest.mark.parametrize("method, route, content, status", list(BAD_REQUESTS.values()), ids=list(BAD_REQUESTS))
 def test_bad_requests_get_clear_4xx_and_the_server_stays_correct(server, model, method, route, content, status):
     base = server.base_url
@@ -137,7 +138,6 @@ def _garbage(items: list[str]) -> list[float]:
     return [0.0] if "poison" in items else [float(len(t)) for t in items]
 
 
-@pytest.mark.reliability
 @pytest.mark.parametrize("score, error", [(_poison, ValueError), (_garbage, RuntimeError)], ids=["raises", "wrong count"])
 def test_a_failing_request_does_not_fail_the_requests_batched_with_it(score, error):
     calls: list[list[str]] = []
@@ -160,7 +160,6 @@ def test_a_failing_request_does_not_fail_the_requests_batched_with_it(score, err
     assert (first, last) == ([1.0], [3.0]) and isinstance(bad, error)
 
 
-@pytest.mark.reliability
 def test_a_scoring_error_is_a_json_500_and_the_next_request_works():
     with TestClient(create_app(_poison, ServerConfig()), raise_server_exceptions=False) as client:
         r = client.post("/get_reward", json={"query": ["poison"]})

@@ -43,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     constitution = load_constitution(args.constitution)
     pairs, report = load_pairs(args.pairs, limit=args.limit)
     if report.dropped_mismatched:
-        print(f"note: dropped {report.dropped_mismatched} pair(s) whose dialogues differ before the last turn", file=sys.stderr)
+        first = ", ".join(report.dropped_where)
+        print(f"note: dropped {report.dropped_mismatched} pair(s) whose dialogues differ before the last turn "
+              f"(first: {first})", file=sys.stderr)  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config = LabelConfig(both_orders=not args.single_order, chain_of_thought=args.cot, batch_size=args.batch_size)

@@ -19,6 +19,7 @@ _EXPORTS = {
     "bradley_terry_loss": "trainer",
     "train_reward_model": "trainer",
     "TrainResult": "trainer",
+    "TrainingDiverged": "guards",
     "EvalReport": "evaluate",
     "evaluate_pairs": "evaluate",
     "reliability_plot": "evaluate",

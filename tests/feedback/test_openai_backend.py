@@ -52,6 +52,7 @@ def test_real_server_matches_transformers_and_in_process_vllm(openai_judge, hf_j
 
 @pytest.mark.vllm
 @pytest.mark.slow
+@pytest.mark.reliability
 def test_a_dead_endpoint_does_not_stop_the_run(vllm_server, openai_judge):
     prompts = judge_prompts(openai_judge.tokenizer, 6)
     backend = client(dead_url(), vllm_server.base_url, max_retries=3, endpoint_cooldown_s=60)
