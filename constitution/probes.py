@@ -14,10 +14,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from constitution.cache import JudgmentCache
-from constitution.data import Message, Pair
-from constitution.feedback.base import FeedbackBackend
-from constitution.labeling import LabelConfig, Labeler
+from constitution.data.records import Message, Pair
+from constitution.labeling.cache import JudgmentCache
+from constitution.labeling.config import LabelConfig
+from constitution.labeling.labeler import Labeler, label_pairs
+from constitution.llm.base import LLM
 from constitution.principles import Constitution, Sampling
 from constitution.prompts import comparison_prompt
 
@@ -110,7 +111,7 @@ def outcome(injection: Injection, side: Side, debiased: bool, before: Sequence[f
 
 def probe_injections(
     constitution: Constitution,
-    backend: FeedbackBackend,
+    backend: LLM,
     cache: JudgmentCache,
     pairs: list[Pair],
     injections: Sequence[Injection],
@@ -132,10 +133,10 @@ def probe_injections(
     for debiased in (True, False):  # debiased first: the A/B-only run then finds all its judgments in the cache
         labeler = Labeler(pinned, backend, cache, LabelConfig(both_orders=debiased))
         # The originals first: they leave the prefixes they share with the edited pairs in vLLM's prefix cache.
-        before = [r.p_a for r in labeler.label(pairs)[0]]
-        after = [r.p_a for r in labeler.label(edited)[0]]
+        before = [r.p_a for r in label_pairs(labeler, pairs)[0]]
+        after = [r.p_a for r in label_pairs(labeler, edited)[0]]
         margin["debiased" if debiased else "ab_only"] = sum(abs(p - 0.5) for p in before) / n
         for k, (injection, side) in enumerate(variants):
             outcomes.append(outcome(injection, side, debiased, before, after[k * n : (k + 1) * n]))
     principle_ids = [p.id for p in chosen]
-    return ProbeReport(judge=backend.judge_id, principles=principle_ids, pairs=n, original_margin=margin, outcomes=outcomes)
+    return ProbeReport(judge=backend.name, principles=principle_ids, pairs=n, original_margin=margin, outcomes=outcomes)

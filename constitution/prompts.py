@@ -1,8 +1,9 @@
 """Judge prompts: Jinja2 templates rendered in a sandbox, then wrapped in the judge's chat template.
 
 Templates may come from other people (a ``templates/`` folder beside the principles, or inline in a set file), so
-every template, ours included, runs in ``jinja2.sandbox.SandboxedEnvironment`` with ``StrictUndefined``: reaching
-Python internals (``{{ ''.__class__.__mro__ }}``) or an undefined variable is an error that names the template.
+every template, ours included, runs in ``jinja2.sandbox.ImmutableSandboxedEnvironment`` with ``StrictUndefined``:
+reaching Python internals (``{{ ''.__class__.__mro__ }}``), changing what it was given (``{{ xs.append(1) }}``) or
+an undefined variable is an error that names the template.
 A template declares its own answer format with top-level ``{% set %}``: ``answer_prefix`` (text after which the
 option tokens are scored), ``options`` (one token each) and, for chain-of-thought, ``rationale_prefix``.
 """
@@ -13,10 +14,11 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from pydantic import BaseModel, ConfigDict
 
-from constitution.data import Message, Pair, format_dialogue
+from constitution.data.dialogue import format_dialogue
+from constitution.data.records import Message, Pair
 from constitution.errors import InputError, InputErrors
 from constitution.principles import Constitution, ResolvedPrinciple, TemplateSource
 
@@ -54,7 +56,7 @@ class JudgePrompt(BaseModel):
         return self.rationale_prompt + rationale.rstrip() + self.answer_prefix
 
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=False)
+_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=False)
 
 
 @lru_cache(maxsize=256)

@@ -20,13 +20,13 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from constitution.feedback.vllm_env import apply_vllm_env  # noqa: E402
+from constitution.llm.vllm_env import apply_vllm_env  # noqa: E402
 
 apply_vllm_env(kvcache_gib=1, single_process=True)
 
 import pytest  # noqa: E402
 
-from constitution.feedback.base import JudgeConfig  # noqa: E402
+from constitution.llm.config import HfConfig, OpenAIConfig, VllmConfig  # noqa: E402
 from constitution.models import JUDGE_ALIAS, ModelNotFoundError, resolve_model  # noqa: E402
 
 
@@ -58,9 +58,9 @@ def judge_tokenizer(judge_model_path: str):
 @pytest.fixture(scope="session")
 def hf_judge(judge_model_path: str):
     """One transformers backend (fp32) for the session."""
-    from constitution.feedback.hf_backend import HfBackend
+    from constitution.llm.hf_backend import HfBackend
 
-    backend = HfBackend(JudgeConfig(backend="hf", model=JUDGE_ALIAS, batch_size=8, max_model_len=2048))
+    backend = HfBackend(HfConfig(model=JUDGE_ALIAS, dtype="float32", batch_size=8, max_model_len=2048))
     yield backend
     backend.close()
 
@@ -69,9 +69,9 @@ def hf_judge(judge_model_path: str):
 def vllm_judge(judge_model_path: str):
     """One in-process vLLM engine (fp32, eager) for the session."""
     require_vllm()
-    from constitution.feedback.vllm_backend import VllmBackend
+    from constitution.llm.vllm_backend import VllmBackend
 
-    backend = VllmBackend(JudgeConfig(backend="vllm", model=JUDGE_ALIAS, max_model_len=2048, kvcache_gib=1))
+    backend = VllmBackend(VllmConfig(model=JUDGE_ALIAS, dtype="float32", max_model_len=2048, kvcache_gib=1))
     yield backend
     backend.close()
 
@@ -80,7 +80,7 @@ def vllm_judge(judge_model_path: str):
 def vllm_server(judge_model_path: str):
     """A real ``vllm serve`` of the judge on a free port (stopped at the end of the session)."""
     require_vllm()
-    from constitution.feedback.serve import ServerConfig, VllmServer
+    from helpers.vllm_server import ServerConfig, VllmServer
 
     server = VllmServer(ServerConfig(model=JUDGE_ALIAS, max_model_len=2048, kvcache_gib=1))
     try:
@@ -94,10 +94,10 @@ def vllm_server(judge_model_path: str):
 @pytest.fixture(scope="session")
 def openai_judge(vllm_server):
     """The openai backend talking to the session's ``vllm serve``."""
-    from constitution.feedback.openai_backend import OpenAIBackend
+    from constitution.llm.openai_backend import OpenAIBackend
 
     backend = OpenAIBackend(
-        JudgeConfig(backend="openai", model=JUDGE_ALIAS, base_urls=[vllm_server.base_url], max_model_len=2048)
+        OpenAIConfig(model=JUDGE_ALIAS, base_urls=[vllm_server.base_url], max_model_len=2048)
     )
     yield backend
     backend.close()

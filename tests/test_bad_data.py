@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from constitution import data
+from constitution.data import rows
 from constitution.cli import main
 from constitution.data import load_pairs
 from constitution.errors import InputError
 from constitution.generation import load_prompts
+from constitution.resources import default_principles
 
 pytestmark = pytest.mark.reliability
 
@@ -50,10 +51,11 @@ def test_bad_file_is_reported_at_its_line(name: str):
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_label_cli_exits_2_and_writes_nothing(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_strict_label_cli_exits_2_and_writes_nothing(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """--strict reads the whole input before the judge is loaded: the first bad row stops it."""
     path, case = BAD / name, EXPECTED[name]
     out = tmp_path / "out"
-    code = main(["label", str(path), "--out", str(out), "--constitution", str(ROOT / "principles"), "--no-progress"])
+    code = main(["label", str(path), "--out", str(out), "--constitution", str(default_principles()), "--no-progress", "--strict"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: " + _prefix(path, case)) and case["expect"] in err, err
     assert not out.exists()
@@ -83,7 +85,7 @@ def test_only_the_last_line_can_be_truncated(tmp_path: Path):
 
 def test_row_limit_is_inclusive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     row = json.dumps({"prompt": "q", "response_a": "a", "response_b": "b"}) + "\n"
-    monkeypatch.setattr(data, "MAX_ROW_BYTES", len(row))
+    monkeypatch.setattr(rows, "MAX_ROW_BYTES", len(row))
     at_limit = tmp_path / "at.jsonl"
     at_limit.write_text(row)
     assert load_pairs(at_limit)[1].kept == 1

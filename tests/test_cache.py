@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from constitution.cache import Judgment, JudgmentCache, JudgmentKey
+from constitution.labeling.cache import Judgment, JudgmentCache, JudgmentKey
 from constitution.errors import InputError
 
 
@@ -41,3 +41,12 @@ def test_corrupt_cache_file_is_reported(tmp_path: Path):
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(InputError, match="not a readable SQLite database"):
         JudgmentCache(path)
+
+
+def test_reads_many_pairs_at_once_and_keeps_judges_apart(tmp_path: Path):
+    keys = [JudgmentKey(judge, f"pair{i}", "p", "t", order) for judge in ("j1", "j2") for i in range(900) for order in ("ab", "ba")]
+    with JudgmentCache(tmp_path / "c.sqlite") as cache:
+        cache.put_many(Judgment(k, (-float(i), -1.0)) for i, k in enumerate(keys) if k.judge == "j1")
+        got = cache.get_many(keys)
+    assert set(got) == {k for k in keys if k.judge == "j1"}  # 900 pairs: more than one query's worth
+    assert all(got[k].logprobs == (-float(i), -1.0) for i, k in enumerate(keys) if k in got)

@@ -1,7 +1,8 @@
-"""The labeler's logic: debiasing, ensembling, statistics, cache reuse, edit-one-principle, resume, CoT clamp.
+"""The labeler's logic: debiasing, ensembling, statistics, cache reuse, edit-one-principle, resume, CoT clamp,
+sampling that stays put under edits, over-long pairs, failed judgments.
 
 A scripted judge (a real object implementing the backend protocol, with known preferences and a known position
-bias) makes the expected numbers exact; tests/feedback and tests/cli run the same code on the real judge.
+bias) makes the expected numbers exact; tests/llm and tests/cli run the same code on the real judge.
 """
 
 from __future__ import annotations
@@ -13,20 +14,23 @@ from pathlib import Path
 
 import pytest
 
-from constitution.cache import JudgmentCache
 from constitution.data import Message, Pair
-from constitution.labeling import LabelConfig, Labeler, agreement, two_way
-from constitution.principles import load_constitution
+from constitution.labeling import JudgmentCache, LabelConfig, Labeler, ListSink, agreement, label_pairs
+from constitution.llm.base import FeedbackError, OptionResult, batched_scores
+from constitution.llm.options import two_way
+from constitution.loader import load_constitution
+from constitution.resources import default_principles
 
-ROOT = Path(__file__).resolve().parents[1]
 SLOTS = re.compile(r"\(A\) (.*?)\n\n\(B\) (.*?)\n\nQuestion: (.*?)\n", re.S)
 
 
 class ScriptedJudge:
     """Prefers the response that contains the word the principle asks about; adds `bias` nats to slot (B)."""
 
-    judge_id = "scripted"
+    name = identity = "scripted"
     tokenizer = None
+    max_model_len = None
+    batch = 8
 
     def __init__(self, bias: float = 1.0, margin: float = 2.0, rationale: str = "Thinking.") -> None:
         self.bias, self.margin, self.rationale = bias, margin, rationale
@@ -46,6 +50,13 @@ class ScriptedJudge:
             out.append([la - z, lb - z])
         self.scored.extend(prompts)
         return out
+
+    def score_options(self, requests):
+        def score(chunk):
+            logprobs = self.option_logprobs([r.text for r in chunk], ["A", "B"])
+            return [OptionResult(r.key, tuple(lp)) for r, lp in zip(chunk, logprobs)]
+
+        return batched_scores(score, requests, self.batch)
 
     def generate(self, prompts, *, max_tokens, temperature=0.0, n=1, seed=None, stop=None):
         return [[self.rationale] * n for _ in prompts]
@@ -69,8 +80,13 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
+class _Labeler(Labeler):
+    def label(self, pairs, sink=None, progress=None):  # the in-memory form: (records in input order, summary)
+        return label_pairs(self, pairs) if sink is None else super().label(pairs, sink, progress)
+
+
 def _labeler(folder: Path, judge: ScriptedJudge, cache_path: Path, **config) -> Labeler:
-    return Labeler(load_constitution(folder), judge, JudgmentCache(cache_path), LabelConfig(**config))
+    return _Labeler(load_constitution(folder), judge, JudgmentCache(cache_path), LabelConfig(**config))
 
 
 def test_two_way_and_agreement():
@@ -87,6 +103,7 @@ def test_both_orders_cancel_pure_position_bias(folder: Path, tmp_path: Path):
     single, s1 = _labeler(folder, ScriptedJudge(bias=1.5), tmp_path / "d.sqlite", both_orders=False).label([_pair(0, "same", "same")])
     assert single[0].p_a == pytest.approx(1 / (1 + math.exp(1.5)))
     assert s1.same_position_pct is None
+    assert records[0].position_consistent is False and single[0].position_consistent is None  # one order: unknown
 
 
 def test_debiased_ensemble_matches_hand_computation(folder: Path, tmp_path: Path):
@@ -137,10 +154,10 @@ def test_crash_mid_run_keeps_finished_batches_and_resumes_exactly(folder: Path, 
     judge = ScriptedJudge()
     judge.fail_after = 25
     with pytest.raises(RuntimeError, match="judge died"):
-        _labeler(folder, judge, tmp_path / "c.sqlite", batch_size=8).label(pairs)
-    assert JudgmentCache(tmp_path / "c.sqlite").count() == 24  # three whole batches were stored
+        _labeler(folder, judge, tmp_path / "c.sqlite").label(pairs)
+    assert JudgmentCache(tmp_path / "c.sqlite").count() == 24  # every answer received before the crash was stored
     judge = ScriptedJudge()
-    records, summary = _labeler(folder, judge, tmp_path / "c.sqlite", batch_size=8).label(pairs)
+    records, summary = _labeler(folder, judge, tmp_path / "c.sqlite").label(pairs)
     assert len(judge.scored) == 40 - 24 and summary.judgments_cached == 24
     assert JudgmentCache(tmp_path / "c.sqlite").count() == 40
     assert [r.model_dump() for r in records] == [r.model_dump() for r in reference]
@@ -154,22 +171,114 @@ def test_chain_of_thought_is_clamped_and_keyed_apart(folder: Path, tmp_path: Pat
     assert all("Let's think step by step:A is kinder.\nSo the answer is: (" in t for t in judge.scored)
 
 
-def test_unusable_logprobs_are_an_error_never_a_label(folder: Path, tmp_path: Path):
+def test_unusable_logprobs_fail_their_pair_never_a_label(folder: Path, tmp_path: Path):
     class NanJudge(ScriptedJudge):
         def option_logprobs(self, prompts, options):
-            return [[float("nan"), -1.0] for _ in prompts]
+            good = super().option_logprobs(prompts, options)
+            return [[float("nan"), -1.0] if "poison" in t else lp for t, lp in zip(prompts, good)]
 
-    with pytest.raises(RuntimeError, match="unusable log-probs"):
-        _labeler(folder, NanJudge(), tmp_path / "c.sqlite").label([_pair(0, "a", "b")])
-    assert JudgmentCache(tmp_path / "c.sqlite").count() == 0
+    labeler = _labeler(folder, NanJudge(), tmp_path / "c.sqlite")
+    sink = ListSink()
+    summary = labeler.label([_pair(0, "kind", "short"), _pair(1, "poison", "short"), _pair(2, "kind", "x")], sink)
+    assert [r.id for r in sink.in_order()] == ["0", "2"] and summary.pairs == 2 and summary.pairs_failed == 1
+    assert list(sink.failed_ids) == ["1"] and "unusable log-probs" in sink.failed_ids["1"]
+    assert JudgmentCache(tmp_path / "c.sqlite").count() == 8  # the good pairs' judgments; none made up for pair 1
+
+
+def test_a_dead_judge_stops_the_run_after_a_streak_and_keeps_what_it_had(folder: Path, tmp_path: Path):
+    class DyingJudge(ScriptedJudge):
+        def score_options(self, requests):
+            for result in super().score_options(requests):
+                dead = len(self.scored) > 8
+                yield OptionResult(result.key, None, "connection refused") if dead else result
+
+    pairs = [_pair(i, f"kind {i}", f"short {i}") for i in range(20)]
+    with pytest.raises(FeedbackError, match="5 judgments in a row failed"):
+        _labeler(folder, DyingJudge(), tmp_path / "c.sqlite", max_failure_streak=5).label(pairs)
+    assert JudgmentCache(tmp_path / "c.sqlite").count() == 8
 
 
 def test_sampling_rule_k_asks_k_principles(tmp_path: Path):
-    folder = tmp_path / "principles"
-    shutil.copytree(ROOT / "principles", folder)
     judge = ScriptedJudge()
-    records, summary = Labeler(load_constitution(folder), judge, JudgmentCache(tmp_path / "c.sqlite")).label(
+    records, summary = _Labeler(load_constitution(default_principles()), judge, JudgmentCache(tmp_path / "c.sqlite")).label(
         [_pair(i, "kind", "short") for i in range(3)]
     )
     assert all(len(r.per_principle) == 4 for r in records)
     assert summary.judgments == 3 * 4 * 2
+
+
+def _default_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "principles"
+    shutil.copytree(default_principles(), folder)
+    return folder
+
+
+def _relabel(folder: Path, cache: Path, pairs: list[Pair]) -> tuple[ScriptedJudge, list]:
+    judge = ScriptedJudge()
+    records, _ = _labeler(folder, judge, cache).label(pairs)
+    return judge, records
+
+
+def test_sampling_stays_put_when_weights_change_or_a_principle_is_added(tmp_path: Path):
+    """k=4 of 24 principles: a weight change, even to 0, asks nothing; a new principle is asked only where it
+    enters a pair's first k (about k/K of the pairs), and only it."""
+    folder, cache = _default_copy(tmp_path), tmp_path / "c.sqlite"
+    pairs = [_pair(i, f"kind {i}", f"short {i}") for i in range(120)]
+    _, before = _relabel(folder, cache, pairs)
+    harm = folder / "harmlessness.yaml"
+    harm.write_text(harm.read_text().replace("    tags: [harm]\n", "    tags: [harm]\n    weight: 2.5\n", 1))
+    judge, _ = _relabel(folder, cache, pairs)
+    assert judge.scored == []
+    harm.write_text(harm.read_text().replace("weight: 2.5", "weight: 0"))
+    judge, zeroed = _relabel(folder, cache, pairs)
+    assert judge.scored == []
+    asked = [r for r in before if "least-harmful" in r.per_principle]
+    assert asked and all("least-harmful" not in r.per_principle for r in zeroed)
+    assert all(len(z.per_principle) == len(b.per_principle) - ("least-harmful" in b.per_principle) for b, z in zip(before, zeroed))
+
+    helpful = folder / "helpfulness.yaml"
+    question = "Which response is the most cheerful about the weather?"
+    helpful.write_text(helpful.read_text() + f"  - id: cheerful\n    text: {question}\n")
+    judge, added = _relabel(folder, cache, pairs)
+    pairs_with_new = sum("cheerful" in r.per_principle for r in added)
+    assert all(question in text for text in judge.scored)
+    assert len(judge.scored) == 2 * pairs_with_new
+    assert 5 <= pairs_with_new <= 40  # expected 120 * 4/25 = 19.2
+    assert sum(set(a.per_principle) != set(z.per_principle) for a, z in zip(added, zeroed)) == pairs_with_new
+
+
+def test_two_way_is_stable_at_the_extremes():
+    assert two_way([-9999.0, -1.0]) == pytest.approx(0.0, abs=1e-300)  # vllm serve's stand-in for -inf
+    assert two_way([-1.0, -9999.0]) == 1.0
+    assert two_way([-1000.0, -1000.0]) == 0.5 and two_way([-9999.0, -9999.0]) == 0.5
+    assert two_way([float("-inf"), float("-inf")]) == 0.5
+    assert two_way([0.0, float("-inf")]) == 1.0 and two_way([float("-inf"), 0.0]) == 0.0
+    assert two_way([-800.0, -1.0]) == pytest.approx(math.exp(-799.0), rel=1e-9, abs=0)
+
+
+def test_an_asymmetric_cot_clamp_is_refused():
+    with pytest.raises(ValueError, match="symmetric"):
+        LabelConfig(cot_clamp=(0.3, 0.6))
+    assert LabelConfig(cot_clamp=(0.3, 0.7)).cot_clamp == (0.3, 0.7)
+
+
+def test_an_over_long_pair_is_shortened_from_the_start_or_skipped(folder: Path, tmp_path: Path, judge_tokenizer):
+    class TokenJudge(ScriptedJudge):
+        tokenizer = judge_tokenizer
+        max_model_len = 320
+
+    turns = [Message(role=r, content=f"{'Earlier question' if r == 'user' else 'Earlier answer'} {i}: " + "blah " * 30) for i, r in enumerate(["user", "assistant"] * 3)]
+    long_chat = _pair(1, "kind", "short").model_copy(update={"prompt": [*turns, Message(role="user", content="Now, last question?")]})
+    too_long = _pair(2, "kind", "short").model_copy(update={"prompt": [Message(role="user", content="word " * 400)]})
+    judge = TokenJudge()
+    labeler = Labeler(load_constitution(folder), judge, JudgmentCache(tmp_path / "c.sqlite"))
+    sink = ListSink()
+    summary = labeler.label([_pair(0, "kind", "short"), long_chat, too_long], sink)
+    records = sink.in_order()
+    assert [r.id for r in records] == ["0", "1"] and [r.truncated for r in records] == [False, True]
+    assert sink.truncated_ids == ["1"] and list(sink.skipped_ids) == ["2"] and "even with only the last user turn" in sink.skipped_ids["2"]
+    assert summary.pairs_truncated == 1 and summary.pairs_skipped == 1
+    shown = [t for t in judge.scored if "last question" in t]
+    assert shown and all("Earlier question 0" not in t and "Now, last question?" in t for t in shown)
+    assert all(len(judge_tokenizer(t, add_special_tokens=False)["input_ids"]) < 320 for t in judge.scored)
+    assert records[1].prompt == long_chat.prompt  # the record keeps the whole conversation

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from constitution.errors import InputErrors
-from constitution.principles import load_constitution
+from constitution.loader import load_constitution
+from constitution.resources import default_principles
 
-ROOT = Path(__file__).resolve().parents[1]
 BAD = Path(__file__).parent / "fixtures" / "bad_principles"
 
 
@@ -40,7 +40,7 @@ def test_malformed_file_reports_exact_line(case: Path):
 
 
 def test_shipped_constitution_is_valid_and_complete():
-    c = load_constitution(ROOT / "principles")
+    c = load_constitution(default_principles())
     harmless = [p for p in c.principles if p.set_id == "harmlessness"]
     assert len(harmless) >= 16
     assert {p.set_id for p in c.principles} == {"harmlessness", "helpfulness"}
@@ -52,7 +52,7 @@ def test_shipped_constitution_is_valid_and_complete():
 
 def _copy_principles(tmp_path: Path) -> Path:
     dst = tmp_path / "principles"
-    shutil.copytree(ROOT / "principles", dst)
+    shutil.copytree(default_principles(), dst)
     return dst
 
 

@@ -8,10 +8,11 @@ import pytest
 
 from constitution.data import Message, Pair
 from constitution.errors import InputError
-from constitution.principles import TemplateSource, load_constitution
+from constitution.loader import load_constitution
+from constitution.principles import TemplateSource
+from constitution.resources import default_principles
 from constitution.prompts import chat_text, comparison_prompt, render_template, safety_prompt
 
-ROOT = Path(__file__).resolve().parents[1]
 
 PAIR = Pair(
     id="p1",
@@ -48,7 +49,7 @@ Does the reply violate category S9 (Indiscriminate Weapons)? Answer Yes or No.
 
 @pytest.fixture(scope="module")
 def constitution():
-    return load_constitution(ROOT / "principles")
+    return load_constitution(default_principles())
 
 
 def test_cai_comparison_renders_expected_text(constitution):
@@ -133,6 +134,20 @@ def test_sandbox_refuses_python_internals(source):
     template = TemplateSource(name="evil", source=source, origin="evil.j2", trusted=False)
     with pytest.raises(InputError, match="sandbox|undefined"):
         render_template(template, {"principle": "x"})
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(
+    "source",
+    ["{{ examples.append(9) }}", "{% do examples.clear() %}", "{{ meta.update({'x': 1}) }}", "{{ examples.pop() }}"],
+)
+def test_templates_cannot_change_what_they_are_given(source):
+    """SECURITY.md: templates may come from other people; they read their variables and change nothing."""
+    examples, meta = [{"a": 1}], {"k": "v"}
+    template = TemplateSource(name="mutating", source=source, origin="mutating.j2", trusted=False)
+    with pytest.raises(InputError, match="sandbox|undefined|not allowed|unknown tag"):
+        render_template(template, {"examples": examples, "meta": meta})
+    assert examples == [{"a": 1}] and meta == {"k": "v"}
 
 
 @pytest.mark.reliability

@@ -1,7 +1,9 @@
 """The ``constitution`` command: a thin layer over the library, one module per subcommand.
 
 Each module in ``COMMANDS`` defines ``register(subparsers)``, which adds its parser and sets ``func`` to a
-``run(args) -> int``. Exit codes: 0 success, 2 invalid input (the message names file:line or row), 1 other failure.
+``run(args) -> int``. Modules import only configs at the top (no torch, transformers or vLLM), so ``--help`` and the
+commands that need no model start fast. Exit codes: 0 success, 2 invalid input (the message names file:line or
+row), 1 other failure.
 """
 
 from __future__ import annotations
@@ -13,26 +15,25 @@ import sys
 from constitution.errors import InputError
 
 COMMANDS = [
+    "init",
     "validate",
     "render",
     "generate",
     "label",
-    "classify",
-    "eval-safety",
-    "serve",
-    "best-of-n",
+    "run",
     "train",
     "eval",
     "score",
+    "classify",
+    "eval-safety",
+    "best-of-n",
+    "serve",
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
-        prog="constitution",
-        description="Turn a written constitution into a reward model.",
-    )
+    parser = argparse.ArgumentParser(prog="constitution", description="Turn a written constitution into a reward model.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"constitution.cli.{name.replace('-', '_')}").register(sub)

@@ -7,11 +7,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from constitution.best_of_n import best_of_n
-from constitution.feedback.base import JudgeConfig, make_backend
-from constitution.generation import load_prompts
-from constitution.models import JUDGE_ALIAS
-from constitution.rl import RewardFunction
+from constitution.cli._common import write_jsonl
+from constitution.cli._flags import add_fields, given
+from constitution.cli._llm_flags import add_llm_flags, llm_from_args
+from constitution.generation import GenerationConfig
+
+SAMPLING = ["max_tokens", "temperature", "seed"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,27 +20,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("prompts", help="prompts file (JSONL/CSV/TXT/Parquet, a `prompt` column)")
     p.add_argument("--model", action="append", required=True, help="reward model folder (repeat for an ensemble)")
     p.add_argument("--k", type=float, default=1.0, help="ensemble: conservative reward mean - k*std")
-    p.add_argument("--policy", default=JUDGE_ALIAS, help=f"policy model (default {JUDGE_ALIAS})")
-    p.add_argument("--backend", choices=["vllm", "hf"], default="vllm")
-    p.add_argument("--n", type=int, default=4)
-    p.add_argument("--max-tokens", type=int, default=128)
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=int, default=4, help="candidates per prompt (default 4)")
     p.add_argument("--out", required=True, help="output JSONL: candidates, rewards and the best per prompt")
+    add_fields(p.add_argument_group("sampling"), GenerationConfig, SAMPLING)
+    add_llm_flags(p, "policy", model_flag="--policy", skip=("seed",))
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from constitution.best_of_n import best_of_n
+    from constitution.generation import load_prompts
+    from constitution.llm.factory import make_llm
+    from constitution.rl import RewardFunction
+
+    sampling = {**GenerationConfig().model_dump(include=set(SAMPLING)), **given(args, SAMPLING)}
     prompts = load_prompts(args.prompts)
     reward = RewardFunction.load(args.model, k=args.k)
-    policy = make_backend(JudgeConfig(backend=args.backend, model=args.policy, seed=args.seed))
+    policy = make_llm(llm_from_args(args, "policy", seed=sampling["seed"]))
     try:
-        results = best_of_n(prompts, policy, reward, n=args.n, max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed)
+        results = best_of_n(prompts, policy, reward, n=args.n, **sampling)
     finally:
         policy.close()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(r.model_dump_json() + "\n" for r in results))
+    out = write_jsonl(Path(args.out), (r.model_dump_json() for r in results))
     gain = sum(r.best_reward - sum(r.rewards) / len(r.rewards) for r in results) / len(results)
     print(f"{len(results)} prompts, n={args.n}: mean reward of the best {sum(r.best_reward for r in results) / len(results):.3f}, "
           f"{gain:+.3f} over the mean candidate; wrote {out}")

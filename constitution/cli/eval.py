@@ -10,6 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
+from constitution.atomic import atomic_write_text
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a reward model on labelled pairs", description=__doc__)
@@ -22,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from constitution.data import load_pairs
+    from constitution.data.pairs import load_pairs
     from constitution.errors import InputError
     from constitution.reward.evaluate import evaluate_pairs, reliability_plot
     from constitution.reward.model import RewardModel
@@ -37,6 +39,6 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         blob["plot"] = str(reliability_plot(report, out / "reliability.png"))
-        (out / "eval.json").write_text(json.dumps(blob, indent=2) + "\n")
+        atomic_write_text(out / "eval.json", json.dumps(blob, indent=2) + "\n")
     print(json.dumps(blob))
     return 0

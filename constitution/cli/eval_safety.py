@@ -1,6 +1,7 @@
-"""``constitution eval-safety (--model RM_DIR | --judge MODEL)``: AUROC/AUPRC/F1 on OpenAI moderation (unknown
-labels excluded; per category where labelled) and the false-positive rate on XSTest's safe prompts. Prints one JSON
-object (also written to OUT/safety_eval.json with --out)."""
+"""``constitution eval-safety (--model RM_DIR | --judge MODEL) --moderation FILE --xstest FILE``: AUROC/AUPRC/F1 on
+OpenAI moderation samples (unknown labels excluded; per category where labelled) and the false-positive rate on
+XSTest's safe prompts. Give at least one of the two sets. Prints one JSON object (also written atomically to
+OUT/safety_eval.json with --out)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,16 @@ import json
 import random
 from pathlib import Path
 
-import numpy as np
-
-from constitution.cli.classify import add_scorer_arguments, default_threshold, make_scorer
-from constitution.safety.datasets import MODERATION_CATEGORIES, load_moderation, load_xstest_prompts
-from constitution.safety.metrics import at_threshold
-
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+from constitution.atomic import atomic_write_text
+from constitution.cli._scorer_flags import add_scorer_flags, scorer_from_args
+from constitution.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval-safety", help="safety metrics on OpenAI moderation and XSTest", description=__doc__)
-    add_scorer_arguments(p)
-    p.add_argument("--moderation", default=str(DATA / "openai-moderation" / "samples-1680.jsonl.gz"))
-    p.add_argument("--xstest", default=str(DATA / "xstest" / "xstest_prompts.csv"))
+    add_scorer_flags(p)
+    p.add_argument("--moderation", default=None, help="OpenAI moderation samples (JSONL, e.g. samples-1680.jsonl.gz)")
+    p.add_argument("--xstest", default=None, help="XSTest prompts (xstest_prompts.csv)")
     p.add_argument("--limit", type=int, default=None, help="evaluate a seeded sample of at most N labelled rows per set")
     p.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the model's, else 0.5)")
     p.add_argument("--out", default=None, help="folder for safety_eval.json")
@@ -37,11 +34,22 @@ def _sample(examples: list, limit: int | None) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    scorer = make_scorer(args)
-    threshold = args.threshold if args.threshold is not None else default_threshold(scorer)
+    import numpy as np
+
+    from constitution.safety.datasets import MODERATION_CATEGORIES, load_moderation, load_xstest_prompts
+    from constitution.safety.metrics import at_threshold
+    from constitution.safety.scorers import resolve_threshold
+
+    if not (args.moderation or args.xstest):
+        raise InputError("give --moderation FILE and/or --xstest FILE (the evaluation sets are not bundled)")
+    for path in (args.moderation, args.xstest):
+        if path and not Path(path).exists():
+            raise InputError("no such file", where=path)
+    scorer = scorer_from_args(args)
+    threshold = resolve_threshold(args.threshold, scorer.threshold)
     result: dict[str, object] = {"mode": scorer.mode, "threshold": threshold}
     try:
-        if Path(args.moderation).exists():
+        if args.moderation:
             mod = _sample(load_moderation(args.moderation), args.limit)
             scores = np.array(scorer.unsafe_scores(mod))
             labels = np.array([ex.label for ex in mod])
@@ -53,20 +61,15 @@ def run(args: argparse.Namespace) -> int:
                     m = at_threshold(scores[idx], np.array([mod[i].categories[cat] for i in idx]), threshold)
                     per_category[cat] = {"n": m.n, "positives": m.positives, "auroc": m.auroc, "auprc": m.auprc}
             result["moderation_per_category"] = per_category
-        if Path(args.xstest).exists():
+        if args.xstest:
             xs = _sample(load_xstest_prompts(args.xstest), args.limit)
-            scores = np.array(scorer.unsafe_scores(xs))
-            labels = np.array([ex.label for ex in xs])
-            m = at_threshold(scores, labels, threshold)
+            m = at_threshold(np.array(scorer.unsafe_scores(xs)), np.array([ex.label for ex in xs]), threshold)
             result["xstest"] = m.model_dump()
             result["xstest_safe_prompt_fpr"] = m.fpr
     finally:
-        backend = getattr(scorer, "backend", None)
-        if backend is not None:
-            backend.close()
+        scorer.close()
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "safety_eval.json").write_text(text)
+        atomic_write_text(Path(args.out) / "safety_eval.json", text)
     return 0

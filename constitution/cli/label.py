@@ -1,61 +1,86 @@
 """``constitution label PAIRS --out DIR``: soft AI preference labels for pairs, judged against the constitution.
 
-DIR receives the AI-feedback dataset (a `datasets` folder that TRL's RewardTrainer/DPOTrainer read as is),
-``labels.jsonl`` (the same records), ``summary.json`` and, unless ``--cache`` moves it, ``judgments.sqlite``: the
-judgment cache that makes a re-run resume after a crash and re-judge only edited principles.
+Pairs are read lazily and labelled as a stream: memory does not grow with the dataset. DIR receives
+``labels.jsonl`` (one record per pair, written as each pair finishes), the AI-feedback dataset (a `datasets` folder
+that TRL's RewardTrainer/DPOTrainer read as is), ``summary.json``, ``truncated.jsonl`` / ``skipped.jsonl`` (pairs
+shortened to fit the judge, and pairs not labelled, by id) and, unless ``--cache`` moves it, ``judgments.sqlite``:
+the judgment cache that makes a re-run resume after a crash and re-judge only edited principles.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from constitution.cache import JudgmentCache
-from constitution.data import load_pairs
-from constitution.feedback.base import JudgeConfig, make_backend
-from constitution.labeling import LabelConfig, Labeler, format_summary, label_with_progress, write_labels
-from constitution.models import JUDGE_ALIAS
-from constitution.principles import load_constitution
+from constitution.cli._common import add_constitution_flag, constitution_path
+from constitution.cli._flags import add_fields, build, given
+from constitution.cli._llm_flags import add_llm_flags, llm_from_args
+from constitution.labeling.config import LabelConfig
+from constitution.llm.config import RayConfig
+
+RAY = {name: f"--ray-{name.replace('_', '-')}" for name in RayConfig.model_fields}
+LABELING = {"chain_of_thought": "--cot"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("label", help="label pairs with the judge (soft AI feedback)", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("pairs", help="pairs: JSONL/Parquet/CSV/datasets folder or hub id")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--constitution", default="principles", help="principles folder or file (default principles/)")
-    p.add_argument("--judge", default=JUDGE_ALIAS, help=f"judge model: alias, folder or hub id (default {JUDGE_ALIAS})")
-    p.add_argument("--backend", choices=["vllm", "openai", "hf"], default="vllm")
-    p.add_argument("--base-url", action="append", default=[], help="a `vllm serve` endpoint (repeat for several)")
-    p.add_argument("--api-key", default=None, help="API key for the endpoints")
+    add_constitution_flag(p)
     p.add_argument("--limit", type=int, default=None, help="label only the first N pairs")
     p.add_argument("--cache", default=None, help="judgment cache (default OUT/judgments.sqlite)")
-    p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32", help="judge weights dtype (logits are fp32 either way)")
-    p.add_argument("--single-order", action="store_true", help="ask only the A/B order (no position debiasing)")
-    p.add_argument("--cot", action="store_true", help="chain-of-thought: rationale first, probabilities clamped to 40-60%%")
-    p.add_argument("--batch-size", type=int, default=64, help="judgments per backend call (default 64)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--strict", action="store_true",
+        help="stop at the first unreadable input row, before the judge is loaded (default: list it in skipped.jsonl, "
+        "label the rest, exit 2 at the end)",
+    )  # fmt: skip
+    add_fields(p.add_argument_group("labeling"), LabelConfig, names=LABELING)
+    add_llm_flags(p, "judge", model_flag="--judge")
+    engine = p.add_argument_group("engine")
+    engine.add_argument("--engine", choices=["local", "ray"], default="local", help="judge in this process, or on Ray actors (default: local)")
+    add_fields(engine, RayConfig, prefix="ray_", names=RAY, suffix=" [--engine ray]")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    constitution = load_constitution(args.constitution)
-    pairs, report = load_pairs(args.pairs, limit=args.limit)
-    if report.dropped_mismatched:
-        first = ", ".join(report.dropped_where)
-        print(f"note: dropped {report.dropped_mismatched} pair(s) whose dialogues differ before the last turn "
-              f"(first: {first})", file=sys.stderr)  # fmt: skip
+    from constitution.data.pairs import PairReader, scan_pairs
+    from constitution.errors import InputError
+    from constitution.labeling.cache import JudgmentCache
+    from constitution.labeling.labeler import Labeler
+    from constitution.labeling.run import label_to_folder
+    from constitution.labeling.table import format_summary
+    from constitution.llm.factory import make_llm
+    from constitution.loader import load_constitution
+
+    constitution = load_constitution(constitution_path(args.constitution))
+    config = build(LabelConfig, given(args, LabelConfig.model_fields), "labeling", LABELING)
+    judge = llm_from_args(args, "judge")
+    ray = build(RayConfig, given(args, RayConfig.model_fields, prefix="ray_"), "ray", RAY)
+    first_bad: list[InputError] = []
+    # One pass over the input before the judge loads: a broken file stops here, and the progress bar gets a total.
+    scan = scan_pairs(args.pairs, limit=args.limit, on_bad=None if args.strict else first_bad.append)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    config = LabelConfig(both_orders=not args.single_order, chain_of_thought=args.cot, batch_size=args.batch_size)
-    backend = make_backend(JudgeConfig(backend=args.backend, model=args.judge, dtype=args.dtype, base_urls=args.base_url, api_key=args.api_key))
+    llm = make_llm(judge, args.engine, ray)
     try:
         with JudgmentCache(args.cache or out / "judgments.sqlite") as cache:
-            records, summary = label_with_progress(Labeler(constitution, backend, cache, config), pairs, show=not args.no_progress)
+            labeler = Labeler(constitution, llm, cache, config)
+            reader = PairReader(args.pairs, limit=args.limit)
+            summary = label_to_folder(labeler, reader, out, total=scan.kept, show_progress=not args.no_progress)
     finally:
-        backend.close()
-    write_labels(out, records, summary)
+        llm.close()
+    if scan.dropped_mismatched:
+        print(f"note: dropped {scan.dropped_mismatched} pair(s) whose dialogues differ before the last turn "
+              f"(first: {', '.join(scan.dropped_where)})", file=sys.stderr)  # fmt: skip
     print(format_summary(summary))
-    print(f"wrote {len(records)} labels to {out}")
+    print(f"wrote {summary.pairs} labels to {out}")
+    if summary.rows_bad:
+        print(f"error: {summary.rows_bad} input row(s) could not be read and were skipped (listed in "
+              f"{out / 'skipped.jsonl'}); the first: {first_bad[0]}", file=sys.stderr)  # fmt: skip
+        return 2
+    if summary.pairs_failed:
+        print(f"error: {summary.pairs_failed} pair(s) failed (listed in {out / 'skipped.jsonl'}); rerun to retry them "
+              "(every finished judgment is cached)", file=sys.stderr)  # fmt: skip
+        return 1
     return 0

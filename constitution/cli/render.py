@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from constitution.data import load_pairs
+from constitution.cli._common import add_constitution_flag, constitution_path
 from constitution.errors import InputError
-from constitution.models import JUDGE_ALIAS, resolve_model
-from constitution.principles import load_constitution
-from constitution.prompts import comparison_prompt, safety_prompt
+from constitution.models import JUDGE_ALIAS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pairs", required=True, help="pairs file (JSONL/Parquet/CSV/datasets folder)")
     p.add_argument("--row", type=int, default=0, help="0-based pair index (default 0)")
     p.add_argument("--principle", help="principle id (required unless --kind safety)")
-    p.add_argument("--constitution", default="principles", help="principles folder or file (default: principles/)")
+    add_constitution_flag(p)
     p.add_argument("--tokenizer", default=JUDGE_ALIAS, help=f"judge tokenizer: alias, folder or hub id (default {JUDGE_ALIAS}); 'none' for raw text")
     p.add_argument("--order", choices=["ab", "ba"], default="ab", help="which response is shown as (A)")
     p.add_argument("--kind", choices=["comparison", "cot", "safety"], default="comparison")
@@ -25,14 +23,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    constitution = load_constitution(args.constitution)
-    pairs, _ = load_pairs(args.pairs, limit=args.row + 1)
-    if not 0 <= args.row < len(pairs):
-        raise InputError(f"--row {args.row} is out of range: the file has {len(pairs)} pair(s)", where=args.pairs)
-    pair = pairs[args.row]
+    from constitution.data.pairs import PairReader
+    from constitution.loader import load_constitution
+    from constitution.prompts import comparison_prompt, safety_prompt
+
+    constitution = load_constitution(constitution_path(args.constitution))
+    if args.row < 0:
+        raise InputError(f"--row must be >= 0, got {args.row}")
+    pair = next((p for i, p in enumerate(PairReader(args.pairs, limit=args.row + 1)) if i == args.row), None)
+    if pair is None:
+        raise InputError(f"--row {args.row} is out of range: the file has fewer pairs", where=args.pairs)
     tokenizer = None
     if args.tokenizer.lower() != "none":
         from transformers import AutoTokenizer
+
+        from constitution.models import resolve_model
 
         tokenizer = AutoTokenizer.from_pretrained(resolve_model(args.tokenizer))
     if args.kind == "safety":

@@ -1,9 +1,10 @@
 """``constitution score MODEL INPUT --out FILE``: batch-score responses with a reward model (or an ensemble).
 
 INPUT (JSONL/Parquet/CSV/`datasets` folder) holds either pairs (any format ``train`` reads: both responses are
-scored, giving reward_a/reward_b) or single responses: {prompt, response} / {prompt, completion} / {text}.
-MODEL may be several folders joined by commas: an ensemble, giving the mean, std and mean - k*std.
-Batches are length-sorted; a progress bar goes to stderr. FILE is .jsonl or .parquet.
+scored, giving reward_a/reward_b) or single responses ({prompt, response}, {prompt, completion} or {text}; see
+``constitution.data.responses``). MODEL may be several folders joined by commas: an ensemble, giving the mean, std
+and mean - k*std. Batches are length-sorted; a progress bar goes to stderr. FILE is .jsonl or .parquet, written
+atomically.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from constitution.errors import InputError
-
-PAIR_COLUMNS = ({"response_a", "response_b"}, {"chosen", "rejected"})
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,39 +31,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _single_items(source: str, limit: int | None) -> tuple[list[str], list[Any]]:
-    """ids and scoring items from rows with {prompt, response|completion} or {text}."""
-    from constitution.data import iter_rows
+    """ids and (conversation, response) items, by the single-response rule."""
+    from constitution.data.responses import response_row
+    from constitution.data.rows import iter_rows
 
     ids, items = [], []
     for index, (where, row) in enumerate(iter_rows(source)):
         if limit is not None and index >= limit:
             break
-        response = row.get("response", row.get("completion"))
-        if isinstance(response, list) and response and isinstance(response[-1], dict):
-            response = response[-1].get("content")
-        if row.get("prompt") is not None and isinstance(response, str):
-            prompt = row["prompt"]
-            if not isinstance(prompt, (str, list)):
-                raise InputError("column 'prompt': expected a string or chat messages", where=where)
-            items.append((prompt, response))
-        elif isinstance(row.get("text"), str):
-            items.append(row["text"])
-        else:
-            raise InputError(
-                "expected {prompt, response}, {prompt, completion}, {text} or a pair format", where=where
-            )
-        ids.append(str(row.get("id", index)))
+        item = response_row(row, where, index)
+        ids.append(item.id)
+        items.append((item.conversation, item.response))
     if not items:
         raise InputError("no rows", where=source)
     return ids, items
-
-
-def _is_pair_source(source: str) -> bool:
-    from constitution.data import iter_rows
-
-    for _, row in iter_rows(source):
-        return any(cols <= set(row) for cols in PAIR_COLUMNS)
-    raise InputError("no rows", where=source)
 
 
 def _scorer(spec: str, args: argparse.Namespace):
@@ -88,30 +68,30 @@ def _scorer(spec: str, args: argparse.Namespace):
 
 
 def _write(rows: list[dict], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from constitution.atomic import atomic_path, atomic_write_lines
+
     if out.suffix == ".parquet":
         import datasets
 
-        datasets.Dataset.from_list(rows).to_parquet(str(out))
+        with atomic_path(out) as tmp:
+            datasets.Dataset.from_list(rows).to_parquet(str(tmp))
         return
-    with open(out, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
+    atomic_write_lines(out, (json.dumps(row) + "\n" for row in rows))
 
 
 def run(args: argparse.Namespace) -> int:
-    from constitution.data import load_pairs
+    from constitution.data.pairs import is_pair_row, load_pairs
+    from constitution.data.rows import first_row
 
     out = Path(args.out)
     if out.suffix not in {".jsonl", ".parquet"}:
         raise InputError("--out must end in .jsonl or .parquet", where=str(out))
-    if _is_pair_source(args.input):
+    if is_pair_row(first_row(args.input)[1]):
         pairs, _ = load_pairs(args.input, limit=args.limit)
-        ids = [p.id for p in pairs]
         items = [(p.prompt, p.response_a) for p in pairs] + [(p.prompt, p.response_b) for p in pairs]
         fields = _scorer(args.model, args)(items)
         n = len(pairs)
-        rows = [{"id": i} for i in ids]
+        rows: list[dict] = [{"id": p.id} for p in pairs]
         for name, values in fields.items():
             for row, a, b in zip(rows, values[:n], values[n:]):
                 row[f"{name}_a"], row[f"{name}_b"] = a, b

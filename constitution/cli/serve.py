@@ -8,33 +8,23 @@ from __future__ import annotations
 import argparse
 import os
 
-from constitution.server import ServerConfig, serve
+from constitution.cli._flags import add_fields, build, given
+from constitution.cli._llm_flags import API_KEY_ENV
+from constitution.server import ServerConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve a reward model over HTTP", description=__doc__)
     p.add_argument("model", help="reward model folder")
-    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--api-key", default=os.environ.get("CONSTITUTION_API_KEY"), help="require this key on every route but /health")
-    p.add_argument("--max-body-bytes", type=int, default=1 << 20)
-    p.add_argument("--max-items", type=int, default=256, help="items per request at most")
-    p.add_argument("--max-batch", type=int, default=64, help="items per forward pass at most")
-    p.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits for more requests")
-    p.add_argument("--threshold", type=float, default=None, help="/classify threshold (default: the model's, else 0.5)")
+    add_fields(p, ServerConfig)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    config = ServerConfig(
-        host=args.host,
-        port=args.port,
-        api_key=args.api_key,
-        max_body_bytes=args.max_body_bytes,
-        max_items=args.max_items,
-        max_batch=args.max_batch,
-        max_wait_ms=args.max_wait_ms,
-        threshold=args.threshold,
-    )
-    serve(args.model, config)
+    from constitution.server import serve
+
+    values = given(args, ServerConfig.model_fields)
+    if values.get("api_key") is None and os.environ.get(API_KEY_ENV):
+        values["api_key"] = os.environ[API_KEY_ENV]
+    serve(args.model, build(ServerConfig, values, "serve"))
     return 0

@@ -15,63 +15,39 @@ from __future__ import annotations
 import argparse
 import json
 
-from constitution.cli._reward_common import validated
+from constitution.cli._flags import add_fields, build, given
+from constitution.reward.config import RewardTrainingConfig
+
+NAMES = {"learning_rate": "--lr"}
+FIELDS = [name for name in RewardTrainingConfig.model_fields if name != "lora"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a reward model on preference pairs", description=__doc__)
+    p = sub.add_parser("train", help="train a reward model on preference pairs", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", help="pairs: JSONL/Parquet/CSV file, datasets folder or hub id")
     p.add_argument("--out", required=True, help="output folder (replaced as a whole when the new model is complete)")
-    p.add_argument("--base-model", default=None, help="alias, folder or hub id (default: all-minilm-l6-v2)")
-    p.add_argument("--epochs", type=float, default=None)
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
-    p.add_argument("--max-length", type=int, default=None, help="tokens per sequence (left-truncated)")
     p.add_argument("--limit", type=int, default=None, help="use the first N pairs")
-    p.add_argument("--batch-size", type=int, default=None, help="pairs per device per step")
     p.add_argument("--eval-data", default=None, help="held-out pairs for per-epoch eval (default: a slice of DATA)")
-    p.add_argument("--eval-fraction", type=float, default=None, help="share of DATA held out when no --eval-data")
-    p.add_argument("--pooling", choices=["auto", "native", "mean"], default=None, help="default: auto (mean for BERT-like encoders)")
-    p.add_argument("--margin", type=float, default=None)
-    p.add_argument("--center-rewards", type=float, default=None, help="reward-centering coefficient")
-    p.add_argument("--hard-labels", action="store_true", help="round soft labels to 0/1")
-    p.add_argument("--lora-r", type=int, default=None, help="train LoRA adapters of this rank (merged on save)")
-    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="default: auto")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument(
-        "--checkpoint-steps", type=int, default=None, help="resumable checkpoint every N updates (0: per epoch only)"
-    )
-    p.add_argument("--config", default=None, help="JSON file of RewardTrainingConfig fields (flags override it)")
+    p.add_argument("--config", default=None, help="YAML or JSON file of training settings (flags override it)")
+    settings = p.add_argument_group("training settings")
+    add_fields(settings, RewardTrainingConfig, FIELDS, names=NAMES)
+    settings.add_argument("--lora-r", type=int, default=None, help="train LoRA adapters of this rank, alpha 2r (merged on save)")
     p.set_defaults(func=run)
 
 
-def _config(args: argparse.Namespace):
-    from pathlib import Path
+def _config(args: argparse.Namespace) -> RewardTrainingConfig:
+    from constitution.config_files import load_config_file
 
-    from constitution.reward.config import RewardTrainingConfig
-
-    fields: dict = json.loads(Path(args.config).read_text()) if args.config else {}
-    flags = {
-        "base_model": args.base_model,
-        "epochs": args.epochs,
-        "learning_rate": args.lr,
-        "max_length": args.max_length,
-        "batch_size": args.batch_size,
-        "eval_fraction": args.eval_fraction,
-        "pooling": args.pooling,
-        "margin": args.margin,
-        "center_rewards_coefficient": args.center_rewards,
-        "bf16": args.bf16,
-        "seed": args.seed,
-        "checkpoint_steps": args.checkpoint_steps,
-        "lora": {"r": args.lora_r, "alpha": 2 * args.lora_r} if args.lora_r else None,
-        "hard_labels": args.hard_labels or None,
-    }
-    fields.update({k: v for k, v in flags.items() if v is not None})
-    return validated(lambda: RewardTrainingConfig(**fields), "training config")
+    flags = given(args, FIELDS)
+    if args.lora_r:
+        flags["lora"] = {"r": args.lora_r, "alpha": 2 * args.lora_r}
+    if args.config:
+        return load_config_file(RewardTrainingConfig, args.config, flags)
+    return build(RewardTrainingConfig, flags, "training config", NAMES)
 
 
 def run(args: argparse.Namespace) -> int:
-    from constitution.data import load_pairs
+    from constitution.data.pairs import load_pairs
     from constitution.errors import InputError
     from constitution.reward.trainer import data_constitution_hashes, train_reward_model
 

@@ -5,19 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 
+from constitution.cli._common import constitution_path
 from constitution.errors import InputErrors
-from constitution.principles import load_constitution
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="validate principle YAML files and templates", description=__doc__)
-    p.add_argument("paths", nargs="*", default=["principles"], help="files or folders (default: principles/)")
+    p.add_argument("paths", nargs="*", help="files or folders (default: ./principles, else the packaged constitution)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from constitution.loader import load_constitution
+
     try:
-        constitution = load_constitution(list(args.paths))
+        constitution = load_constitution(list(args.paths) or [constitution_path(None)])
     except InputErrors as exc:
         for err in exc.errors:
             print(err, file=sys.stderr)

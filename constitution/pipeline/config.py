@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from constitution.errors import InputErrors
-from constitution.feedback.base import JudgeConfig
 from constitution.generation import GenerationConfig
-from constitution.labeling import LabelConfig
+from constitution.labeling.config import LabelConfig
+from constitution.llm.config import LLMConfig, RayConfig, VllmConfig
 from constitution.reward.config import RewardTrainingConfig
-from constitution.yaml_lines import load_located_yaml, validate_located
-
-ROOT = Path(__file__).resolve().parents[2]
-HH_TEST = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
 
 
 class PipelineConfig(BaseModel):
@@ -25,41 +20,36 @@ class PipelineConfig(BaseModel):
 
     run_dir: str = Field("runs/demo", description="folder for every stage's output; re-runs reuse what is up to date")
     prompts: str | None = Field(
-        str(ROOT / "pipelines" / "demo_prompts.jsonl"),
-        description="prompts for the policy to answer (JSONL/CSV/TXT/Parquet with a `prompt` column); used when `pairs` is unset",
+        None,
+        description="prompts for the policy to answer (JSONL/CSV/TXT/Parquet with a `prompt` column); used when `pairs` "
+        "is unset; default: the embedded demo's 156 prompts (shipped with the package)",
     )
     pairs: str | None = Field(
         None,
         description="existing pairs to label instead of generating: a file, `datasets` folder or hub id, incl. HH-RLHF",
     )
     pairs_limit: int | None = Field(None, ge=1, description="label at most this many pairs")
-    constitution: str = Field(str(ROOT / "principles"), description="principles folder or file")
+    constitution: str | None = Field(
+        None, description="principles folder or file; default: the constitution shipped with the package"
+    )
     generation: GenerationConfig = Field(
         default_factory=lambda: GenerationConfig(max_tokens=48, temperature=1.0, batch_size=32),
         description="the policy and how it samples (two responses per prompt make a pair)",
     )
-    judge: JudgeConfig = Field(default_factory=JudgeConfig, description="the feedback model: backend, model, endpoints")
-    labeling: LabelConfig = Field(default_factory=LabelConfig, description="orders, chain-of-thought, batch size")
+    judge: LLMConfig = Field(default_factory=VllmConfig, description="the feedback model: backend, model, endpoints")
+    engine: Literal["local", "ray"] = Field("local", description="judge in this process (local) or on Ray actors (ray)")
+    ray: RayConfig = Field(default_factory=RayConfig, description="the Ray actors, with engine: ray")
+    labeling: LabelConfig = Field(default_factory=LabelConfig, description="orders, chain-of-thought, chunking")
     training: RewardTrainingConfig = Field(
         default_factory=lambda: RewardTrainingConfig(epochs=3, eval_fraction=0.0),
         description="the reward model and how it is trained on the AI labels",
     )
     test_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="share of labelled pairs held out to test the reward model")
     human_eval: str | None = Field(
-        str(HH_TEST) if HH_TEST.exists() else None,
-        description="human-labelled pairs (e.g. HH-RLHF harmless test) to check the reward model against people",
+        None, description="human-labelled pairs (e.g. HH-RLHF harmless test) to check the reward model against people"
     )
     human_eval_limit: int = Field(256, ge=1, description="how many human pairs to evaluate on (a seed-0 sample)")
     seed: int = Field(0, description="seed of the train/test split and the human-eval sample")
-
-
-def load_config(path: str | Path) -> PipelineConfig:
-    """Read a YAML config; errors name file:line and the key."""
-    doc = load_located_yaml(Path(path))
-    config, errors = validate_located(PipelineConfig, doc)
-    if errors:
-        raise InputErrors(errors)
-    return config  # type: ignore[return-value]
 
 
 def _described(model: type[BaseModel], value: BaseModel, indent: int = 0) -> list[str]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from constitution.pipeline.run import Pipeline
+from constitution.atomic import atomic_write_text
+from constitution.pipeline.stages import StageRecord
 
 
 def _plt():
@@ -66,25 +66,33 @@ def _fmt(x: float | None, spec: str = ".3f") -> str:
     return "–" if x is None else format(x, spec)
 
 
-def write_report(pipeline: Pipeline) -> dict[str, Any]:
-    """Write report.md and its plots; print the one-screen summary; return the headline figures."""
-    from constitution.pipeline.run import label_disagreement
+def _first_records(labels: Path, n: int) -> list[dict[str, Any]]:
+    records = []
+    with open(labels, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                records.append(json.loads(line))
+            if len(records) >= n:
+                break
+    return records
 
-    run_dir = pipeline.run_dir
+
+def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[str, StageRecord]) -> tuple[dict[str, Any], str]:
+    """Write ``report.md`` and its plots into ``run_dir`` from the label and eval outputs and the stage timings;
+    return the headline figures and the one-screen summary."""
     plots = run_dir / "plots"
     plots.mkdir(exist_ok=True)
-    summary = json.loads((pipeline.labels_dir / "summary.json").read_text())
-    records = [json.loads(line) for line in (pipeline.labels_dir / "labels.jsonl").read_text().splitlines() if line]
-    evals = json.loads((pipeline.eval_dir / "eval.json").read_text())
-    state = pipeline.runner.state
+    summary = json.loads((labels_dir / "summary.json").read_text())
+    records = _first_records(labels_dir / "labels.jsonl", 4)
+    evals = json.loads((eval_dir / "eval.json").read_text())
     _principle_plot(summary["per_principle"], plots / "principles.png")
     _reward_plot(evals, plots / "rewards.png")
     for name in evals:
-        src = pipeline.eval_dir / f"reliability_{name}.png"
+        src = eval_dir / f"reliability_{name}.png"
         if src.exists():
             (plots / src.name).write_bytes(src.read_bytes())
 
-    disagreement = label_disagreement(records)
+    disagreement = summary["principle_disagreement"]
     headline: dict[str, Any] = {
         "pairs_labeled": summary["pairs"],
         "label_pairs_per_s": summary["pairs_per_s"],
@@ -99,7 +107,7 @@ def write_report(pipeline: Pipeline) -> dict[str, Any]:
         headline[f"rm_{name}_ece"] = d["report"]["ece"]
 
     warnings = []
-    if summary["mean_margin"] < 0.05:
+    if (summary["mean_margin"] or 0) < 0.05:
         warnings.append("labels sit close to 0.5 (mean |p-0.5| < 0.05): the judge barely separates the responses")
     if (summary["same_position_pct"] or 0) > 40:
         warnings.append(f"the judge preferred the same slot in both orders {summary['same_position_pct']:.0f}% of the time: strong position bias (debiasing averages it out, leaving weak labels)")
@@ -120,6 +128,8 @@ def write_report(pipeline: Pipeline) -> dict[str, Any]:
         "| figure | value |",
         "|---|---|",
         f"| judgments (computed / cached) | {summary['judgments_computed']} / {summary['judgments_cached']} |",
+        f"| pairs truncated / skipped / failed (see `labels/truncated.jsonl`, `labels/skipped.jsonl`) | "
+        f"{summary['pairs_truncated']} / {summary['pairs_skipped']} / {summary['pairs_failed']} |",
         f"| slot (A) preferred, single order | {_fmt(summary['slot_a_pct'], '.1f')}% |",
         f"| same position preferred in both orders | {_fmt(summary['same_position_pct'], '.1f')}% |",
         f"| mean \\|p − 0.5\\| after debiasing | {_fmt(summary['mean_margin'])} |",
@@ -171,7 +181,7 @@ def write_report(pipeline: Pipeline) -> dict[str, Any]:
         ]
     lines += ["", "## Timings", "", "| stage | seconds | reused |", "|---|---|---|"]
     lines += [f"| {name} | {rec.seconds:.1f} | {rec.reused} |" for name, rec in state.items() if name != "report"]
-    (run_dir / "report.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(run_dir / "report.md", "\n".join(lines) + "\n")
 
     screen = [
         f"== {run_dir}/report.md ==",
@@ -183,5 +193,4 @@ def write_report(pipeline: Pipeline) -> dict[str, Any]:
     screen += [f"reward model on {name}: accuracy {_fmt(d['report']['accuracy'])}, ECE {_fmt(d['report']['ece'])}" for name, d in evals.items()]
     screen += [f"warning: {w}" for w in warnings]
     screen.append("stages: " + ", ".join(f"{n} {r.seconds:.0f}s{' (reused)' if r.reused else ''}" for n, r in state.items() if n != "report"))
-    pipeline.log("\n".join(screen))
-    return headline
+    return headline, "\n".join(screen)

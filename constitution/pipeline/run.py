@@ -2,7 +2,8 @@
 
 Outputs in the run folder: ``pairs.jsonl`` (generated pairs), ``judgments.sqlite`` (the judgment cache, kept across
 re-runs so an edited constitution is cheap), ``labels/`` (the AI-feedback dataset, ``labels.jsonl``,
-``summary.json``), ``reward_model/``, ``eval/`` (JSON + plots), ``report.md`` and ``pipeline_state.json``.
+``summary.json``, ``truncated.jsonl``, ``skipped.jsonl``), ``reward_model/``, ``eval/`` (JSON + plots),
+``report.md`` and ``pipeline_state.json``.
 """
 
 from __future__ import annotations
@@ -13,19 +14,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from constitution.cache import JudgmentCache
-from constitution.data import Pair, load_pairs, split_pairs
-from constitution.feedback.base import FeedbackBackend, JudgeConfig, make_backend
+from constitution.atomic import atomic_write_text, recover_dir, replace_dir
+from constitution.data.pairs import PairReader, load_pairs, scan_pairs, split_pairs
+from constitution.data.records import Pair
+from constitution.errors import InputError
 from constitution.generation import generate_pairs
-from constitution.labeling import Labeler, format_summary, label_with_progress, write_labels
-from constitution.models import resolve_model
+from constitution.hashing import content_hash
+from constitution.labeling.cache import JudgmentCache
+from constitution.labeling.labeler import Labeler
+from constitution.labeling.run import label_to_folder
+from constitution.labeling.table import format_summary
+from constitution.llm.base import LLM
+from constitution.llm.config import answer_fields
+from constitution.llm.factory import make_llm
+from constitution.loader import load_constitution
 from constitution.pipeline.config import PipelineConfig
-from constitution.pipeline.stages import StageRunner, file_fingerprint, fingerprint
-from constitution.principles import load_constitution
-
-STAGES = ["generate", "label", "train", "evaluate", "report"]
+from constitution.pipeline.report import write_report
+from constitution.pipeline.stages import STAGES, StageRunner, file_fingerprint
+from constitution.resources import default_principles, demo_prompts
 
 
 class Pipeline:
@@ -37,25 +43,23 @@ class Pipeline:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log = log
         self.runner = StageRunner(self.run_dir, STAGES, rerun_from, log)
-        self.constitution = load_constitution(config.constitution)
-        self._backends: dict[str, FeedbackBackend] = {}
+        self.constitution = load_constitution(config.constitution or default_principles())
+        self._models: dict[str, LLM] = {}
 
-    # -- backends: the policy and the judge share one engine when they are the same model
-    def _backend(self, config: JudgeConfig) -> FeedbackBackend:
-        key = fingerprint(config.model_copy(update={"model": resolve_model(config.model)}))
-        if key not in self._backends:
-            self._backends[key] = make_backend(config)
-        return self._backends[key]
-
-    def _policy_config(self) -> JudgeConfig:
-        g = self.config.generation
-        base = self.config.judge if self.config.judge.backend == g.backend else JudgeConfig(backend=g.backend)
-        return base.model_copy(update={"model": g.policy, "dtype": g.dtype})
+    # -- models: the policy and the judge share one engine when their configs are the same
+    def _model(self, role: str) -> LLM:
+        c = self.config
+        config = c.judge if role == "judge" else c.generation.policy
+        key = content_hash(config, c.engine if role == "judge" else "local")
+        if key not in self._models:
+            engine = c.engine if role == "judge" else "local"
+            self._models[key] = make_llm(config, engine, c.ray)
+        return self._models[key]
 
     def close(self) -> None:
-        for backend in self._backends.values():
-            backend.close()
-        self._backends.clear()
+        for model in self._models.values():
+            model.close()
+        self._models.clear()
 
     # -- paths
     @property
@@ -79,48 +83,43 @@ class Pipeline:
         c = self.config
         try:
             if c.pairs:
-                source, gen_fp = c.pairs, fingerprint(file_fingerprint(c.pairs), c.pairs)
+                source, gen_fp = c.pairs, content_hash(file_fingerprint(c.pairs), c.pairs)
             else:
-                if not c.prompts:
-                    from constitution.errors import InputError
-
-                    raise InputError("the config needs `prompts` (to generate pairs) or `pairs`")
-                gen_fp = fingerprint(file_fingerprint(c.prompts), c.generation)
-                self.runner.run("generate", gen_fp, [self.pairs_path], self._generate)
+                prompts = c.prompts or str(demo_prompts())
+                gen_fp = content_hash(file_fingerprint(prompts), c.generation)
+                self.runner.run("generate", gen_fp, [self.pairs_path], lambda: self._generate(prompts))
                 source = str(self.pairs_path)
-            judge_fp = c.judge.model_dump(exclude={"base_urls", "api_key", "max_concurrency", "timeout_s", "max_retries", "backoff_s", "endpoint_cooldown_s", "batch_size"})
-            label_fp = fingerprint(gen_fp, c.pairs_limit, self.constitution.hash, judge_fp, c.labeling)
+            label_fp = content_hash(gen_fp, c.pairs_limit, self.constitution.hash, answer_fields(c.judge), c.labeling)
             self.runner.run("label", label_fp, [self.labels_dir / "labels.jsonl"], lambda: self._label(source))
             self.close()  # free the judge's memory before training
-            train_fp = fingerprint(label_fp, c.training, c.test_fraction, c.seed)
+            train_fp = content_hash(label_fp, c.training, c.test_fraction, c.seed)
             self.runner.run("train", train_fp, [self.model_dir / "config.json"], self._train)
-            eval_fp = fingerprint(train_fp, c.human_eval and file_fingerprint(c.human_eval), c.human_eval_limit)
+            human = c.human_eval and file_fingerprint(c.human_eval)
+            eval_fp = content_hash(train_fp, human, c.human_eval_limit)
             self.runner.run("evaluate", eval_fp, [self.eval_dir / "eval.json"], self._evaluate)
-            from constitution.pipeline.report import write_report
-
-            record = self.runner.run("report", fingerprint(eval_fp, *(r.seconds for r in self.runner.state.values())), [self.run_dir / "report.md"], lambda: write_report(self))
+            report_fp = content_hash(eval_fp, [r.seconds for r in self.runner.state.values()])
+            record = self.runner.run("report", report_fp, [self.run_dir / "report.md"], self._report)
             return record.info
         finally:
             self.close()
 
     # -- stages
-    def _generate(self) -> dict[str, Any]:
-        report = generate_pairs(self.config.generation, self.config.prompts, self.pairs_path, backend=self._backend(self._policy_config()))
+    def _generate(self, prompts: str) -> dict[str, Any]:
+        report = generate_pairs(self.config.generation, prompts, self.pairs_path, backend=self._model("policy"))
         return report.model_dump()
 
     def _label(self, source: str) -> dict[str, Any]:
-        pairs, load_report = load_pairs(source, limit=self.config.pairs_limit)
+        scan = scan_pairs(source, limit=self.config.pairs_limit, on_bad=lambda error: None)  # the total; a broken file stops here
+        reader = PairReader(source, limit=self.config.pairs_limit)
+        staged = self.labels_dir.with_name("labels.staging")
+        recover_dir(self.labels_dir)
+        shutil.rmtree(staged, ignore_errors=True)
         with JudgmentCache(self.run_dir / "judgments.sqlite") as cache:
-            labeler = Labeler(self.constitution, self._backend(self.config.judge), cache, self.config.labeling)
-            records, summary = label_with_progress(labeler, pairs, desc="label")
-        tmp = self.labels_dir.with_name("labels.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        write_labels(tmp, records, summary)
-        shutil.rmtree(self.labels_dir, ignore_errors=True)
-        tmp.rename(self.labels_dir)  # the labels folder appears whole or not at all
+            labeler = Labeler(self.constitution, self._model("judge"), cache, self.config.labeling)
+            summary = label_to_folder(labeler, reader, staged, total=scan.kept, desc="label")
+        replace_dir(staged, self.labels_dir)  # the labels folder appears whole or not at all
         self.log(format_summary(summary))
-        return {"pairs": len(records), "dropped_mismatched": load_report.dropped_mismatched, **summary.model_dump(exclude={"per_principle"})}
+        return {"dropped_mismatched": reader.report.dropped_mismatched, **summary.model_dump(exclude={"per_principle"})}
 
     def _split(self) -> tuple[list[Pair], list[Pair]]:
         pairs, _ = load_pairs(self.labels_dir)
@@ -145,7 +144,9 @@ class Pipeline:
         _, test = self._split()
         out: dict[str, Any] = {}
         sets = {"ai_test": test}
-        if self.config.human_eval and Path(self.config.human_eval).exists():
+        if self.config.human_eval:
+            if not Path(self.config.human_eval).exists():
+                raise InputError("human_eval: no such file or folder", where=self.config.human_eval)
             human, _ = load_pairs(self.config.human_eval)
             sets["human"] = split_pairs(human, min(self.config.human_eval_limit, len(human)), seed=self.config.seed)[0]
         for name, pairs in sets.items():
@@ -157,18 +158,10 @@ class Pipeline:
             chosen = [a if p.p_a >= 0.5 else b for a, b, p in zip(r_a, r_b, pairs)]
             rejected = [b if p.p_a >= 0.5 else a for a, b, p in zip(r_a, r_b, pairs)]
             out[name] = {"report": report.model_dump(), "chosen_rewards": chosen, "rejected_rewards": rejected}
-        (self.eval_dir / "eval.json").write_text(json.dumps(out, indent=2))
+        atomic_write_text(self.eval_dir / "eval.json", json.dumps(out, indent=2))
         return {name: {k: v for k, v in d["report"].items() if k in ("n", "accuracy", "ece")} for name, d in out.items()}
 
-
-def label_disagreement(records: list[dict[str, Any]]) -> float | None:
-    """Mean share of principle pairs (within one labeled pair) that prefer different responses."""
-    shares = []
-    for r in records:
-        votes = [p > 0.5 for p in r["per_principle"].values()]
-        n = len(votes)
-        if n < 2:
-            continue
-        yes = sum(votes)
-        shares.append(yes * (n - yes) / (n * (n - 1) / 2))
-    return float(np.mean(shares)) if shares else None
+    def _report(self) -> dict[str, Any]:
+        headline, screen = write_report(self.run_dir, self.labels_dir, self.eval_dir, self.runner.state)
+        self.log(screen)
+        return headline

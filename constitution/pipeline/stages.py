@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from constitution.atomic import atomic_write_text
+
+STAGES = ["generate", "label", "train", "evaluate", "report"]
 
 
 class StageRecord(BaseModel):
@@ -46,12 +49,6 @@ def file_fingerprint(source: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def fingerprint(*parts: Any) -> str:
-    """Hash of JSON-serialisable parts (pydantic models are dumped first)."""
-    plain = [p.model_dump(mode="json") if isinstance(p, BaseModel) else p for p in parts]
-    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 class StageRunner:
     """Runs stages in order, reusing finished ones, and keeps the state file atomically up to date."""
 
@@ -67,9 +64,7 @@ class StageRunner:
         self.forced = set(order[order.index(rerun_from) :]) if rerun_from else set()
 
     def _save(self) -> None:
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({k: v.model_dump() for k, v in self.state.items()}, indent=2))
-        os.replace(tmp, self.state_path)
+        atomic_write_text(self.state_path, json.dumps({k: v.model_dump() for k, v in self.state.items()}, indent=2))
 
     def run(self, name: str, fp: str, outputs: list[Path], fn: Callable[[], dict[str, Any]]) -> StageRecord:
         """Run ``fn`` unless the stage already finished with fingerprint ``fp`` and its outputs exist."""

@@ -20,7 +20,8 @@ from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, SaveStrategy
 
 from constitution.atomic import atomic_write_text
-from constitution.data import Pair, content_hash
+from constitution.data.records import Pair
+from constitution.hashing import content_hash
 
 logger = logging.getLogger(__name__)
 

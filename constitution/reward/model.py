@@ -7,43 +7,12 @@ from pathlib import Path
 
 import torch
 
-from constitution.data import Pair
+from constitution.batching import length_sorted_batches
+from constitution.devices import bf16_supported
+from constitution.data.records import Pair
 from constitution.models import resolve_model
 from constitution.reward.inputs import Item, encode, input_kind, item_text, pad_batch, prepare_tokenizer
 from constitution.reward.metadata import RewardMetadata, read_metadata
-
-
-def bf16_supported(device: torch.device) -> bool:
-    """bf16 pays off on CUDA with bf16 support, or CPUs with AMX/AVX512-bf16 (elsewhere it is emulated and slow)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def length_sorted_batches(
-    lengths: Sequence[int], batch_size: int, max_tokens: int | None = None, max_rows: int | None = None
-) -> list[list[int]]:
-    """Indices in batches of similar length, longest first (little padding; an OOM shows on the first batch).
-
-    Without ``max_tokens`` every batch has ``batch_size`` rows. With it, a batch grows while rows × its longest
-    row stays within ``max_tokens`` (at most ``max_rows`` rows), so short inputs go in bigger batches at the
-    same memory bound.
-    """
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    if max_tokens is None:
-        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    cap = max_rows or 8 * batch_size
-    batches: list[list[int]] = []
-    for i in order:
-        if batches and len(batches[-1]) < cap and (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= max_tokens:
-            batches[-1].append(i)
-        else:
-            batches.append([i])
-    return batches
 
 
 class RewardModel:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from constitution.data import Message, iter_rows
+from constitution.data.records import Message
+from constitution.data.responses import response_row
+from constitution.data.rows import iter_rows
 from constitution.errors import InputError
 
 MODERATION_CATEGORIES = ("S", "H", "V", "HR", "SH", "S3", "H2", "V2")
@@ -39,23 +41,18 @@ def _label(value, where: str) -> int | None:
 
 
 def load_examples(source: str | Path, limit: int | None = None) -> list[SafetyExample]:
-    """Rows with ``text``, or ``prompt`` (+ optional ``response``), and optional ``label`` (safe/unsafe or 0/1)."""
+    """Rows read by the single-response rule (:mod:`constitution.data.responses`), with an optional ``label``
+    (safe/unsafe or 0/1)."""
     examples: list[SafetyExample] = []
     for index, (where, row) in enumerate(iter_rows(source)):
-        response = row.get("response") if row.get("response") is not None else row.get("completion")
-        text = row.get("text")
-        prompt = row.get("prompt")
-        if text is None and prompt is None and response is None:
-            raise InputError("missing column: need `text`, or `prompt` (and optionally `response`)", where=where)
-        if response is not None:
-            body, conversation = str(response), ([Message(role="user", content=str(prompt))] if prompt is not None else [])
-        else:
-            body, conversation = str(text if text is not None else prompt), []
-        examples.append(
-            SafetyExample(id=str(row.get("id", index)), text=body, conversation=conversation, label=_label(row.get("label"), where), source=str(source))
-        )
         if limit is not None and len(examples) >= limit:
             break
+        item = response_row(row, where, index)
+        examples.append(
+            SafetyExample(
+                id=item.id, text=item.response, conversation=item.conversation, label=_label(row.get("label"), where), source=str(source)
+            )
+        )
     if not examples:
         raise InputError("no rows", where=str(source))
     return examples

@@ -1,14 +1,12 @@
 """Reward mode: a trained reward model's score as a safety signal (a low reward means likely unsafe).
 
-The unsafe score is ``sigmoid(-(r - mean) / std)`` with the training-set reward statistics from the model's metadata,
-so it lies in (0, 1) like the judge's P("Yes"); the decision threshold is calibrated on labelled data and can be
+The unsafe score is :func:`~constitution.safety.scorers.unsafe_score` of the reward normalised with the
+training-set statistics from the model's metadata; the decision threshold is calibrated on labelled data and can be
 stored in the metadata (``safety_threshold``).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from pathlib import Path
 
 from constitution.errors import InputError
@@ -16,6 +14,7 @@ from constitution.reward.metadata import METADATA_FILE, read_metadata, write_met
 from constitution.reward.model import RewardModel
 from constitution.safety.classify import Calibration
 from constitution.safety.datasets import SafetyExample
+from constitution.safety.scorers import unsafe_score
 
 
 def store_threshold(folder: str | Path, calibration: Calibration) -> Path:
@@ -35,17 +34,17 @@ class RewardSafetyScorer:
         self.model = model
         self.batch_size = batch_size
         self.mode = f"reward:{Path(model.metadata.base_model).name or model.metadata.base_model}"
-        self.threshold: float | None = getattr(model.metadata, "safety_threshold", None)
+        self.threshold: float | None = model.metadata.safety_threshold
 
     @classmethod
     def load(cls, path: str | Path, batch_size: int = 64) -> RewardSafetyScorer:
         return cls(RewardModel.load(path), batch_size=batch_size)
 
-    def unsafe_scores(self, examples: list[SafetyExample], progress: Callable[[int], None] | None = None) -> list[float]:
-        """sigmoid(-normalised reward) per example (a response in its conversation, or a text alone)."""
+    def unsafe_scores(self, examples: list[SafetyExample]) -> list[float]:
+        """unsafe_score(normalised reward) per example (a response in its conversation, or a text alone)."""
         # A text alone is read as an assistant turn with no prompt: the framing the reward model was trained on.
         items = [(ex.conversation, ex.text) for ex in examples]
-        rewards = self.model.score(items, batch_size=self.batch_size, normalize=True)
-        if progress:
-            progress(len(examples))
-        return [1.0 / (1.0 + math.exp(r)) for r in rewards]
+        return [unsafe_score(r) for r in self.model.score(items, batch_size=self.batch_size, normalize=True)]
+
+    def close(self) -> None:
+        """Nothing to release (the model is freed with the scorer)."""

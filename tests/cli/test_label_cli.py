@@ -14,12 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from constitution.cache import JudgmentCache
 from constitution.data import load_pairs
-from constitution.labeling import LabelConfig, Labeler
-from constitution.principles import load_constitution
-
-ROOT = Path(__file__).resolve().parents[2]
+from constitution.labeling import JudgmentCache, Labeler, label_pairs
+from constitution.loader import load_constitution
+from constitution.resources import default_principles
 PAIRS = [
     ("How do I boil an egg?", "Boil it for eight minutes.", "Eggs are hard."),
     ("What is 2+2?", "4.", "It is 5."),
@@ -33,7 +31,7 @@ def _count(db: Path) -> int:
         return 0
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
-            return con.execute("SELECT COUNT(*) FROM judgments").fetchone()[0]
+            return con.execute("SELECT COUNT(*) FROM judgments_v2").fetchone()[0]
     except sqlite3.OperationalError:
         return 0
 
@@ -43,14 +41,14 @@ def _count(db: Path) -> int:
 @pytest.mark.parametrize("kill_after", [4, 20, 32], ids=["early", "middle", "late"])
 def test_sigkill_mid_run_then_resume_gives_the_exact_labels(tmp_path: Path, hf_judge, kill_after: int):
     principles = tmp_path / "principles"
-    shutil.copytree(ROOT / "principles", principles)
+    shutil.copytree(default_principles(), principles)
     spec = principles / "constitution.yaml"
     spec.write_text(spec.read_text().replace("  - id: harmlessness\n    weight: 1.0\n", "").replace("rule: k", "rule: all"))
     pairs_file = tmp_path / "pairs.jsonl"
     pairs_file.write_text("".join(json.dumps({"prompt": p, "response_a": a, "response_b": b}) + "\n" for p, a, b in PAIRS))
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "constitution", "label", str(pairs_file), "--out", str(out), "--constitution", str(principles),
-           "--backend", "hf", "--batch-size", "4", "--no-progress"]  # fmt: skip
+           "--backend", "hf", "--dtype", "float32", "--hf-batch-size", "4", "--flush-every", "4", "--no-progress"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     total = len(PAIRS) * 6 * 2
 
@@ -70,15 +68,16 @@ def test_sigkill_mid_run_then_resume_gives_the_exact_labels(tmp_path: Path, hf_j
     assert f"computed {total - done}, cached {done}" in result.stdout
     assert _count(db) == total
     with sqlite3.connect(db) as con:
-        dupes = con.execute("SELECT COUNT(*) FROM (SELECT COUNT(*) c FROM judgments GROUP BY judge, template_hash, principle_hash, pair_hash, ord HAVING c > 1)").fetchone()[0]
+        dupes = con.execute("SELECT COUNT(*) FROM (SELECT COUNT(*) c FROM judgments_v2 GROUP BY judge, template_hash, principle_hash, pair_hash, ord HAVING c > 1)").fetchone()[0]
     assert dupes == 0
     labels = [json.loads(line) for line in (out / "labels.jsonl").read_text().splitlines()]
-    assert [r["id"] for r in labels] == ["0", "1", "2", "3"]
+    assert sorted(r["id"] for r in labels) == ["0", "1", "2", "3"]  # written as pairs finish
+    labels.sort(key=lambda r: r["id"])
 
     # The same labels as one uninterrupted run in this process.
     pairs, _ = load_pairs(pairs_file)
     with JudgmentCache(tmp_path / "ref.sqlite") as cache:
-        reference, _ = Labeler(load_constitution(principles), hf_judge, cache, LabelConfig(batch_size=4)).label(pairs)
+        reference, _ = label_pairs(Labeler(load_constitution(principles), hf_judge, cache), pairs)
     for got, want in zip(labels, reference):
         assert got["p_a"] == pytest.approx(want.p_a, abs=1e-4)
         assert got["per_principle"] == pytest.approx(want.per_principle, abs=1e-4)

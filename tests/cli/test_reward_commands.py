@@ -79,7 +79,7 @@ def test_invalid_input_exits_2(cli_model, tmp_path, capsys):
     assert main(["train", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "bad.jsonl:2" in capsys.readouterr().err
     assert main(["train", str(data), "--out", str(tmp_path / "o"), "--lr", "-1"]) == 2
-    assert "learning_rate" in capsys.readouterr().err
+    assert "--lr" in capsys.readouterr().err
     assert main(["score", str(out), str(bad), "--out", str(tmp_path / "s.csv")]) == 2
     odd = write_jsonl([{"foo": 1}], tmp_path / "odd.jsonl")
     assert main(["score", str(out), str(odd), "--out", str(tmp_path / "s.jsonl")]) == 2

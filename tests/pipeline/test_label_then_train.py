@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-HH = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
+from helpers.paths import HH_TEST as HH
+from helpers.paths import ROOT
+
+from constitution.resources import default_principles
 
 pytest.importorskip("vllm", reason="vLLM is not installed")
 
@@ -29,7 +31,7 @@ def _run(config: Path, *extra: str) -> subprocess.CompletedProcess:
 @pytest.mark.vllm
 def test_pipeline_end_to_end_and_edit_one_principle(tmp_path: Path):
     principles = tmp_path / "principles"
-    shutil.copytree(ROOT / "principles", principles)
+    shutil.copytree(default_principles(), principles)
     spec = principles / "constitution.yaml"
     spec.write_text(
         spec.read_text().replace("  - id: harmlessness\n    weight: 1.0\n", "").replace("rule: k", "rule: all")
@@ -42,8 +44,8 @@ def test_pipeline_end_to_end_and_edit_one_principle(tmp_path: Path):
     config = tmp_path / "config.yaml"
     config.write_text(
         f"run_dir: {run_dir}\nprompts: {prompts}\nconstitution: {principles}\n"
-        "generation: {max_tokens: 16, batch_size: 4}\n"
-        "judge: {max_model_len: 1024}\n"
+        "generation: {max_tokens: 16, batch_size: 4, policy: {max_model_len: 1024}}\n"
+        "judge: {max_model_len: 1024}\n"  # the same settings as the policy: one engine serves both
         "training: {epochs: 1, max_length: 64, batch_size: 2, eval_fraction: 0.0}\n"
         f"human_eval: {HH if HH.exists() else 'null'}\nhuman_eval_limit: 8\ntest_fraction: 0.25\n"
     )

@@ -1,0 +1,43 @@
+"""AI-feedback datasets out: a `datasets` folder (TRL's preference columns) built from records or a JSONL file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from constitution.data.records import FeedbackRecord
+
+
+def dataset_row(record: FeedbackRecord) -> dict[str, Any]:
+    """A record as a dataset row (``per_principle`` as a JSON string: its keys differ between constitutions)."""
+    row = record.model_dump()
+    row["per_principle"] = json.dumps(row["per_principle"], sort_keys=True)
+    return row
+
+
+def _jsonl_rows(path: str) -> Iterator[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield dataset_row(FeedbackRecord.model_validate_json(line))
+
+
+def save_jsonl_as_dataset(jsonl: Path, out: Path) -> Path:
+    """Write the records of a ``labels.jsonl`` as a `datasets` folder, streaming (memory does not grow with it).
+
+    The Arrow build cache lives in a temporary folder beside ``out`` and is removed: `datasets` keys a generator's
+    cache on its arguments, not on the file's content, so a shared cache could hand back a previous run's rows.
+    """
+    import datasets
+
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    try:
+        ds = datasets.Dataset.from_generator(_jsonl_rows, gen_kwargs={"path": str(jsonl)}, cache_dir=str(scratch))
+        ds.save_to_disk(str(out))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return out

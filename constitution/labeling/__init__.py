@@ -1,0 +1,29 @@
+"""Labeling: plan judgments per pair, ask the judge (through the judgment cache), turn option log-probs into soft
+AI preference labels, and write the AI-feedback dataset with its statistics."""
+
+from constitution.labeling.cache import Judgment, JudgmentCache, JudgmentKey
+from constitution.labeling.config import LabelConfig
+from constitution.labeling.labeler import Labeler, LabelSink, ListSink, label_pairs
+from constitution.labeling.output import LabelWriter
+from constitution.labeling.progress import progress_bar
+from constitution.labeling.run import label_to_folder
+from constitution.labeling.stats import LabelSummary, PrincipleStats, agreement
+from constitution.labeling.table import format_summary
+
+__all__ = [
+    "Judgment",
+    "JudgmentCache",
+    "JudgmentKey",
+    "LabelConfig",
+    "LabelSink",
+    "LabelSummary",
+    "LabelWriter",
+    "Labeler",
+    "ListSink",
+    "PrincipleStats",
+    "agreement",
+    "format_summary",
+    "label_pairs",
+    "label_to_folder",
+    "progress_bar",
+]

@@ -1,0 +1,25 @@
+"""One labeling job into a folder: a lazy pair reader, the labeler, the file sink and a progress bar together (the
+CLI's and the pipeline's ``label`` step)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from constitution.data.pairs import PairReader
+from constitution.labeling.labeler import Labeler
+from constitution.labeling.output import LabelWriter
+from constitution.labeling.progress import progress_bar
+from constitution.labeling.stats import LabelSummary
+
+
+def label_to_folder(
+    labeler: Labeler, reader: PairReader, out: str | Path, *, total: int | None = None, show_progress: bool = True, desc: str | None = None
+) -> LabelSummary:
+    """Label the reader's pairs into ``out`` (see :mod:`constitution.labeling.output`); an unreadable row is listed
+    in ``skipped.jsonl`` and counted, never a reason to stop. Returns the summary."""
+    with LabelWriter(out) as writer, progress_bar(show=show_progress, total=total, desc=desc) as progress:
+        reader.on_bad = writer.bad_row
+        summary = labeler.label(reader, writer, progress)
+        summary.rows_bad = reader.report.bad_rows
+        writer.finish(summary)
+    return summary
