@@ -110,8 +110,8 @@ class Reply:
     latency_s: float
 
     def reward(self) -> float | None:
-        """The reward if the reply is well-formed (200 and ``{"rewards": [one finite number]}``), else None."""
-        if self.status != 200 or not isinstance(self.body, dict) or set(self.body) != {"rewards"}:
+        """The reward if the reply is well-formed (200 and ``{"rewards": [one finite number], ...}``), else None."""
+        if self.status != 200 or not isinstance(self.body, dict) or "rewards" not in self.body:
             return None
         rewards = self.body["rewards"]
         if not isinstance(rewards, list) or len(rewards) != 1:
