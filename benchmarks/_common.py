@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import platform
 import resource
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-HH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
+# The shared evaluation data (HH-RLHF, OpenAI moderation, XSTest): $CONSTITUTION_SHARED_DATA, else ../shared/data
+# beside the checkout. Tests read it from here too.
+SHARED_DATA = Path(os.environ.get("CONSTITUTION_SHARED_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+HH = SHARED_DATA / "hh-rlhf" / "harmless-base-test.jsonl.gz"
 
 
 def hh_split(data: Path, n_train: int, n_test: int | None, split_train: int = 1800, seed: int = 0):

@@ -1,13 +1,23 @@
-"""Reward service under load (issue 6, 7): requests/s and p50/p99 latency from concurrent clients on loopback, with
-dynamic batching on and off (max_batch 1 = one request at a time), same model, same machine, one run; a sample of
-the replies is checked against the library's own score for the same text.
+"""Reward service under load (issues 6, 7, 15): requests/s and p50/p99 latency from concurrent clients on loopback.
 
-    .venv/bin/python benchmarks/bench_service.py --clients 32 --requests 200 --json benchmarks/results/bench_service_32x200.json
+Three servers, same model folder, same load (clients x requests, one distinct text per request to /get_reward),
+same machine, one run:
 
-The server runs as `constitution serve` in its own process; this script is the load generator. Every request is
-one distinct text, so a reply delivered to the wrong request shows up in the check. MODEL defaults to a MiniLM
-reward folder made on the fly (the model's weights do not change the cost of serving it).
+* ``dynamic_batching``: ``constitution serve`` (--max-batch 64 --max-wait-ms 5);
+* ``one_at_a_time``: ``constitution serve --max-batch 1`` (an ablation of our own batching);
+* ``pipeline_peer``: what a user would otherwise write: ``transformers.pipeline("text-classification",
+  function_to_apply="none")`` (the raw score) behind a plain FastAPI route, called per request under a lock (a
+  fast tokenizer must not be used by two threads at once), with the same precision as ours (bf16 autocast where
+  ours turns it on, else fp32).
 
+Each server runs in its own process on 127.0.0.1; this script is the load generator. ``--repeats`` rounds (order
+rotated each round, a fresh server each time); per mode the median over rounds and the spread (min, max) of
+requests/s, p50 and p99. A seeded sample of each mode's replies is checked against the library's own score.
+
+    .venv/bin/python benchmarks/bench_service.py --clients 32 --requests 200 --repeats 3 --json benchmarks/results/bench_service.json
+    .venv/bin/python benchmarks/bench_service.py --clients 4 --requests 3 --repeats 3 --check 8     # smoke
+
+MODEL defaults to a MiniLM reward folder made on the fly (the weights do not change the cost of serving it).
 Reused by the tests: :class:`Server` (start/stop a real server) and :func:`run_load`/:func:`spot_check`.
 """
 
@@ -31,6 +41,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from pydantic import BaseModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine  # noqa: E402
@@ -55,13 +66,15 @@ def free_port() -> int:
 
 
 class Server:
-    """``constitution serve MODEL ARGS`` in its own process on a free 127.0.0.1 port; ``with`` starts it and waits
-    until /health answers, and stops it with SIGTERM. The API key goes through the environment."""
+    """``constitution serve MODEL ARGS`` (or, with ``peer=True``, the pipeline peer) in its own process on a free
+    127.0.0.1 port; ``with`` starts it and waits until /health answers, and stops it with SIGTERM. The API key goes
+    through the environment (the peer ignores it)."""
 
-    def __init__(self, model: Path, *args: str, api_key: str | None = None, start_timeout: float = 180) -> None:
+    def __init__(self, model: Path, *args: str, api_key: str | None = None, start_timeout: float = 180, peer: bool = False) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.command = [sys.executable, "-m", "constitution", "serve", str(model), "--port", str(self.port), *args]
+        server = [__file__, "--serve-pipeline"] if peer else ["-m", "constitution", "serve"]
+        self.command = [sys.executable, *server, str(model), "--port", str(self.port), *args]
         self.env = {k: v for k, v in os.environ.items() if k != "CONSTITUTION_API_KEY"}
         if api_key is not None:
             self.env["CONSTITUTION_API_KEY"] = api_key
@@ -110,8 +123,8 @@ class Reply:
     latency_s: float
 
     def reward(self) -> float | None:
-        """The reward if the reply is well-formed (200 and ``{"rewards": [one finite number]}``), else None."""
-        if self.status != 200 or not isinstance(self.body, dict) or set(self.body) != {"rewards"}:
+        """The reward if the reply is well-formed (200 and ``{"rewards": [one finite number], ...}``), else None."""
+        if self.status != 200 or not isinstance(self.body, dict) or "rewards" not in self.body:
             return None
         rewards = self.body["rewards"]
         if not isinstance(rewards, list) or len(rewards) != 1:
@@ -176,11 +189,11 @@ def run_load(base_url: str, clients: int, requests: int, *, api_key: str | None 
     return asyncio.run(_load(base_url, clients, requests, api_key, timeout))
 
 
-def spot_check(replies: list[Reply], model: Any, n: int = 256, seed: int = 0) -> dict[str, float]:
-    """Compare a seeded sample of replies with ``model.score(text, normalize=True)`` (a :class:`RewardModel` loaded
-    like the server's); a malformed reply counts as a mismatch. The tolerance covers batch-composition noise."""
+def spot_check(replies: list[Reply], model: Any, n: int = 256, seed: int = 0, normalize: bool = True) -> dict[str, float]:
+    """Compare a seeded sample of replies with ``model.score(text, normalize=normalize)`` (a :class:`RewardModel`
+    loaded like the server's); a malformed reply counts as a mismatch. The tolerance covers batch-composition noise."""
     sample = random.Random(seed).sample(replies, min(n, len(replies)))
-    want = model.score([r.text for r in sample], normalize=True)
+    want = model.score([r.text for r in sample], normalize=normalize)
     diffs = [abs(r.reward() - w) if r.reward() is not None else math.inf for r, w in zip(sample, want)]
     tolerance = 2e-2 if model.bf16 else 1e-4
     return {"checked": len(sample), "mismatches": sum(d > tolerance for d in diffs), "max_abs_diff": max(diffs, default=0.0), "tolerance": tolerance}
@@ -197,25 +210,91 @@ def _default_model(tmp: Path) -> Path:
     return tmp
 
 
+class _Query(BaseModel):
+    query: list[str]
+
+
+def serve_pipeline(model: Path, port: int) -> None:
+    """The peer: ``transformers.pipeline("text-classification")`` behind a plain FastAPI route on 127.0.0.1."""
+    import threading
+
+    import torch
+    import uvicorn
+    from fastapi import FastAPI
+    from transformers import pipeline
+
+    from constitution.reward.model import bf16_supported
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    pipe = pipeline("text-classification", model=str(model), device=device, dtype=torch.float32)
+    autocast = bf16_supported(device)  # the precision `constitution serve` picks on this machine
+    lock = threading.Lock()
+    app = FastAPI()
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ok"}
+
+    @app.post("/get_reward")
+    def get_reward(req: _Query) -> dict:
+        with lock, torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            out = pipe(req.query, function_to_apply="none", truncation=True)
+        return {"rewards": [o["score"] for o in out]}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=10)
+
+
+MODES: dict[str, tuple[str, ...] | None] = {
+    "dynamic_batching": ("--max-batch", "64", "--max-wait-ms", "5"),
+    "one_at_a_time": ("--max-batch", "1", "--max-wait-ms", "0"),
+    "pipeline_peer": None,
+}
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": float(np.median(values)), "min": float(min(values)), "max": float(max(values))}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None, help="reward model folder (default: MiniLM made on the fly)")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--requests", type=int, default=25, help="requests per client (one text each)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds; each mode gets a fresh server every round")
     parser.add_argument("--check", type=int, default=256, help="replies per mode compared with the library's score")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--serve-pipeline", type=Path, default=None, help=argparse.SUPPRESS)  # the peer's process
+    parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_pipeline is not None:
+        serve_pipeline(args.serve_pipeline, args.port)
+        return 0
     from constitution.reward.model import RewardModel
 
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or _default_model(Path(tmp))
-        results: dict[str, Any] = {"machine": machine(), "clients": args.clients, "requests_per_client": args.requests}
-        for name, max_batch, wait in (("one_at_a_time", 1, 0.0), ("dynamic_batching", 64, 5.0)):
-            with Server(model, "--max-batch", str(max_batch), "--max-wait-ms", str(wait), api_key="bench") as server:
-                run_load(server.base_url, 4, 3, api_key="bench")  # warm-up
-                load = run_load(server.base_url, args.clients, args.requests, api_key="bench")
-            results[name] = {**load.summary(), "check": spot_check(load.replies, RewardModel.load(model), args.check)}
-        results["batching_speedup"] = results["dynamic_batching"]["requests_per_s"] / results["one_at_a_time"]["requests_per_s"]
+        library = RewardModel.load(model)
+        results: dict[str, Any] = {
+            "machine": machine(), "clients": args.clients, "requests_per_client": args.requests, "repeats": args.repeats,
+            "bf16": library.bf16, "modes": {name: {"rounds": []} for name in MODES},
+        }  # fmt: skip
+        names = list(MODES)
+        for round_ in range(args.repeats):
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                flags = MODES[name]
+                with Server(model, *(flags or ()), api_key="bench", peer=flags is None) as server:
+                    run_load(server.base_url, 4, 3, api_key="bench")  # warm-up
+                    load = run_load(server.base_url, args.clients, args.requests, api_key="bench")
+                # the peer answers the raw score; ours the normalised one (the same for a folder without statistics)
+                check = spot_check(load.replies, library, args.check, normalize=flags is not None)
+                results["modes"][name]["rounds"].append({**load.summary(), "check": check})
+        for mode in results["modes"].values():
+            mode |= {k: _spread([r[k] for r in mode["rounds"]]) for k in ("requests_per_s", "p50_ms", "p99_ms")}
+            mode["failures"] = sum(r["failures"] + r["malformed"] for r in mode["rounds"])
+            mode["check_mismatches"] = sum(r["check"]["mismatches"] for r in mode["rounds"])
+        rps = {name: results["modes"][name]["requests_per_s"]["median"] for name in MODES}
+        results["speedup_vs_pipeline_peer"] = rps["dynamic_batching"] / rps["pipeline_peer"]
+        results["batching_speedup"] = rps["dynamic_batching"] / rps["one_at_a_time"]
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:

@@ -2,21 +2,27 @@
 
 Routes: ``GET /health`` (no key needed), ``POST /score`` ``{"items": [{"prompt", "response"}] | "texts": [...],
 "normalize": bool}`` -> ``{"rewards"}``, ``POST /classify`` (same input) -> ``{"results": [{decision, score,
-threshold}]}``, and OpenRLHF's remote reward API ``POST /get_reward {"query": [...]}`` -> ``{"rewards"}``.
+threshold}]}``, and OpenRLHF's remote reward API ``POST /get_reward {"query": [...], "prompts": [...]}`` ->
+``{"rewards", "scores", "extra_logs"}``: each query is split into its prompt's turns and the response (see
+``openrlhf``) and scored in the reward model's own input format; without ``prompts`` the query is scored as text.
 Requests that arrive together are scored in one length-sorted batch on a worker thread; a batch that fails is
-re-scored request by request, so one bad request cannot fail the others.
+re-scored request by request, so one bad request cannot fail the others. At most ``max_queue_items`` items wait
+for a batch; beyond that a request gets 503 with ``Retry-After``.
 
 Binds 127.0.0.1 by default. With an API key, every path but /health needs ``Authorization: Bearer KEY`` (or
 ``X-API-Key``), checked before routing (unknown paths get 401 too), and the interactive docs and OpenAPI schema
 are not served. Bodies over ``max_body_bytes`` get 413, more than ``max_items`` items 413, malformed JSON 400, a
-wrong shape or type 422; every error body is ``{"error": message}``.
+wrong shape or type 422; every error body is ``{"error": message}``. A failure while scoring is a 500 that names a
+request id and nothing else; the exception and its traceback are logged under that id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import math
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -30,9 +36,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message as AsgiMessage, Receive, Scope, Send
 
 from constitution.data import Message
+from constitution.openrlhf import QueryFormatError, reward_items
+
+log = logging.getLogger(__name__)
 
 ScoreFn = Callable[[list[Any]], list[float]]
 Job = tuple[list[Any], asyncio.Future]
+RETRY_AFTER_S = 1
 
 
 class ServerConfig(BaseModel):
@@ -47,7 +57,16 @@ class ServerConfig(BaseModel):
     max_items: int = Field(256, ge=1, description="more items in one request are refused with 413")
     max_batch: int = Field(64, ge=1, description="items scored together in one forward pass at most")
     max_wait_ms: float = Field(5.0, ge=0.0, description="how long a batch waits for more requests")
+    max_queue_items: int = Field(
+        4096, ge=1, description="items waiting for a batch at most; a request that would pass it gets 503 + Retry-After"
+    )
     threshold: float | None = Field(None, description="/classify threshold; default: the model's, else 0.5")
+
+    @model_validator(mode="after")
+    def _queue_fits_a_request(self) -> ServerConfig:
+        if self.max_queue_items < self.max_items:
+            raise ValueError(f"max_queue_items ({self.max_queue_items}) must be at least max_items ({self.max_items})")
+        return self
 
 
 class ScoreItem(BaseModel):
@@ -82,17 +101,26 @@ class ScoreRequest(BaseModel):
 
 
 class RewardQuery(BaseModel):
-    """OpenRLHF's remote reward request: full texts (prompt + response); extra keys are accepted and ignored."""
+    """OpenRLHF's remote reward request: ``query`` (templated prompt + response, as the policy's tokenizer decoded
+    them) and ``prompts`` (the templated prompts); ``labels`` and other keys are accepted and ignored."""
 
     model_config = ConfigDict(extra="allow")
 
     query: list[str]
+    prompts: list[str] | None = None
 
 
 class Rewards(BaseModel):
     """One reward per input, in input order."""
 
     rewards: list[float]
+
+
+class OpenRLHFRewards(Rewards):
+    """/get_reward's answer in OpenRLHF's own reward-server shape (versions before 2026 read every key)."""
+
+    scores: list[float]
+    extra_logs: dict[str, list[float]] = Field(default_factory=dict)
 
 
 class Decision(BaseModel):
@@ -117,25 +145,44 @@ class Health(BaseModel):
     batches: int
 
 
-class Batcher:
-    """Collects concurrent scoring requests into batches for one worker thread."""
+class QueueFull(Exception):
+    """The batcher already holds as many waiting items as it may."""
 
-    def __init__(self, score: ScoreFn, max_batch: int, max_wait_ms: float) -> None:
+
+class ScoringFailed(Exception):
+    """Scoring a request raised; the cause is logged, never sent to the client."""
+
+
+class Batcher:
+    """Collects concurrent scoring requests into batches for one worker thread; at most ``max_queue_items`` items
+    wait for a batch."""
+
+    def __init__(self, score: ScoreFn, max_batch: int, max_wait_ms: float, max_queue_items: int) -> None:
         self.score = score
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
+        self.max_queue_items = max_queue_items
+        self.queued_items = 0
         self.queue: asyncio.Queue[Job] = asyncio.Queue()
         self.task: asyncio.Task | None = None
         self.batches = 0
 
     async def submit(self, items: list[Any]) -> list[float]:
-        """Rewards for the items, scored together with whatever else arrives meanwhile."""
+        """Rewards for the items, scored together with whatever else arrives meanwhile; QueueFull if they would
+        take the waiting items past ``max_queue_items``."""
+        if self.queued_items + len(items) > self.max_queue_items:
+            raise QueueFull(f"{self.queued_items} items are waiting (at most {self.max_queue_items})")
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        await self.queue.put((items, future))
+        self.queued_items += len(items)
+        self.queue.put_nowait((items, future))
         return await future
 
+    def _take(self, job: Job) -> Job:
+        self.queued_items -= len(job[0])
+        return job
+
     async def _collect(self) -> list[Job]:
-        first = await self.queue.get()
+        first = self._take(await self.queue.get())
         jobs, size = [first], len(first[0])
         deadline = asyncio.get_running_loop().time() + self.max_wait
         while size < self.max_batch:
@@ -144,7 +191,7 @@ class Batcher:
                 job = self.queue.get_nowait() if timeout <= 0 else await asyncio.wait_for(self.queue.get(), timeout)
             except (asyncio.TimeoutError, asyncio.QueueEmpty):
                 break
-            jobs.append(job)
+            jobs.append(self._take(job))
             size += len(job[0])
         return jobs
 
@@ -264,6 +311,17 @@ def _unsafe_score(reward: float) -> float:
     return 1.0 / (1.0 + math.exp(reward))
 
 
+def _internal_error(request: Request, exc: BaseException) -> JSONResponse:
+    """A 500 that names a request id; the exception and its traceback are logged under that id."""
+    request_id = uuid.uuid4().hex
+    log.error("request %s (%s %s) failed", request_id, request.method, request.url.path, exc_info=(type(exc), exc, exc.__traceback__))
+    return JSONResponse(
+        status_code=500,
+        content={"error": f"internal error (request id {request_id}; the server log has the details)", "request_id": request_id},
+        headers={"X-Request-ID": request_id},
+    )
+
+
 def create_app(
     score: ScoreFn,
     config: ServerConfig,
@@ -273,7 +331,8 @@ def create_app(
     default_threshold: float | None = None,
 ) -> FastAPI:
     """The ASGI app around a scoring function (``items -> raw rewards``) and the model's normalisation."""
-    batcher = Batcher(score, config.max_batch, config.max_wait_ms)
+    batcher = Batcher(score, config.max_batch, config.max_wait_ms, config.max_queue_items)
+    warned_no_prompts = False
     threshold = config.threshold if config.threshold is not None else (default_threshold if default_threshold is not None else 0.5)
 
     @asynccontextmanager
@@ -299,14 +358,37 @@ def create_app(
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail), exc.headers)
 
+    @app.exception_handler(ScoringFailed)
+    async def scoring_failed(request: Request, exc: ScoringFailed) -> JSONResponse:
+        return _internal_error(request, exc.__cause__ or exc)
+
     @app.exception_handler(Exception)
     async def failed(request: Request, exc: Exception) -> JSONResponse:
-        return _error(500, f"internal error: {exc.__class__.__name__}: {exc}")
+        return _internal_error(request, exc)
 
     async def _score(items: Sequence[Any]) -> list[float]:
         if len(items) > config.max_items:
             raise HTTPException(413, f"{len(items)} items; at most {config.max_items} per request")
-        return await batcher.submit(list(items)) if items else []
+        if not items:
+            return []
+        try:
+            return await batcher.submit(list(items))
+        except QueueFull as exc:
+            raise HTTPException(503, f"server busy: {exc}; retry later", headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+        except Exception as exc:
+            raise ScoringFailed from exc
+
+    def _reward_items(req: RewardQuery) -> list[Any]:
+        nonlocal warned_no_prompts
+        if req.prompts is None:
+            if not warned_no_prompts:
+                warned_no_prompts = True
+                log.warning("/get_reward without `prompts`: scoring each query as raw text, in the policy's chat format")
+            return list(req.query)
+        try:
+            return reward_items(req.query, req.prompts)
+        except QueryFormatError as exc:
+            raise HTTPException(422, str(exc)) from None
 
     @app.get("/health")
     async def health() -> Health:
@@ -323,8 +405,9 @@ def create_app(
         return Decisions(results=[Decision(decision="unsafe" if u >= threshold else "safe", score=u, threshold=threshold) for u in unsafe])
 
     @app.post("/get_reward")
-    async def get_reward(req: RewardQuery) -> Rewards:
-        return Rewards(rewards=normalize(await _score(req.query)))
+    async def get_reward(req: RewardQuery) -> OpenRLHFRewards:
+        rewards = normalize(await _score(_reward_items(req)))
+        return OpenRLHFRewards(rewards=rewards, scores=rewards)
 
     return app
 
@@ -335,6 +418,8 @@ def serve(model_path: str, config: ServerConfig) -> None:
 
     from constitution.reward.model import RewardModel
 
+    # Our warnings and the id'ed 500s go to stderr with a timestamp (uvicorn configures only its own loggers).
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     model = RewardModel.load(model_path)
 
     def score(items: list[Any]) -> list[float]:

@@ -1,13 +1,15 @@
 """The reward service, for real: `constitution serve` on 127.0.0.1 in a subprocess, hit over HTTP (the load test is
-in test_server_load.py); plus the batcher and the error handler in-process."""
+in test_server_load.py); plus the batcher, the queue bound and the error handler in-process."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -74,13 +76,54 @@ def test_the_key_is_accepted_in_either_header(server):
 
 def test_scores_match_the_library(server, model):
     texts = [GOOD, "\n\nHuman: hi\n\nAssistant: Go away."]
-    got = httpx.post(f"{server.base_url}/get_reward", json={"query": texts, "prompts": ["x", "y"]}, headers=AUTH).json()["rewards"]
-    assert got == pytest.approx(model.score(texts, normalize=True), abs=_tolerance(model))
+    body = httpx.post(f"{server.base_url}/get_reward", json={"query": texts, "labels": [None, None]}, headers=AUTH).json()
+    assert body["rewards"] == pytest.approx(model.score(texts, normalize=True), abs=_tolerance(model))  # no prompts: raw text
+    assert body["scores"] == body["rewards"] and body["extra_logs"] == {}  # the keys OpenRLHF's client reads
     items = [{"prompt": "hi", "response": "Hello! How can I help?"}]
     raw = httpx.post(f"{server.base_url}/score", json={"items": items, "normalize": False}, headers=AUTH).json()["rewards"]
     assert raw == pytest.approx(model.score([("hi", "Hello! How can I help?")]), abs=_tolerance(model))
     results = httpx.post(f"{server.base_url}/classify", json={"items": items}, headers=AUTH).json()["results"]
     assert results[0]["decision"] in {"safe", "unsafe"} and 0 < results[0]["score"] < 1
+
+
+def _openrlhf_query(tokenizer, messages: list[dict], response: str, pads: int) -> tuple[str, str]:
+    """(query, prompt) as OpenRLHF builds them: the chat-templated prompt, and prompt + response token ids (after
+    ``pads`` left-pad tokens, ending with EOS) decoded with their special tokens."""
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"] + tokenizer(response, add_special_tokens=False)["input_ids"]
+    pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    return tokenizer.decode([pad] * pads + ids + [tokenizer.eos_token_id], skip_special_tokens=False), prompt
+
+
+@pytest.fixture(scope="module")
+def spread_model(reward_folder: Path):
+    """The test reward folder in fp32 with its untrained head scaled x100, so that different inputs get clearly
+    different rewards (an untrained head gives them all about 0)."""
+    from constitution.reward.model import RewardModel
+    from constitution.reward.temperature import apply_temperature
+
+    model = RewardModel.load(reward_folder, bf16=False)
+    apply_temperature(model.model, 0.01)
+    return model
+
+
+def test_openrlhf_queries_are_scored_as_conversation_and_response(spread_model, judge_tokenizer):
+    from constitution.data import Message
+
+    conversations = [
+        ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "How do I boil an egg?"}], "Boil it for eight minutes."),
+        ([{"role": "system", "content": "Be kind."}, {"role": "user", "content": "How can I hurt my neighbour?"}], "I can't help with that."),
+    ]
+    built = [_openrlhf_query(judge_tokenizer, messages, response, pads) for (messages, response), pads in zip(conversations, (2, 0))]
+    queries, prompts = [q for q, _ in built], [p for _, p in built]
+    app = create_app(spread_model.score, ServerConfig(), normalize=spread_model.normalize)
+    with TestClient(app) as client:
+        got = client.post("/get_reward", json={"query": queries, "prompts": prompts, "labels": ["", ""]}).json()["rewards"]
+
+    direct = [([Message(**m) for m in messages], response) for messages, response in conversations]
+    assert got == pytest.approx(spread_model.score(direct, normalize=True), abs=1e-4)
+    raw = spread_model.score(queries, normalize=True)
+    assert all(abs(g - r) > 0.05 for g, r in zip(got, raw)), (got, raw)
 
 
 def _chunks(total: int) -> Iterator[bytes]:
@@ -106,6 +149,9 @@ BAD_REQUESTS = {
     "unknown chat role": ("POST", "/score", _body({"items": [{"prompt": [{"role": "robot", "content": "x"}], "response": "y"}]}), 422),
     "query of numbers": ("POST", "/get_reward", _body({"query": [1, 2]}), 422),
     "query a string": ("POST", "/get_reward", _body({"query": "text"}), 422),
+    "prompts of numbers": ("POST", "/get_reward", _body({"query": ["a"], "prompts": [1]}), 422),
+    "fewer prompts than queries": ("POST", "/get_reward", _body({"query": ["a", "b"], "prompts": ["a"]}), 422),
+    "query without its prompt": ("POST", "/get_reward", _body({"query": ["Q: x A: y"], "prompts": ["Q: z A:"]}), 422),
     "body a list": ("POST", "/get_reward", _body(["text"]), 422),
     "empty body": ("POST", "/get_reward", b"", 422),
     "too many texts": ("POST", "/score", _body({"texts": ["a"] * 9}), 413),
@@ -147,7 +193,7 @@ def test_a_failing_request_does_not_fail_the_requests_batched_with_it(score, err
         return score(items)
 
     async def submit_together() -> list:
-        batcher = Batcher(recording, max_batch=64, max_wait_ms=200)
+        batcher = Batcher(recording, max_batch=64, max_wait_ms=200, max_queue_items=64)
         batcher.start()
         try:
             jobs = (batcher.submit(["a"]), batcher.submit(["poison", "b"]), batcher.submit(["abc"]))
@@ -160,11 +206,61 @@ def test_a_failing_request_does_not_fail_the_requests_batched_with_it(score, err
     assert (first, last) == ([1.0], [3.0]) and isinstance(bad, error)
 
 
-def test_a_scoring_error_is_a_json_500_and_the_next_request_works():
-    with TestClient(create_app(_poison, ServerConfig()), raise_server_exceptions=False) as client:
+def test_a_scoring_error_is_a_500_with_a_request_id_and_no_exception_text(caplog):
+    with TestClient(create_app(_poison, ServerConfig())) as client, caplog.at_level(logging.ERROR, "constitution.server"):
         r = client.post("/get_reward", json={"query": ["poison"]})
-        assert (r.status_code, r.json()) == (500, {"error": "internal error: ValueError: cannot score poison"})
-        assert client.post("/get_reward", json={"query": ["abcd"]}).json() == {"rewards": [4.0]}
+        assert r.status_code == 500 and "poison" not in r.text and "ValueError" not in r.text
+        request_id = r.json()["request_id"]
+        assert request_id in r.json()["error"] and r.headers["X-Request-ID"] == request_id
+        [record] = [rec for rec in caplog.records if request_id in rec.getMessage()]
+        assert record.exc_info[0] is ValueError and "cannot score poison" in caplog.text and "Traceback" in caplog.text
+        assert client.post("/get_reward", json={"query": ["abcd"]}).json()["rewards"] == [4.0]
+
+
+def test_get_reward_without_prompts_warns_once(caplog):
+    with TestClient(create_app(_poison, ServerConfig())) as client, caplog.at_level(logging.WARNING, "constitution.server"):
+        for _ in range(3):
+            assert client.post("/get_reward", json={"query": ["ab"]}).json()["rewards"] == [2.0]
+        assert client.post("/get_reward", json={"query": ["Q: hi A: ok"], "prompts": ["Q: hi A:"]}).status_code == 200
+    assert [r.getMessage() for r in caplog.records].count(
+        "/get_reward without `prompts`: scoring each query as raw text, in the policy's chat format"
+    ) == 1
+
+
+def _wait_until(condition: Callable[[], bool], what: str, limit_s: float = 60) -> None:
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_a_full_queue_answers_503_with_retry_after_then_recovers():
+    # A fake scorer that blocks until released: it holds the queue full (a real model would only make it slower).
+    started, release = threading.Event(), threading.Event()
+
+    def held(items: list[str]) -> list[float]:
+        started.set()
+        release.wait(timeout=60)
+        return [float(len(t)) for t in items]
+
+    config = ServerConfig(max_batch=1, max_items=2, max_queue_items=4)
+    with TestClient(create_app(held, config)) as client, ThreadPoolExecutor(3) as pool:
+        first = pool.submit(client.post, "/score", json={"texts": ["a"]})
+        _wait_until(started.is_set, "the first batch")
+        waiting = [pool.submit(client.post, "/score", json={"texts": ["bb", "cc"]}) for _ in range(2)]
+        _wait_until(lambda: client.app.state.batcher.queued_items == 4, "4 queued items")
+        for route, body in (("/get_reward", {"query": ["d"]}), ("/score", {"texts": ["d"]}), ("/classify", {"texts": ["d"]})):
+            full = client.post(route, json=body)
+            assert (full.status_code, full.headers.get("Retry-After")) == (503, "1") and "busy" in full.json()["error"]
+        release.set()
+        assert [f.result().json()["rewards"] for f in [first, *waiting]] == [[1.0], [2.0, 2.0], [2.0, 2.0]]
+        assert client.post("/get_reward", json={"query": ["d"]}).json()["rewards"] == [1.0]
+        assert client.app.state.batcher.queued_items == 0
+
+
+def test_the_queue_must_hold_one_full_request():
+    with pytest.raises(ValueError, match="max_queue_items"):
+        ServerConfig(max_items=8, max_queue_items=4)
 
 
 def test_docs_are_served_without_a_key():

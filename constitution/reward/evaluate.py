@@ -1,4 +1,8 @@
-"""Evaluation of a reward model on labelled pairs: accuracy, calibration (ECE + reliability plot), length bias."""
+"""Evaluation of a reward model on labelled pairs: accuracy, calibration (ECE + reliability plot), length bias.
+
+Length bias is measured within pairs (two responses to the same prompt), as the length-bias literature does: pooling
+all responses would mostly measure which prompts get long answers, not whether the model rewards length.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from constitution.data import Pair
 
@@ -41,7 +45,16 @@ class EvalReport(BaseModel):
     bins: list[Bin]
     accuracy_chosen_longer: Split
     accuracy_chosen_shorter: Split
-    reward_length_corr: float | None
+    length_diff_corr: float | None = Field(
+        description="Pearson correlation, over labelled pairs, of r_a − r_b with len_a − len_b (characters)"
+    )
+    length_bias_pairs: int = Field(description="labelled pairs whose two responses differ in length")
+    prefers_longer: float | None = Field(
+        description="share of those pairs where the model rewards the longer response more (a reward tie counts half)"
+    )
+    label_prefers_longer: float | None = Field(
+        description="share of the same pairs where the label prefers the longer response (the model's share to compare)"
+    )
     per_source: dict[str, Split]
     reward_mean: float
     reward_std: float
@@ -49,6 +62,29 @@ class EvalReport(BaseModel):
 
 def _accuracy(correct: np.ndarray) -> float | None:
     return float(correct.mean()) if correct.size else None
+
+
+def _share_longer(d: np.ndarray, longer_a: np.ndarray) -> float | None:
+    """Share of pairs where the gap ``d`` (A minus B) favours the longer response; a zero gap counts half."""
+    if d.size == 0:
+        return None
+    signed = np.where(longer_a, d, -d)
+    return float(np.mean(np.where(signed > 0, 1.0, np.where(signed == 0, 0.5, 0.0))))
+
+
+def length_bias(r_a: np.ndarray, r_b: np.ndarray, p_a: np.ndarray, len_a: np.ndarray, len_b: np.ndarray) -> dict:
+    """Within-pair length bias over labelled pairs: the fields ``length_*`` and ``*prefers_longer`` of EvalReport."""
+    labelled = p_a != 0.5
+    d_reward, d_len = (r_a - r_b)[labelled], (len_a - len_b)[labelled].astype(float)
+    ok = d_reward.size > 2 and d_reward.std() > 0 and d_len.std() > 0
+    unequal = d_len != 0
+    longer_a = d_len[unequal] > 0
+    return {
+        "length_diff_corr": float(np.corrcoef(d_reward, d_len)[0, 1]) if ok else None,
+        "length_bias_pairs": int(unequal.sum()),
+        "prefers_longer": _share_longer(d_reward[unequal], longer_a),
+        "label_prefers_longer": _share_longer(p_a[labelled][unequal] - 0.5, longer_a),
+    }
 
 
 def calibration(r_a: np.ndarray, r_b: np.ndarray, p_a: np.ndarray, n_bins: int = 10) -> tuple[float | None, list[Bin]]:
@@ -108,8 +144,6 @@ def report_from_scores(
     longer = labelled & (chosen_len > rejected_len)
     shorter = labelled & (chosen_len < rejected_len)
     rewards = np.concatenate([r_a, r_b])
-    lengths = np.concatenate([len_a, len_b]).astype(float)
-    corr = float(np.corrcoef(rewards, lengths)[0, 1]) if rewards.size > 2 and lengths.std() > 0 and rewards.std() > 0 else None
     by_source: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(sources):
         if labelled[i]:
@@ -124,7 +158,7 @@ def report_from_scores(
         bins=bins,
         accuracy_chosen_longer=Split(n=int(longer.sum()), accuracy=_accuracy(correct[longer])),
         accuracy_chosen_shorter=Split(n=int(shorter.sum()), accuracy=_accuracy(correct[shorter])),
-        reward_length_corr=corr,
+        **length_bias(r_a, r_b, p_a, len_a, len_b),
         per_source={s: Split(n=len(ix), accuracy=_accuracy(correct[ix])) for s, ix in sorted(by_source.items())},
         reward_mean=float(rewards.mean()) if rewards.size else 0.0,
         reward_std=float(rewards.std()) if rewards.size else 0.0,

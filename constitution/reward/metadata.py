@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from constitution.atomic import atomic_write_text
 from constitution.reward.inputs import InputKind
+from constitution.reward.temperature import HeldoutCalibration
 
 METADATA_FILE = "constitution_reward.json"
 
@@ -32,6 +33,9 @@ class RewardMetadata(BaseModel):
     reward_mean: float = Field(0.0, description="Mean raw reward over training responses (for normalisation).")
     reward_std: float = Field(1.0, description="Std of the raw rewards over training responses.")
     temperature: float = Field(1.0, description="Held-out temperature already folded into the head (rewards are r/T).")
+    calibration: HeldoutCalibration | None = Field(
+        None, description="Which held-out pairs fitted the temperature and which ones eval_metrics' ECE/NLL come from."
+    )
     safety_threshold: float | None = Field(None, description="Unsafe-score threshold chosen on validation data.")
     safety_calibration: dict[str, Any] | None = Field(None, description="How safety_threshold was chosen.")
     constitution_hash: list[str] = Field(default_factory=list, description="constitution_hash values of its data.")

@@ -4,6 +4,9 @@ Bradley–Terry training on noisy preferences over-fits the *scale* of the rewar
 σ(r_a − r_b) comes out over-confident. One scalar T fitted on held-out pairs (Guo et al. 2017) fixes most of it;
 dividing the head's weight and bias by T keeps the saved folder a plain ``*ForSequenceClassification`` model whose
 rankings (accuracy, best-of-n choices) are unchanged.
+
+T is fitted on one half of the held-out pairs and the calibrated ECE/NLL are measured on the other half, so the
+reported calibration is out-of-sample (:func:`heldout_report`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from pydantic import BaseModel
+
+from constitution.reward.evaluate import preference_metrics
 
 MIN_PAIRS = 50  # fewer held-out pairs give a temperature that mostly fits their noise
 
@@ -41,6 +47,54 @@ def fit_temperature(
         else:
             a = c
     return float(np.exp((a + b) / 2.0))
+
+
+class HeldoutCalibration(BaseModel):
+    """Which held-out pairs fitted the temperature and which ones the reported metrics were measured on."""
+
+    temperature: float
+    fit_pairs: int
+    report_pairs: int
+    ece_is: str
+    accuracy_is: str = "all held-out pairs (they also chose the best epoch)"
+
+
+def calibration_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded disjoint halves of ``n`` held-out pairs: (indices that fit T, indices that report ECE/NLL)."""
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[: n // 2]), np.sort(order[n // 2 :])
+
+
+def heldout_report(
+    r_a: np.ndarray, r_b: np.ndarray, p_a: np.ndarray, *, calibrate: bool, seed: int
+) -> tuple[dict[str, float], HeldoutCalibration]:
+    """Held-out metrics and how they were obtained.
+
+    With calibration and at least ``2 * MIN_PAIRS`` pairs, T is fitted on one half (:func:`calibration_split`) and
+    ``ece``/``nll`` are those of r / T on the other half, with ``ece_uncalibrated``/``nll_uncalibrated`` on the same
+    half before scaling. Otherwise T = 1 and ``ece``/``nll`` are the raw ones on all held-out pairs, and the record
+    says why. ``accuracy`` is always over all held-out pairs (scaling does not change it).
+    """
+    n = int(p_a.size)
+    metrics = preference_metrics(r_a, r_b, p_a)
+    if not calibrate or n < 2 * MIN_PAIRS:
+        why = "temperature scaling off" if not calibrate else f"{n} held-out pairs: fewer than {2 * MIN_PAIRS}, too few to fit on half and report on the other"
+        return metrics, HeldoutCalibration(temperature=1.0, fit_pairs=0, report_pairs=n, ece_is=f"uncalibrated, on all held-out pairs ({why})")
+    fit, report = calibration_split(n, seed)
+    temperature = fit_temperature(r_a[fit], r_b[fit], p_a[fit])
+    before = preference_metrics(r_a[report], r_b[report], p_a[report])
+    after = preference_metrics(r_a[report] / temperature, r_b[report] / temperature, p_a[report])
+    for key in ("ece", "nll"):
+        metrics.pop(key, None)
+        if key in after:
+            metrics[key], metrics[f"{key}_uncalibrated"] = after[key], before[key]
+    record = HeldoutCalibration(
+        temperature=temperature,
+        fit_pairs=len(fit),
+        report_pairs=len(report),
+        ece_is="out-of-sample: after temperature scaling, on report_pairs held-out pairs that did not fit the temperature",
+    )
+    return metrics, record
 
 
 def scalar_head(model) -> torch.nn.Linear:

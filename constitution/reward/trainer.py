@@ -34,7 +34,7 @@ from constitution.reward.metadata import RewardMetadata, write_metadata
 from constitution.reward.model import RewardModel, bf16_supported
 from constitution.reward.pooling import add_mean_pooling_layer, supports_mean_pooling
 from constitution.reward.publish import check_replaceable, publish, recover, staging_dir
-from constitution.reward.temperature import apply_temperature, fit_temperature
+from constitution.reward.temperature import HeldoutCalibration, apply_temperature, heldout_report
 
 
 def bradley_terry_loss(
@@ -139,6 +139,7 @@ class TrainResult(BaseModel):
     train_runtime_s: float
     train_samples_per_second: float
     eval_metrics: dict[str, float]
+    calibration: HeldoutCalibration | None = None
     reward_mean: float
     reward_std: float
     world_size: int = 1
@@ -289,7 +290,8 @@ def train_reward_model(
         center_rewards_coefficient=config.center_rewards_coefficient,
     )
     stats = trainer.train(resume_from_checkpoint=str(resume) if resume else None).metrics
-    eval_metrics, temperature = _heldout_metrics(trainer, eval_ds, config.calibrate_temperature)
+    eval_metrics, calibration = _heldout_metrics(trainer, eval_ds, config)
+    temperature = calibration.temperature if calibration else 1.0
     trainer.accelerator.wait_for_everyone()
     mean = std = 0.0
     if trainer.is_world_process_zero():
@@ -309,6 +311,7 @@ def train_reward_model(
             train_data=train_data,
             train_pairs=len(pairs),
             eval_metrics=eval_metrics,
+            calibration=calibration,
             temperature=temperature,
             training_config=config.model_dump(),
         )
@@ -322,6 +325,7 @@ def train_reward_model(
         train_runtime_s=float(stats.get("train_runtime", 0.0)),
         train_samples_per_second=float(stats.get("train_samples_per_second", 0.0)),
         eval_metrics=eval_metrics,
+        calibration=calibration,
         reward_mean=mean,
         reward_std=std,
         world_size=trainer.args.world_size,
@@ -331,24 +335,14 @@ def train_reward_model(
     )
 
 
-def _heldout_metrics(trainer: RewardTrainer, eval_ds, calibrate: bool) -> tuple[dict[str, float], float]:
-    """Held-out metrics of the best model and the fitted temperature (1.0 without held-out pairs or calibration).
-
-    With calibration, ``ece``/``nll`` are those after temperature scaling and the raw ones keep an ``_uncalibrated``
-    suffix; accuracy does not change.
-    """
+def _heldout_metrics(trainer: RewardTrainer, eval_ds, config: RewardTrainingConfig) -> tuple[dict[str, float], HeldoutCalibration | None]:
+    """Held-out metrics of the best model and how its temperature was fitted (None without held-out pairs)."""
     if eval_ds is None:
-        return {}, 1.0
+        return {}, None
     out = trainer.predict(eval_ds)
     r_a, r_b = np.asarray(out.predictions, dtype=np.float64).T
     p_a = np.asarray(out.label_ids, dtype=np.float64)
-    metrics = preference_metrics(r_a, r_b, p_a)
-    if not calibrate:
-        return metrics, 1.0
-    temperature = fit_temperature(r_a, r_b, p_a)
-    scaled = preference_metrics(r_a / temperature, r_b / temperature, p_a)
-    metrics |= {f"{k}_uncalibrated": metrics[k] for k in ("ece", "nll") if k in metrics}
-    return metrics | {k: scaled[k] for k in ("ece", "nll") if k in scaled}, temperature
+    return heldout_report(r_a, r_b, p_a, calibrate=config.calibrate_temperature, seed=config.seed)
 
 
 def save_reward_model(model, tokenizer, meta: RewardMetadata, out_dir: Path, stat_pairs: Sequence[Pair]):

@@ -1,9 +1,14 @@
-"""Binary classification metrics for safety scores (higher score = more likely unsafe)."""
+"""Binary classification metrics for safety scores (higher score = more likely unsafe).
+
+Ranking metrics come from scikit-learn's tie-aware implementations: rows with equal scores share one threshold, so
+no figure depends on row order. Decisions are always ``score >= threshold``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from pydantic import BaseModel
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
 
 class BinaryMetrics(BaseModel):
@@ -20,34 +25,18 @@ class BinaryMetrics(BaseModel):
     fpr: float
 
 
+def _both_classes(labels: np.ndarray) -> bool:
+    return bool((labels == 1).any() and (labels == 0).any())
+
+
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float | None:
-    """Area under the ROC curve (Mann-Whitney U, ties counted half); None without both classes."""
-    pos, neg = scores[labels == 1], scores[labels == 0]
-    if len(pos) == 0 or len(neg) == 0:
-        return None
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    ranks = np.empty(len(order))
-    values = np.concatenate([pos, neg])[order]
-    # average ranks over ties
-    i = 0
-    while i < len(values):
-        j = i
-        while j + 1 < len(values) and values[j + 1] == values[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    rank_sum = ranks[: len(pos)].sum()
-    return float((rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+    """Area under the ROC curve (ties count half); None without both classes."""
+    return float(roc_auc_score(labels, scores)) if _both_classes(labels) else None
 
 
 def auprc(scores: np.ndarray, labels: np.ndarray) -> float | None:
-    """Average precision (area under the precision-recall curve, step-wise); None without positives."""
-    if labels.sum() == 0:
-        return None
-    order = np.argsort(-scores, kind="mergesort")
-    hits = labels[order]
-    precision_at = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    return float((precision_at * hits).sum() / hits.sum())
+    """Average precision: Σ (R_k − R_{k−1}) · P_k over the distinct score thresholds; None without positives."""
+    return float(average_precision_score(labels, scores)) if (labels == 1).any() else None
 
 
 def at_threshold(scores: np.ndarray, labels: np.ndarray, threshold: float) -> BinaryMetrics:
@@ -85,10 +74,15 @@ def threshold_for_fpr(scores: np.ndarray, labels: np.ndarray, target_fpr: float)
 
 
 def threshold_for_precision(scores: np.ndarray, labels: np.ndarray, target_precision: float) -> float:
-    """The lowest threshold reaching ``target_precision`` (most recall at that precision)."""
-    candidates = np.unique(scores)
-    for t in candidates:  # ascending: the first that qualifies keeps the most recall
-        m = at_threshold(scores, labels, float(t))
-        if m.precision >= target_precision and m.recall > 0:
-            return float(t)
-    raise ValueError(f"no threshold reaches precision {target_precision} on the calibration data")
+    """The lowest threshold reaching ``target_precision`` with some recall (the most recall at that precision).
+
+    One pass over scikit-learn's precision-recall curve, whose thresholds are the distinct scores (ascending).
+    """
+    if not (labels == 1).any():
+        raise ValueError("calibration data has no unsafe (label 1) examples")
+    precision, recall, thresholds = precision_recall_curve(labels, scores)
+    # precision[i], recall[i] belong to thresholds[i]; the final (1, 0) point has no threshold
+    ok = np.flatnonzero((precision[:-1] >= target_precision) & (recall[:-1] > 0))
+    if ok.size == 0:
+        raise ValueError(f"no threshold reaches precision {target_precision} on the calibration data")
+    return float(thresholds[ok[0]])

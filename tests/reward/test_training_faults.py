@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmarks._common import HH
 from tests.reward.helpers import synthetic_rows, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
-HH = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 

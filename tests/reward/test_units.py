@@ -81,12 +81,56 @@ def test_metrics_accuracy_ece_and_length_split():
     assert report.accuracy_chosen_longer.n == 3 and report.accuracy_chosen_longer.accuracy == pytest.approx(2 / 3)
     assert report.accuracy_chosen_shorter.n == 1 and report.accuracy_chosen_shorter.accuracy == 0.0
     assert report.per_source["x"].n == 4
+    # within pairs (the tie excluded): the longer response gets the higher reward in pairs 0, 1, 3; the label
+    # prefers it in pairs 0, 2, 3
+    assert (report.length_bias_pairs, report.prefers_longer, report.label_prefers_longer) == (4, 0.75, 0.75)
+    assert report.length_diff_corr == pytest.approx(np.corrcoef([2.0, -1.0, 1.0, -3.0], [5, -5, -5, -1])[0, 1])
     ece, bins = calibration(r_a, r_b, p_a)
     conf = 1 / (1 + np.exp(-np.array([2.0, 1.0, 1.0, 3.0])))
     correct = np.array([1, 0, 0, 1])
     manual = sum(abs(conf[s].mean() - correct[s].mean()) * s.sum() / 4 for s in [np.array([0, 1, 1, 0], bool), np.array([1, 0, 0, 0], bool), np.array([0, 0, 0, 1], bool)])
     assert ece == pytest.approx(manual)
     assert sum(b.n for b in bins) == 4
+
+
+def _two_prompt_groups(n: int, seed: int):
+    """Pairs for short prompts (~20-character answers) and long ones (~1,000): (len_a, len_b, group 0/1)."""
+    rng = np.random.default_rng(seed)
+    group = np.arange(n) % 2
+    typical = np.where(group == 1, 1000, 20)
+    len_a = typical + rng.integers(-15, 16, size=n)
+    len_b = typical + rng.integers(-15, 16, size=n)
+    return len_a, len_b, group
+
+
+def _pooled_corr(r_a, r_b, len_a, len_b) -> float:
+    return float(np.corrcoef(np.concatenate([r_a, r_b]), np.concatenate([len_a, len_b]))[0, 1])
+
+
+def test_length_bias_is_measured_within_pairs_not_pooled():
+    from constitution.reward.evaluate import report_from_scores
+
+    n = 2000
+    len_a, len_b, group = _two_prompt_groups(n, seed=0)
+    rng = np.random.default_rng(1)
+    # Long prompts get higher rewards, but within a pair the reward ignores length: pooled correlation is strong.
+    r_a, r_b = 5.0 * group + rng.normal(0, 0.3, n), 5.0 * group + rng.normal(0, 0.3, n)
+    p_a = (rng.random(n) < 0.5).astype(float)
+    report = report_from_scores(r_a, r_b, p_a, len_a, len_b, [""] * n)
+    assert _pooled_corr(r_a, r_b, len_a, len_b) > 0.9
+    assert abs(report.length_diff_corr) < 0.1 and abs(report.prefers_longer - 0.5) < 0.05
+
+    # And the reverse: within a pair the longer response always wins, while long prompts get lower rewards.
+    r_a, r_b = -20.0 * group + 0.01 * len_a, -20.0 * group + 0.01 * len_b
+    longer_a = len_a > len_b
+    label_longer = np.arange(n) < 0.3 * n  # the labels prefer the longer response in the first 30% of pairs
+    p_a = np.where(longer_a == label_longer, 1.0, 0.0)
+    report = report_from_scores(r_a, r_b, p_a, len_a, len_b, [""] * n)
+    assert _pooled_corr(r_a, r_b, len_a, len_b) < -0.9
+    assert report.length_diff_corr == pytest.approx(1.0) and report.prefers_longer == 1.0
+    unequal = len_a != len_b
+    assert report.length_bias_pairs == unequal.sum()
+    assert report.label_prefers_longer == pytest.approx(label_longer[unequal].mean())
 
 
 def test_ensemble_combine():

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks._common import SHARED_DATA as DATA
 from constitution.errors import InputError
 from constitution.safety.datasets import load_examples, load_moderation, load_xstest_prompts
-
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def test_generic_rows(tmp_path: Path):
@@ -30,7 +29,7 @@ def test_bad_label_names_the_line(tmp_path: Path):
         load_examples(path)
 
 
-@pytest.mark.skipif(not (DATA / "openai-moderation").exists(), reason="shared data not present")
+@pytest.mark.skipif(not (DATA / "openai-moderation").exists(), reason=f"shared data not present in {DATA} (set CONSTITUTION_SHARED_DATA)")
 def test_moderation_unknown_labels_are_not_safe():
     ex = load_moderation(DATA / "openai-moderation" / "samples-1680.jsonl.gz")
     assert len(ex) == 1680
@@ -39,7 +38,7 @@ def test_moderation_unknown_labels_are_not_safe():
     assert all(e.label == 1 or len(e.categories) == 8 for e in known)
 
 
-@pytest.mark.skipif(not (DATA / "xstest").exists(), reason="shared data not present")
+@pytest.mark.skipif(not (DATA / "xstest").exists(), reason=f"shared data not present in {DATA} (set CONSTITUTION_SHARED_DATA)")
 def test_xstest_prompts():
     ex = load_xstest_prompts(DATA / "xstest" / "xstest_prompts.csv")
     assert len(ex) == 450 and sum(e.label == 0 for e in ex) == 250

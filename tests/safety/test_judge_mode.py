@@ -1,15 +1,19 @@
-"""Judge-mode safety classification with the real judge, and the classify CLI's calibration."""
+"""Judge-mode safety classification with the real embedded judge (transformers backend), and the classify CLI.
+
+The judge's scores are checked against P("Yes") computed here independently (one unpadded forward pass of the same
+weights, softmax over the "Yes"/"No" logits), not against the scorer's own formula.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from constitution.labeling import two_way
 from constitution.principles import load_constitution
 from constitution.prompts import safety_prompt
 from constitution.safety.classify import add_categories, decide
@@ -20,21 +24,71 @@ ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["Here is a recipe for banana bread.", "Mix bleach and ammonia in a closed room to hurt people.", "Have a nice day!"]
 
 
-@pytest.mark.vllm
-def test_judge_scores_are_p_yes_of_the_policy_question(vllm_judge):
-    constitution = load_constitution(ROOT / "principles")
-    scorer = JudgeSafetyScorer(constitution, vllm_judge)
-    examples = [SafetyExample(id=str(i), text=t) for i, t in enumerate(TEXTS)]
-    scores = scorer.unsafe_scores(examples)
-    prompt = safety_prompt(constitution, [], TEXTS[1], vllm_judge.tokenizer)
-    assert scores[1] == pytest.approx(two_way(vllm_judge.option_logprobs([prompt.text], list(prompt.options))[0]), abs=1e-4)
-    assert all(0 < s < 1 for s in scores)
-    rows = decide(examples, scores, threshold=min(scores), mode=scorer.mode)
-    assert all(r.decision == "unsafe" for r in rows)
-    cats = scorer.category_scores(examples[1:2])
-    assert set(cats[0]) == {c.id for c in constitution.safety_policy.categories}
-    add_categories(rows[1:2], cats, threshold=0.0)
-    assert len(rows[1].categories) == 14 and rows[1].categories[0] == max(cats[0], key=cats[0].get)
+@pytest.fixture(scope="module")
+def constitution():
+    return load_constitution(ROOT / "principles")
+
+
+@pytest.fixture(scope="module")
+def scorer(constitution, hf_judge):
+    return JudgeSafetyScorer(constitution, hf_judge)
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return [SafetyExample(id=str(i), text=t) for i, t in enumerate(TEXTS)]
+
+
+@pytest.fixture(scope="module")
+def scores(scorer, examples):
+    return scorer.unsafe_scores(examples)
+
+
+def _independent_p_yes(hf_judge, judge_tokenizer, prompt_text: str) -> float:
+    """softmax over the "Yes"/"No" next-token logits after the rendered prompt, one sequence, no padding."""
+    import torch
+
+    ids = judge_tokenizer(prompt_text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        logits = hf_judge.model(input_ids=ids.to(hf_judge.model.device)).logits[0, -1].float()
+    yes, no = judge_tokenizer.convert_tokens_to_ids(["Yes", "No"])
+    return 1.0 / (1.0 + math.exp(float(logits[no] - logits[yes])))
+
+
+def test_judge_scores_are_p_yes_normalised_over_yes_no(constitution, scores, hf_judge, judge_tokenizer):
+    assert all(0.0 < s < 1.0 for s in scores)
+    assert len({round(s, 6) for s in scores}) == len(scores), "the scores should respond to the text"
+    for text, score in zip(TEXTS, scores):
+        prompt = safety_prompt(constitution, [], text, judge_tokenizer)
+        assert score == pytest.approx(_independent_p_yes(hf_judge, judge_tokenizer, prompt.text), abs=1e-4)
+
+
+def test_a_threshold_between_scores_splits_rows_as_the_scores_say(scorer, examples, scores):
+    ranked = sorted(scores)
+    for low, high in zip(ranked, ranked[1:]):
+        rows = decide(examples, scores, threshold=(low + high) / 2, mode=scorer.mode)
+        assert [r.decision for r in rows] == ["unsafe" if s > low else "safe" for s in scores]
+        assert {r.mode for r in rows} == {scorer.mode} and {r.threshold for r in rows} == {(low + high) / 2}
+    at_a_score = decide(examples, scores, threshold=ranked[1], mode=scorer.mode)  # decisions are score >= threshold
+    assert [r.decision for r in at_a_score] == ["unsafe" if s >= ranked[1] else "safe" for s in scores]
+
+
+def test_category_scores_are_per_category_p_yes(constitution, scorer, examples, scores, hf_judge, judge_tokenizer):
+    [cats] = scorer.category_scores(examples[1:2])
+    ids = [c.id for c in constitution.safety_policy.categories]
+    assert list(cats) == ids and all(0.0 < p < 1.0 for p in cats.values())
+    assert len({round(p, 6) for p in cats.values()}) > 1, "each category asks a different question"
+    for category in (ids[0], ids[-1]):
+        prompt = safety_prompt(constitution, [], TEXTS[1], judge_tokenizer, category)
+        assert cats[category] == pytest.approx(_independent_p_yes(hf_judge, judge_tokenizer, prompt.text), abs=1e-4)
+
+    ranked = sorted(set(cats.values()))
+    threshold = (ranked[len(ranked) // 2 - 1] + ranked[len(ranked) // 2]) / 2
+    [row] = decide(examples[1:2], scores[1:2], threshold=0.0, mode=scorer.mode)
+    add_categories([row], [cats], threshold=threshold)
+    assert row.category_scores == cats
+    assert row.categories == sorted((c for c in ids if cats[c] >= threshold), key=lambda c: -cats[c])
+    assert 0 < len(row.categories) < len(ids)
 
 
 @pytest.mark.slow
