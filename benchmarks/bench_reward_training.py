@@ -78,7 +78,7 @@ def run_trl(data: str, n_train: int, n_test: int | None, max_length: int, epochs
 
     from constitution.models import resolve_model
     from constitution.reward.inputs import build_text, encode
-    from constitution.reward.model import bf16_supported
+    from constitution.devices import bf16_supported
 
     if bf16 is None:
         bf16 = bf16_supported(torch.device("cuda" if torch.cuda.is_available() else "cpu"))

@@ -223,7 +223,7 @@ def serve_pipeline(model: Path, port: int) -> None:
     from fastapi import FastAPI
     from transformers import pipeline
 
-    from constitution.reward.model import bf16_supported
+    from constitution.devices import bf16_supported
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     pipe = pipeline("text-classification", model=str(model), device=device, dtype=torch.float32)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import math
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
@@ -37,36 +36,14 @@ from starlette.types import ASGIApp, Message as AsgiMessage, Receive, Scope, Sen
 
 from constitution.data import Message
 from constitution.openrlhf import QueryFormatError, reward_items
+from constitution.safety.scorers import resolve_threshold, unsafe_score
+from constitution.server_config import ServerConfig
 
 log = logging.getLogger(__name__)
 
 ScoreFn = Callable[[list[Any]], list[float]]
 Job = tuple[list[Any], asyncio.Future]
 RETRY_AFTER_S = 1
-
-
-class ServerConfig(BaseModel):
-    """Service limits and batching."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    host: str = "127.0.0.1"
-    port: int = 8000
-    api_key: str | None = None
-    max_body_bytes: int = Field(1 << 20, ge=1024, description="larger request bodies are refused with 413")
-    max_items: int = Field(256, ge=1, description="more items in one request are refused with 413")
-    max_batch: int = Field(64, ge=1, description="items scored together in one forward pass at most")
-    max_wait_ms: float = Field(5.0, ge=0.0, description="how long a batch waits for more requests")
-    max_queue_items: int = Field(
-        4096, ge=1, description="items waiting for a batch at most; a request that would pass it gets 503 + Retry-After"
-    )
-    threshold: float | None = Field(None, description="/classify threshold; default: the model's, else 0.5")
-
-    @model_validator(mode="after")
-    def _queue_fits_a_request(self) -> ServerConfig:
-        if self.max_queue_items < self.max_items:
-            raise ValueError(f"max_queue_items ({self.max_queue_items}) must be at least max_items ({self.max_items})")
-        return self
 
 
 class ScoreItem(BaseModel):
@@ -303,14 +280,6 @@ class Guard:
         await self.app(scope, receive, send)
 
 
-def _unsafe_score(reward: float) -> float:
-    """sigmoid(-reward), without overflow for large |reward|."""
-    if reward >= 0:
-        e = math.exp(-reward)
-        return e / (1.0 + e)
-    return 1.0 / (1.0 + math.exp(reward))
-
-
 def _internal_error(request: Request, exc: BaseException) -> JSONResponse:
     """A 500 that names a request id; the exception and its traceback are logged under that id."""
     request_id = uuid.uuid4().hex
@@ -333,7 +302,7 @@ def create_app(
     """The ASGI app around a scoring function (``items -> raw rewards``) and the model's normalisation."""
     batcher = Batcher(score, config.max_batch, config.max_wait_ms, config.max_queue_items)
     warned_no_prompts = False
-    threshold = config.threshold if config.threshold is not None else (default_threshold if default_threshold is not None else 0.5)
+    threshold = resolve_threshold(config.threshold, default_threshold)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -401,7 +370,7 @@ def create_app(
 
     @app.post("/classify")
     async def classify_route(req: ScoreRequest) -> Decisions:
-        unsafe = [_unsafe_score(r) for r in normalize(await _score(req.scoring_items()))]
+        unsafe = [unsafe_score(r) for r in normalize(await _score(req.scoring_items()))]
         return Decisions(results=[Decision(decision="unsafe" if u >= threshold else "safe", score=u, threshold=threshold) for u in unsafe])
 
     @app.post("/get_reward")

@@ -60,7 +60,7 @@ def main() -> int:
     import torch
 
     from constitution.models import resolve_model
-    from constitution.reward.model import bf16_supported
+    from constitution.devices import bf16_supported
     from constitution.rl import RewardFunction
 
     reward = RewardFunction.load(args.reward_model)

@@ -1,7 +1,7 @@
 """``constitution eval MODEL DATA [DATA...] [--out DIR]``: accuracy, calibration and length bias of a reward model.
 
 Prints one JSON object: accuracy, ece, nll, reliability bins, accuracy when the chosen response is longer/shorter,
-the reward–length correlation and a per-source breakdown. With --out, also writes eval.json and reliability.png.
+within-pair length bias (does the reward difference follow the length difference?) and a per-source breakdown. With --out, also writes eval.json and reliability.png.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import os
 
 from constitution.cli._flags import add_fields, build, given
 from constitution.cli._llm_flags import API_KEY_ENV
-from constitution.server import ServerConfig
+from constitution.server_config import ServerConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:

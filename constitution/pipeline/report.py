@@ -167,7 +167,9 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
             f"- accuracy {_fmt(r['accuracy'])}, ECE {_fmt(r['ece'])}, NLL {_fmt(r['nll'])}",
             f"- length bias: accuracy when the chosen response is longer {_fmt(r['accuracy_chosen_longer']['accuracy'])} "
             f"({r['accuracy_chosen_longer']['n']} pairs), shorter {_fmt(r['accuracy_chosen_shorter']['accuracy'])} "
-            f"({r['accuracy_chosen_shorter']['n']} pairs); reward–length correlation {_fmt(r['reward_length_corr'])}",
+            f"({r['accuracy_chosen_shorter']['n']} pairs); within pairs, the reward difference follows the length difference "
+            f"with correlation {_fmt(r['length_diff_corr'])}, and the model prefers the longer response in "
+            f"{_fmt(r['prefers_longer'])} of {r['length_bias_pairs']} pairs (the labels: {_fmt(r['label_prefers_longer'])})",
             "",
         ]
     lines += ["## Example pairs", ""]

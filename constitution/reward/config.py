@@ -70,7 +70,8 @@ class RewardTrainingConfig(BaseModel):
     )
     calibrate_temperature: bool = Field(
         True,
-        description="Fit one temperature on the held-out pairs and fold it into the head (better ECE, same ranking).",
+        description="Fit one temperature on half the held-out pairs and fold it into the head (better ECE, same "
+        "ranking); ECE is reported on the other half.",
     )
     seed: int = Field(0, description="Seed for the hold-out split, initialisation of the head and data order.")
     logging_steps: int = Field(10, ge=1, description="Log the loss every N updates.")

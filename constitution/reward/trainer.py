@@ -31,7 +31,8 @@ from constitution.reward.evaluate import preference_metrics
 from constitution.reward.guards import FiniteGradients, check_finite
 from constitution.reward.inputs import build_text, encode, input_kind, pad_batch, prepare_tokenizer
 from constitution.reward.metadata import RewardMetadata, write_metadata
-from constitution.reward.model import RewardModel, bf16_supported
+from constitution.devices import bf16_supported
+from constitution.reward.model import RewardModel
 from constitution.reward.pooling import add_mean_pooling_layer, supports_mean_pooling
 from constitution.reward.publish import check_replaceable, publish, recover, staging_dir
 from constitution.reward.temperature import HeldoutCalibration, apply_temperature, heldout_report

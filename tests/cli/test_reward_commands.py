@@ -46,7 +46,7 @@ def test_eval_prints_one_json_object_and_writes_png(cli_model, tmp_path, capsys)
     other = write_jsonl(synthetic_rows(6, seed=9), tmp_path / "other.jsonl")
     assert main(["eval", str(out), str(data), str(other), "--out", str(tmp_path / "ev")]) == 0
     report = json.loads(capsys.readouterr().out)
-    for key in ("accuracy", "ece", "bins", "accuracy_chosen_longer", "accuracy_chosen_shorter", "reward_length_corr"):
+    for key in ("accuracy", "ece", "bins", "accuracy_chosen_longer", "accuracy_chosen_shorter", "length_diff_corr", "prefers_longer"):
         assert key in report
     assert report["n"] == 46 and set(report["per_source"]) == {str(data), str(other)}
     assert (tmp_path / "ev" / "reliability.png").read_bytes()[:4] == b"\x89PNG"

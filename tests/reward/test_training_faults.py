@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks._common import HH
+from helpers.paths import HH_TEST as HH
 from tests.reward.helpers import synthetic_rows, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from constitution.principles import load_constitution
+from constitution.loader import load_constitution
 from constitution.prompts import safety_prompt
 from constitution.safety.classify import add_categories, decide
 from constitution.safety.datasets import SafetyExample

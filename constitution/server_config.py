@@ -1,0 +1,30 @@
+"""The reward service's settings (limits, batching, the API key): a light module, so the CLI builds ``serve``'s
+flags from it without importing the web stack."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ServerConfig(BaseModel):
+    """Service limits and batching."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="bind address (127.0.0.1: this machine only)")
+    port: int = Field(8000, description="TCP port")
+    api_key: str | None = Field(None, description="require this key on every route but /health (also $CONSTITUTION_API_KEY)")
+    max_body_bytes: int = Field(1 << 20, ge=1024, description="larger request bodies are refused with 413")
+    max_items: int = Field(256, ge=1, description="more items in one request are refused with 413")
+    max_batch: int = Field(64, ge=1, description="items scored together in one forward pass at most")
+    max_wait_ms: float = Field(5.0, ge=0.0, description="how long a batch waits for more requests")
+    max_queue_items: int = Field(
+        4096, ge=1, description="items waiting for a batch at most; a request that would pass it gets 503 + Retry-After"
+    )
+    threshold: float | None = Field(None, description="/classify threshold; default: the model's, else 0.5")
+
+    @model_validator(mode="after")
+    def _queue_fits_a_request(self) -> ServerConfig:
+        if self.max_queue_items < self.max_items:
+            raise ValueError(f"max_queue_items ({self.max_queue_items}) must be at least max_items ({self.max_items})")
+        return self
