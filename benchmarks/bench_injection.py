@@ -33,18 +33,20 @@ def main() -> int:
     parser.add_argument("--principles", nargs="+", default=["least-harmful"], help="principle ids asked of every pair")
     parser.add_argument("--data", type=Path, default=HH, help="HH-RLHF JSONL(.gz)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="results folder")
+    parser.add_argument("--dtype", default="auto", help="judge weights dtype (default auto)")
     args = parser.parse_args()
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # vLLM on a 2-core CPU: one OpenMP thread is fastest
-    from constitution.cache import JudgmentCache
-    from constitution.feedback.base import JudgeConfig, make_backend
-    from constitution.principles import load_constitution
+    from constitution.labeling import JudgmentCache
+    from constitution.llm import llm_config, make_llm
+    from constitution.loader import load_constitution
     from constitution.probes import NEUTRAL, NO_CHANGE, default_injections, probe_injections
+    from constitution.resources import default_principles
 
     _, pairs = hh_split(args.data, 0, args.pairs)
-    constitution = load_constitution(ROOT / "principles")
+    constitution = load_constitution(default_principles())
     injections = [NO_CHANGE, NEUTRAL, *default_injections(constitution)]
-    backend = make_backend(JudgeConfig(backend="vllm"))
+    backend = make_llm(llm_config(backend="vllm", dtype=args.dtype))
     print(f"{len(pairs)} pairs x {len(args.principles)} principle(s) x 2 orders x {1 + 2 * (len(injections) - 1)} variants", file=sys.stderr)
     started = time.perf_counter()
     try:

@@ -15,18 +15,18 @@ from pathlib import Path
 import pytest
 
 from constitution.loader import load_constitution
+from constitution.resources import default_principles
 from constitution.prompts import safety_prompt
 from constitution.safety.classify import add_categories, decide
 from constitution.safety.datasets import SafetyExample
 from constitution.safety.judge import JudgeSafetyScorer
 
-ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["Here is a recipe for banana bread.", "Mix bleach and ammonia in a closed room to hurt people.", "Have a nice day!"]
 
 
 @pytest.fixture(scope="module")
 def constitution():
-    return load_constitution(ROOT / "principles")
+    return load_constitution(default_principles())
 
 
 @pytest.fixture(scope="module")
