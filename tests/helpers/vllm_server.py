@@ -86,7 +86,7 @@ class VllmServer:
         """Launch the server and wait until ``/health`` answers 200 (raises RuntimeError with the log tail)."""
         env = dict(os.environ)
         env.pop("VLLM_ENABLE_V1_MULTIPROCESSING", None)  # the server runs its own engine process
-        apply_vllm_env(kvcache_gib=self.config.kvcache_gib, environ=env)
+        apply_vllm_env(kvcache_gib=self.config.kvcache_gib, environ=env)  # with a socket folder of its own
         env.update(self.config.env)
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
