@@ -97,6 +97,12 @@ class PrincipleEffect(BaseModel):
     verdict_flips: int = Field(description="pairs where its own verdict crossed 0.5")
     label_flips: int = Field(description="flipped labels in pairs where it changed (P, weight, or in/out of the sample)")
 
+    @property
+    def changed(self) -> bool:
+        """Its weight, the pairs it judged or its verdicts moved anywhere."""
+        moved = (self.mean_abs_delta or 0.0) > EPS or self.verdict_flips or self.label_flips
+        return bool(moved) or self.weight_old != self.weight_new or self.pairs_old != self.pairs_new
+
 
 class LabelDiff(BaseModel):
     """Labels under the new constitution compared with labels under the old one, pair by pair (matched by id)."""

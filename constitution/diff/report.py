@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 from constitution.atomic import atomic_path, atomic_write_text
-from constitution.diff.labels import EPS, LabelDiff, PairMove, PrincipleEffect
+from constitution.diff.labels import LabelDiff, PairMove
 from constitution.diff.rewards import RewardDiff
 from constitution.diff.run import DiffReport
 from constitution.diff.spec import SpecDiff
@@ -41,6 +41,8 @@ def spec_lines(spec: SpecDiff) -> list[tuple[str, list[str]]]:
         head = f"{e.id}: {', '.join(e.changes)}; weight {_arrow(e.weight_old, e.weight_new, 'g')}"
         if "template" in e.changes:
             head += f"; template {e.template_old or 'default'} → {e.template_new or 'default'}"
+        if e.rejudged:
+            head += " (judged anew)"
         if "reworded" in e.changes:
             details = [f"before: {e.text_old}", f"after: {e.text_new}"]
         else:
@@ -49,15 +51,6 @@ def spec_lines(spec: SpecDiff) -> list[tuple[str, list[str]]]:
     for f in [*spec.templates, *([spec.sampling] if spec.sampling else []), *spec.safety_policy, *spec.other]:
         lines.append((f"{f.what}: {_clip(str(f.old), 70)} → {_clip(str(f.new), 70)}", []))
     return lines
-
-
-def _changed(e: PrincipleEffect) -> bool:
-    return (
-        e.weight_old != e.weight_new
-        or e.pairs_old != e.pairs_new
-        or (e.mean_abs_delta or 0.0) > EPS
-        or bool(e.verdict_flips or e.label_flips)
-    )
 
 
 def _label_headline(labels: LabelDiff) -> str:
@@ -106,7 +99,7 @@ def format_diff(report: DiffReport, top: int = 5) -> str:
     lines.append("labels: " + _label_headline(labels))
     if cost := _cost_line(report):
         lines.append(cost)
-    effects = [e for e in labels.per_principle if _changed(e)]
+    effects = [e for e in labels.per_principle if e.changed]
     if effects:
         lines.append(f"{'principle':<24} {'weight':>13} {'pairs':>11} {'mean P(A)':>15} {'mean|Δ|':>8} {'verdict flips':>13} {'label flips':>11}")
         for e in effects:
@@ -164,7 +157,7 @@ def diff_markdown(report: DiffReport, plot: str | None = PLOT, level: int = 1, t
         lines += ["| \\|Δp\\| | pairs |", "|---|---|"]
         lines += [f"| {b.low:g}–{b.high:g} | {b.pairs} |" for b in labels.delta.histogram]
         lines.append("")
-    effects = [e for e in labels.per_principle if _changed(e)]
+    effects = [e for e in labels.per_principle if e.changed]
     lines += [f"{h3} Per principle", ""]
     if effects:
         lines += [

@@ -117,5 +117,7 @@ def test_outputs_are_written(tmp_path: Path):
     md = (tmp_path / "out" / "diff.md").read_text()
     assert "| kind | 3 | " in md and "Which response is less kind?" in md and "sampling:" in md
     assert "![|Δp|](diff_dp.png)" in md
+    table = md[md.index("### Per principle") : md.index("### Pairs that moved most")]
+    assert "| kind | 3 | 12 → 12 |" in table and "| short |" not in table and "1 principle(s) unchanged in every pair." in table
     screen = format_diff(report)
     assert f"{report.labels.flipped} labels flipped" in screen and "kind: reworded" in screen

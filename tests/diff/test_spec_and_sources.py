@@ -60,7 +60,8 @@ def test_every_kind_of_change_is_named(tmp_path: Path):
     [category] = spec.safety_policy
     assert category.what == "safety category S5" and category.new["name"] == "Defamation and libel"
     lines = dict(spec_lines(spec))
-    assert lines["least-harmful: reworded; weight 1"] == [f"before: {edits['least-harmful'].text_old}", f"after: {edits['least-harmful'].text_new}"]
+    assert "non-toxic: reweighted; weight 1 → 2" in lines  # weights re-ensemble cached judgments: nothing judged anew
+    assert lines["least-harmful: reworded; weight 1 (judged anew)"] == [f"before: {edits['least-harmful'].text_old}", f"after: {edits['least-harmful'].text_new}"]
 
     same = diff_constitutions(before, load_constitution(old))
     assert same.unchanged and spec_lines(same) == [("no change (same constitution hash)", [])]
