@@ -20,6 +20,7 @@ COMMANDS = [
     "render",
     "generate",
     "label",
+    "diff",
     "run",
     "train",
     "eval",

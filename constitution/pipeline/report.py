@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from constitution.atomic import atomic_write_text
+from constitution.diff.report import diff_markdown, dp_plot
+from constitution.diff.snapshot import diff_folders
 from constitution.pipeline.stages import StageRecord
 
 
@@ -77,6 +79,19 @@ def _first_records(labels: Path, n: int) -> list[dict[str, Any]]:
     return records
 
 
+def since_last_run(run_dir: Path, labels_dir: Path, plots: Path, state: dict[str, StageRecord]) -> list[str]:
+    """The "Since the last run" section: what the edit of the constitution changed in the labels, when this run
+    relabelled under a different constitution (``previous/`` holds the labels before it); else nothing."""
+    label = state.get("label")
+    report = None if label is None or label.reused else diff_folders(run_dir / "previous", labels_dir)
+    if report is None:
+        return []
+    if report.labels.per_pair:
+        dp_plot(report.labels, plots / "since_last_run.png")
+    plot = "plots/since_last_run.png" if report.labels.per_pair else None
+    return [*diff_markdown(report, plot, level=2, title="Since the last run").splitlines(), ""]
+
+
 def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[str, StageRecord]) -> tuple[dict[str, Any], str]:
     """Write ``report.md`` and its plots into ``run_dir`` from the label and eval outputs and the stage timings;
     return the headline figures and the one-screen summary."""
@@ -139,8 +154,8 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
     for name, d in evals.items():
         r = d["report"]
         lines.append(f"| reward model accuracy, {name} ({r['n']} pairs) | {_fmt(r['accuracy'])} (ECE {_fmt(r['ece'])}) |")
+    lines += ["", *since_last_run(run_dir, labels_dir, plots, state)]
     lines += [
-        "",
         "## Labels per principle",
         "",
         "![principles](plots/principles.png)",

@@ -2,8 +2,9 @@
 
 Outputs in the run folder: ``pairs.jsonl`` (generated pairs), ``judgments.sqlite`` (the judgment cache, kept across
 re-runs so an edited constitution is cheap), ``labels/`` (the AI-feedback dataset, ``labels.jsonl``,
-``summary.json``, ``truncated.jsonl``, ``skipped.jsonl``), ``reward_model/``, ``eval/`` (JSON + plots),
-``report.md`` and ``pipeline_state.json``.
+``summary.json``, ``truncated.jsonl``, ``skipped.jsonl``, and ``constitution.json``, the constitution that labelled
+them), ``previous/`` (the labels and constitution before the constitution last changed), ``reward_model/``,
+``eval/`` (JSON + plots), ``report.md`` and ``pipeline_state.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from constitution.atomic import atomic_write_text, recover_dir, replace_dir
 from constitution.data.pairs import PairReader, load_pairs, scan_pairs, split_pairs
 from constitution.data.records import Pair
+from constitution.diff.snapshot import keep_previous, write_snapshot
 from constitution.errors import InputError
 from constitution.generation import generate_pairs
 from constitution.hashing import content_hash
@@ -117,6 +119,8 @@ class Pipeline:
         with JudgmentCache(self.run_dir / "judgments.sqlite") as cache:
             labeler = Labeler(self.constitution, self._model("judge"), cache, self.config.labeling)
             summary = label_to_folder(labeler, reader, staged, total=scan.kept, desc="label")
+        write_snapshot(self.constitution, staged)
+        keep_previous(self.labels_dir, self.run_dir / "previous", self.constitution)  # for the report's "Since the last run"
         replace_dir(staged, self.labels_dir)  # the labels folder appears whole or not at all
         self.log(format_summary(summary))
         return {"dropped_mismatched": reader.report.dropped_mismatched, **summary.model_dump(exclude={"per_principle"})}
