@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from constitution.atomic import atomic_write_lines
+from constitution.errors import InputErrors
 
 
 def add_constitution_flag(parser: argparse.ArgumentParser) -> None:
@@ -36,3 +37,10 @@ def constitution_path(given: str | None) -> Path:
 def write_jsonl(out: Path, lines: Iterable[str]) -> Path:
     """Write JSON lines to ``out`` atomically (a crash leaves the old file or the new one)."""
     return atomic_write_lines(out, (line + "\n" for line in lines))
+
+
+def print_errors(exc: InputErrors, what: str = "") -> None:
+    """Every error on its own ``file:line: message`` line (stderr), then how many, as ``validate`` prints them."""
+    for err in exc.errors:
+        print(err, file=sys.stderr)
+    print(f"{len(exc.errors)} error(s)" + (f" in {what}" if what else ""), file=sys.stderr)

@@ -15,9 +15,9 @@ reported as ``constitution validate`` reports it (file:line), exit 2.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from constitution.cli._common import print_errors
 from constitution.cli._flags import add_fields, build, given
 from constitution.cli._llm_flags import add_llm_flags, llm_from_args
 from constitution.cli.label import LABELING
@@ -53,9 +53,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             versions.append((spec, load_version(spec)))
         except InputErrors as exc:
-            for err in exc.errors:
-                print(err, file=sys.stderr)
-            print(f"{len(exc.errors)} error(s) in {side} ({spec})", file=sys.stderr)
+            print_errors(exc, f"{side} ({spec})")
             bad += 1
     if bad:
         return 2

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from constitution.cli._common import constitution_path
+from constitution.cli._common import constitution_path, print_errors
 from constitution.errors import InputErrors
 
 
@@ -21,9 +20,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         constitution = load_constitution(list(args.paths) or [constitution_path(None)])
     except InputErrors as exc:
-        for err in exc.errors:
-            print(err, file=sys.stderr)
-        print(f"{len(exc.errors)} error(s)", file=sys.stderr)
+        print_errors(exc)
         return 2
     sets = sorted({p.set_id for p in constitution.principles})
     policy = constitution.safety_policy

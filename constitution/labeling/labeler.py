@@ -23,9 +23,21 @@ from typing import Any, Protocol
 from constitution.data.records import FeedbackRecord, Message, Pair
 from constitution.labeling.cache import Judgment, JudgmentCache, JudgmentKey
 from constitution.labeling.config import LabelConfig
-from constitution.labeling.planning import Kind, PlannedJudgment, PlannedPair, Planner, SkippedPair
+from constitution.labeling.planning import (
+    Kind,
+    PlannedJudgment,
+    PlannedPair,
+    Planner,
+    SkippedPair,
+)
 from constitution.labeling.stats import LabelStats, LabelSummary
-from constitution.llm.base import LLM, FeedbackError, OptionRequest, OptionResult, encode_prompts
+from constitution.llm.base import (
+    LLM,
+    FeedbackError,
+    OptionRequest,
+    OptionResult,
+    encode_prompts,
+)
 from constitution.llm.options import option_token_ids, two_way
 from constitution.principles import Constitution
 from constitution.prompts import Order

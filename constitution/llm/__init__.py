@@ -9,9 +9,20 @@
 """
 
 from constitution.llm.base import LLM, FeedbackError, OptionRequest, OptionResult
-from constitution.llm.config import LLMConfig, HfConfig, OpenAIConfig, VllmConfig, llm_config
+from constitution.llm.config import (
+    HfConfig,
+    LLMConfig,
+    OpenAIConfig,
+    VllmConfig,
+    llm_config,
+)
 from constitution.llm.factory import make_llm
-from constitution.llm.options import OptionTokenError, option_logprobs, option_token_ids, two_way
+from constitution.llm.options import (
+    OptionTokenError,
+    option_logprobs,
+    option_token_ids,
+    two_way,
+)
 
 __all__ = [
     "LLM",

@@ -20,9 +20,9 @@ from constitution.llm.base import (
     sample_count,
     truncate_at_stop,
 )
-from constitution.llm.options import OptionScoring
 from constitution.llm.config import HfConfig
 from constitution.llm.dtypes import resolve_dtype
+from constitution.llm.options import OptionScoring
 from constitution.models import display_name, model_identity, resolve_model
 
 SORT_WINDOW = 16  # batches' worth of requests sorted by length together

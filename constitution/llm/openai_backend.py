@@ -40,8 +40,8 @@ from constitution.llm.base import (
     replicate,
     sample_count,
 )
-from constitution.llm.options import OptionScoring
 from constitution.llm.config import OpenAIConfig
+from constitution.llm.options import OptionScoring
 from constitution.models import display_name, model_identity, resolve_model
 
 if TYPE_CHECKING:

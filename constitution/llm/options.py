@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from constitution.errors import InputError
-from constitution.llm.base import LLM, FeedbackError, OptionRequest, check_prompt_lengths, encode_prompts
+from constitution.llm.base import (
+    LLM,
+    FeedbackError,
+    OptionRequest,
+    check_prompt_lengths,
+    encode_prompts,
+)
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

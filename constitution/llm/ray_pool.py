@@ -18,8 +18,8 @@ from itertools import islice
 from typing import Any
 
 from constitution.llm.base import FeedbackError, OptionRequest, OptionResult
-from constitution.llm.options import OptionScoring
 from constitution.llm.config import RayConfig, VllmConfig
+from constitution.llm.options import OptionScoring
 from constitution.models import display_name, resolve_model
 
 IN_FLIGHT_PER_ACTOR = 2

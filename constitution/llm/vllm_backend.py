@@ -27,9 +27,9 @@ from constitution.llm.base import (
     replicate,
     sample_count,
 )
-from constitution.llm.options import OptionScoring
 from constitution.llm.config import VllmConfig
 from constitution.llm.dtypes import resolve_dtype
+from constitution.llm.options import OptionScoring
 from constitution.llm.vllm_env import apply_vllm_env, default_block_size
 from constitution.models import display_name, model_identity, resolve_model
 

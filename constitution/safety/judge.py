@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from constitution.errors import InputError
 from constitution.llm.base import LLM
-from constitution.llm.options import option_logprobs
-from constitution.llm.options import two_way
+from constitution.llm.options import option_logprobs, two_way
 from constitution.principles import Constitution
 from constitution.prompts import safety_prompt
 from constitution.safety.datasets import SafetyExample

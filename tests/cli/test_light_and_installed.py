@@ -4,6 +4,7 @@ works installed from its wheel, outside the checkout (principles and demo prompt
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -62,9 +63,13 @@ def test_init_copies_the_default_constitution_for_editing(tmp_path: Path):
 def test_the_wheel_works_installed_outside_the_checkout(tmp_path: Path):
     """Build the wheel, install it (no deps) into a fresh venv that borrows this venv's packages, and run validate,
     render and a tiny labeling run from a folder outside the checkout."""
-    dist, venv, work = tmp_path / "dist", tmp_path / "venv", tmp_path / "work"
+    dist, venv, work, source = tmp_path / "dist", tmp_path / "venv", tmp_path / "work", tmp_path / "source"
     work.mkdir()
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)], check=True, timeout=600)
+    source.mkdir()  # build from a copy: the build leaves nothing in the checkout
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "constitution", source / "constitution", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(source)], check=True, timeout=600)
     (wheel,) = dist.glob("constitution-*.whl")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
