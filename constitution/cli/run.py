@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from constitution.cli._common import constitution_path
 from constitution.pipeline.stages import STAGES
 
 
@@ -30,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in {"run_dir": args.run_dir, "human_eval": args.human_eval}.items() if v is not None}
     config = load_config_file(PipelineConfig, args.config, overrides) if args.config else PipelineConfig(**overrides)
+    if config.constitution is None:  # ./principles when there is one (`constitution init`), else the packaged one
+        config = config.model_copy(update={"constitution": str(constitution_path(None))})
     if args.print_config:
         print(config_yaml(config), end="")
         return 0

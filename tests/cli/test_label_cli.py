@@ -81,3 +81,30 @@ def test_sigkill_mid_run_then_resume_gives_the_exact_labels(tmp_path: Path, hf_j
     for got, want in zip(labels, reference):
         assert got["p_a"] == pytest.approx(want.p_a, abs=1e-4)
         assert got["per_principle"] == pytest.approx(want.per_principle, abs=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.reliability
+def test_an_unreadable_row_is_listed_and_the_rest_labelled(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from constitution.cli import main
+
+    pairs_file = tmp_path / "pairs.jsonl"
+    good = [json.dumps({"prompt": p, "response_a": a, "response_b": b}) for p, a, b in PAIRS[:3]]
+    pairs_file.write_text("\n".join([good[0], '{"prompt": "cut', *good[1:]]) + "\n")
+    out = tmp_path / "out"
+    code = main(["label", str(pairs_file), "--out", str(out), "--backend", "hf", "--dtype", "float32", "--no-progress"])
+    assert code == 2 and f"{pairs_file}:2: invalid JSON" in capsys.readouterr().err
+    assert len((out / "labels.jsonl").read_text().splitlines()) == 3
+    (skipped,) = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
+    assert skipped["where"] == f"{pairs_file}:2" and "invalid JSON" in skipped["reason"]
+    assert json.loads((out / "summary.json").read_text())["rows_bad"] == 1
+
+
+def test_a_flag_of_another_backend_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from constitution.cli import main
+
+    pairs_file = tmp_path / "pairs.jsonl"
+    pairs_file.write_text(json.dumps({"prompt": "hi", "response_a": "a", "response_b": "b"}) + "\n")
+    assert main(["label", str(pairs_file), "--out", str(tmp_path / "o"), "--base-url", "http://127.0.0.1:9"]) == 2
+    assert "--base-url applies to --backend openai, not vllm" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
