@@ -150,6 +150,7 @@ class _Run:
         index, k = result.key
         state = self.open[index]
         judgment = state.planned.judgments[k]
+        rationale = self.rationales.pop(result.key, None)
         error = result.error or _unusable(result.logprobs, len(judgment.prompt.options))
         if error:
             self.streak += 1
@@ -163,7 +164,7 @@ class _Run:
         else:
             self.streak = 0
             self.computed += 1
-            answer = Judgment(judgment.key, tuple(result.logprobs or ()), self.rationales.pop(result.key, None))
+            answer = Judgment(judgment.key, tuple(result.logprobs or ()), rationale)
             state.results[judgment.key] = answer
             self.buffer.append(answer)
             if len(self.buffer) >= self.labeler.config.flush_every or time.monotonic() - self.last_flush > FLUSH_SECONDS:
