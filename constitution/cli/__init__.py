@@ -28,6 +28,7 @@ COMMANDS = [
     "eval-safety",
     "best-of-n",
     "serve",
+    "export",
 ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from constitution.errors import InputError
+from constitution.principles import Constitution
 from constitution.reward.metadata import METADATA_FILE, read_metadata, write_metadata
 from constitution.reward.model import RewardModel
 from constitution.safety.classify import Calibration
@@ -37,8 +38,9 @@ class RewardSafetyScorer:
         self.threshold: float | None = model.metadata.safety_threshold
 
     @classmethod
-    def load(cls, path: str | Path, batch_size: int = 64) -> RewardSafetyScorer:
-        return cls(RewardModel.load(path), batch_size=batch_size)
+    def load(cls, path: str | Path, batch_size: int = 64, constitution: Constitution | None = None) -> RewardSafetyScorer:
+        """A reward folder; ``constitution`` weighs a per-principle model's heads (None: its training weights)."""
+        return cls(RewardModel.load(path, constitution=constitution), batch_size=batch_size)
 
     def unsafe_scores(self, examples: list[SafetyExample]) -> list[float]:
         """unsafe_score(normalised reward) per example (a response in its conversation, or a text alone)."""
