@@ -4,6 +4,7 @@ others bit for bit; `train --add-principle` asks the judge only what the cache l
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -26,11 +27,18 @@ def test_scalar_export_equals_the_weighted_heads(headed, heads_root, tmp_path, c
     from constitution.reward.metadata import read_metadata
     from constitution.reward.model import RewardModel
 
+    # Bradley–Terry leaves the heads' biases at 0; give them some, so that the export is checked on any linear heads.
+    folder = tmp_path / "headed"
+    shutil.copytree(headed[0], folder)
+    with_bias = AutoModelForSequenceClassification.from_pretrained(folder)
+    with torch.no_grad():
+        with_bias.classifier.bias.copy_(torch.tensor([0.3, -0.2, 0.7]))
+    with_bias.save_pretrained(folder)
     out = tmp_path / "scalar"
-    assert main(["export", str(headed[0]), "--scalar", "--constitution", str(heads_root / "concise_off"), "--out", str(out)]) == 0
+    assert main(["export", str(folder), "--scalar", "--constitution", str(heads_root / "concise_off"), "--out", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["weights"] == {"polite": 0.5, "cites": 0.5, "concise": 0.0}
-    source = RewardModel.load(headed[0], bf16=False, constitution=load_constitution(heads_root / "concise_off"))
+    source = RewardModel.load(folder, bf16=False, constitution=load_constitution(heads_root / "concise_off"))
     items = _items(principle_rows(12, 21, TRAIN_WEIGHTS))
     expected = source.score(items)
     model = AutoModelForSequenceClassification.from_pretrained(out).eval()
