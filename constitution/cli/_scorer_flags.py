@@ -25,5 +25,6 @@ def scorer_from_args(args: argparse.Namespace):
     from constitution.safety.factory import make_scorer
 
     if args.model:  # --constitution: the weights of a per-principle model's heads (default: its training weights)
-        return make_scorer(model=args.model, batch_size=args.batch_size, constitution=args.constitution)
+        categories = getattr(args, "categories", False)  # classify --categories: the model's category heads
+        return make_scorer(model=args.model, batch_size=args.batch_size, constitution=args.constitution, categories=categories)
     return make_scorer(judge=llm_from_args(args, "judge"), constitution=constitution_path(args.constitution))

@@ -11,7 +11,7 @@ The reward is then the constitution's weighted mean of the heads, read when the 
 --add-principle ID adds one head to such a model (OUT, or --from MODEL written to OUT): the pairs missing its label
 are judged through the judgment cache (only that principle, only what is not cached), and only the new head is
 fitted, on frozen features. A principle deleted from the constitution simply drops out of the reward (its head
-stays in the folder, with weight 0).
+stays in the folder, with weight 0). --category-labels JUDGED fits safety-category heads for OUT (see its help).
 
 Crash-safe: checkpoints go to OUT/checkpoints every --checkpoint-steps updates (and per epoch with held-out pairs);
 running the same command again after a crash or kill resumes from the newest complete one. OUT is replaced as a
@@ -48,6 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     heads.add_argument("--add-principle", default=None, metavar="ID", help="add this principle's head to a per-principle model (see above)")
     heads.add_argument("--from", dest="from_model", default=None, metavar="MODEL", help="--add-principle: the model to extend (default: OUT, replaced)")
     heads.add_argument("--cache", default=None, help="--add-principle: judgment cache (default: DATA/judgments.sqlite, or beside a DATA file)")
+    heads.add_argument(
+        "--category-labels", default=None, metavar="JUDGED",
+        help="fit safety-category heads for the reward model OUT instead: DATA is what judge-mode `classify "
+        "--categories --threshold 0` read, JUDGED its output (per-category scores, joined by id)",
+    )  # fmt: skip
     add_llm_flags(p, "judge", model_flag="--judge", skip=("seed",))  # --add-principle's judge
     p.set_defaults(func=run)
 
@@ -71,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
     from constitution.reward.trainer import data_constitution_hashes, train_reward_model
 
     config = _config(args)
+    if args.category_labels:
+        from constitution.cli._categories import fit_categories
+
+        print(json.dumps(fit_categories(args, config.frozen_head_l2)))
+        return 0
     if args.add_principle:
         from constitution.cli._add_principle import add_principle
 

@@ -16,16 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from pydantic import BaseModel
 
-from constitution.batching import length_sorted_batches
 from constitution.data.pairs import split_pairs
 from constitution.errors import InputError
 from constitution.principles import ResolvedPrinciple
 from constitution.reward.config import RewardTrainingConfig
 from constitution.reward.heads import head_stats, head_weights, reward_stats
-from constitution.reward.inputs import Item, pad_batch
+from constitution.reward.features import fit_logistic, head_features
 from constitution.reward.metadata import HeadInfo
 from constitution.reward.model import RewardModel
 from constitution.reward.principle_pairs import PrinciplePair
@@ -45,46 +43,6 @@ class AddHeadResult(BaseModel):
     eval_metrics: dict[str, float]
     calibration: HeldoutCalibration | None
     fit_seconds: float
-
-
-@torch.inference_mode()
-def head_features(rm: RewardModel, items: Sequence[Item], batch_size: int = 64) -> torch.Tensor:
-    """The heads' input features of each item (float64, one row per item), pooled as the model pools them."""
-    head = scalar_head(rm.model, len(rm.weights))
-    ids = rm.encode(items)
-    out = torch.zeros(len(ids), head.in_features, dtype=torch.float64)
-    captured: list[torch.Tensor] = []
-    hook = head.register_forward_hook(lambda module, args, output: captured.append(args[0]))
-    try:
-        for batch in length_sorted_batches([len(s) for s in ids], batch_size):
-            inputs = {k: v.to(rm.device) for k, v in pad_batch([ids[i] for i in batch], rm.tokenizer.pad_token_id).items()}
-            rm.model(**inputs)
-            h = captured.pop()
-            if h.dim() == 3:  # decoders apply the head to every token, then take the last non-pad one (as transformers does)
-                tokens = torch.arange(h.shape[1], device=h.device)
-                last = (tokens * (inputs["input_ids"] != rm.model.config.pad_token_id)).argmax(-1)
-                h = h[torch.arange(h.shape[0], device=h.device), last]
-            out[batch] = h.double().cpu()
-    finally:
-        hook.remove()
-    return out
-
-
-def fit_head(diff: torch.Tensor, p: torch.Tensor, l2: float, max_iter: int = 500) -> torch.Tensor:
-    """The row w minimising mean soft Bradley–Terry loss of ``diff @ w`` against ``p``, plus ``l2 · |w|²``."""
-    w = torch.zeros(diff.shape[1], dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([w], lr=1.0, max_iter=max_iter, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        z = diff @ w
-        loss = -(p * F.logsigmoid(z) + (1 - p) * F.logsigmoid(-z)).mean() + l2 * w.dot(w)
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():
-        optimizer.step(closure)
-    return w.detach()
 
 
 @torch.no_grad()
@@ -131,7 +89,7 @@ def add_principle_head(
     f_a, f_b = features[: len(both)], features[len(both) :]
     p = torch.tensor([x.per_principle[principle.id] for x in both], dtype=torch.float64)
     n = len(train)
-    w = fit_head(f_a[:n] - f_b[:n], p[:n], config.frozen_head_l2)
+    w, _ = fit_logistic(f_a[:n] - f_b[:n], p[:n], config.frozen_head_l2, intercept=False)  # Bradley–Terry on h(a) − h(b)
     metrics: dict[str, float] = {}
     calibration = None
     if heldout:

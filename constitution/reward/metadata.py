@@ -74,6 +74,9 @@ class RewardMetadata(BaseModel):
     head_cov: list[list[float]] = Field(
         default_factory=list, description="Covariance of the heads' raw outputs over the same responses (K x K)."
     )
+    category_heads: list[str] = Field(
+        default_factory=list, description="Safety categories with a head in category_heads.safetensors (reward.category_heads)."
+    )
     exported_from: dict[str, Any] | None = Field(
         None, description="A scalar model exported from a per-principle one: the source folder, heads and weights."
     )
