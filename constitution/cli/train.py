@@ -6,7 +6,7 @@ Runs unchanged under ``accelerate launch`` (DDP/FSDP/DeepSpeed). Prints the trai
 
 Per-principle heads (--heads per_principle): DATA must be AI-feedback records (`constitution label` output), whose
 per_principle labels train one head per principle of --constitution, each only on the pairs its principle judged.
-The reward is then the constitution's weighted mean of the heads, read when the model is loaded: `score`,
+The reward is then the constitution-weighted sum of the heads, read when the model is loaded: `score`,
 `classify`, `best-of-n`, `serve` and the RL reward take --constitution, and a weight edit needs no retraining.
 --add-principle ID adds one head to such a model (OUT, or --from MODEL written to OUT): the pairs missing its label
 are judged through the judgment cache (only that principle, only what is not cached), and only the new head is

@@ -72,7 +72,7 @@ class PrincipleReport(BaseModel):
     """One principle's part in a per-principle model's decisions on labelled pairs."""
 
     principle: str
-    weight: float = Field(description="normalised weight in the constitution used (weights sum to 1)")
+    weight: float = Field(description="its weight in the constitution used")
     judged_pairs: int = Field(description="pairs this principle judged with a non-tied label")
     agreement: float | None = Field(description="share of those pairs where the head prefers what the principle's label prefers")
     contribution: float = Field(

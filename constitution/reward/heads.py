@@ -1,12 +1,13 @@
-"""Per-principle heads: the reward as the constitution's weighted mean of the heads, and what follows from it.
+"""Per-principle heads: the reward as the constitution-weighted sum of the heads, and what follows from it.
 
 A per-principle reward model has one output ``r_k`` per principle (``RewardMetadata.heads``). Its reward is
 
-    r = Σ_k w_k r_k  with  w_k = weight_k / Σ_j weight_j,
+    r = Σ_k w_k r_k,
 
-``weight_k`` being the principle's effective weight (principle weight × set weight) in the constitution read at load
-time: the same weighted mean that ensembles the judge's per-principle labels into ``p_a``. So editing a weight in
-the YAML changes every reward, with no relabeling and no training. A head whose principle is absent from the
+``w_k`` being the principle's effective weight (principle weight × set weight) in the constitution read at load
+time. So editing a weight in the YAML changes every reward, with no relabeling and no training. (``constitution
+diff`` computes rewards the same way from ``score_heads``.) The normalised reward ``(r − mean) / std`` does not
+depend on the weights' overall scale: doubling every weight doubles r, its mean and its std. A head whose principle is absent from the
 constitution gets weight 0 (deleting a principle from the YAML drops its head from the reward; the head stays in the
 folder, so restoring the principle restores it); a principle of positive weight with no head is an error that names
 it. Without a constitution the weights the model was trained with (``HeadInfo.weight``) are used.
@@ -28,7 +29,8 @@ from constitution.reward.metadata import RewardMetadata
 
 
 def head_weights(meta: RewardMetadata, constitution: Constitution | None = None) -> np.ndarray:
-    """Normalised weights of ``meta.heads`` (summing to 1) under ``constitution``, else under the training weights.
+    """The weights of ``meta.heads`` under ``constitution`` (0 for a head whose principle it lacks), else the
+    training weights.
 
     Raises InputError for a principle of positive weight that has no head, and for weights that are all 0.
     """
@@ -50,7 +52,7 @@ def head_weights(meta: RewardMetadata, constitution: Constitution | None = None)
         where = f"constitution {constitution.id!r}"
     if not raw.sum() > 0:
         raise InputError(f"every head of the reward model ({', '.join(meta.heads)}) has weight 0 under {where}")
-    return raw / raw.sum()
+    return raw
 
 
 def head_stats(matrix: np.ndarray) -> tuple[list[float], list[list[float]]]:

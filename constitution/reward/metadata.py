@@ -38,7 +38,7 @@ class RewardMetadata(BaseModel):
     """Base model, input format, normalisation statistics and provenance of a trained reward model.
 
     A per-principle model (``heads`` non-empty) has one output per principle; its reward is the constitution's
-    weighted mean of the heads (:mod:`constitution.reward.heads`), and ``head_mean``/``head_cov`` give the reward
+    weighted sum of the heads (:mod:`constitution.reward.heads`), and ``head_mean``/``head_cov`` give the reward
     mean/std under any weights exactly.
     """
 

@@ -23,7 +23,7 @@ class RewardModel:
     """Scores texts or (prompt, response) pairs with a sequence-classification model.
 
     A scalar model (``num_labels=1``) gives its one output. A per-principle model (``metadata.heads``) gives the
-    weighted mean of its heads under a constitution's weights (:mod:`constitution.reward.heads`): pass
+    weighted sum of its heads under a constitution's weights (:mod:`constitution.reward.heads`): pass
     ``constitution`` to :meth:`load` or call :meth:`use_constitution`; without one, the training weights apply.
     """
 

@@ -313,7 +313,7 @@ def train_reward_model(
     pairs = [p for p in train_pairs if p.p_a is not None]
     heads = principle_heads(pairs, constitution) if config.heads == "per_principle" else []
     head_ids = [h.id for h in heads]
-    weights = _normalised([h.weight for h in heads]) if heads else None
+    weights = np.asarray([h.weight for h in heads], dtype=np.float64) if heads else None
     if eval_pairs is None and config.eval_fraction > 0 and len(pairs) >= 10:
         pairs, eval_pairs = split_pairs(pairs, len(pairs) - max(1, round(config.eval_fraction * len(pairs))), config.seed)
     if not pairs:
@@ -387,11 +387,6 @@ def train_reward_model(
         resumed_from=str(resume) if resume else None,
         discarded_checkpoints=discarded,
     )
-
-
-def _normalised(weights: Sequence[float]) -> np.ndarray:
-    w = np.asarray(weights, dtype=np.float64)
-    return w / w.sum() if w.sum() > 0 else np.full(len(w), 1.0 / len(w))
 
 
 class Heldout(NamedTuple):

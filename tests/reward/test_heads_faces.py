@@ -173,3 +173,28 @@ def test_run_report_shows_each_principle(headed, heads_root, test_rows, tmp_path
     lines = heads_section(tmp_path / "eval")
     assert lines[0] == "## Reward per principle" and sum(line.startswith("| polite |") for line in lines) == 1
     assert heads_section(tmp_path) == []  # a scalar model's run has no such section
+
+
+def test_pipeline_trains_heads_and_reports_each_principle(minilm_path, heads_root, tmp_path):
+    """The pipeline's train and evaluate stages with `training.heads: per_principle`, on a labels folder as the
+    label stage leaves it; the report section comes from the evaluate stage's heads.json."""
+    from constitution.data.writers import save_jsonl_as_dataset
+    from constitution.pipeline.config import PipelineConfig
+    from constitution.pipeline.report import heads_section
+    from constitution.pipeline.run import Pipeline
+    from constitution.reward.config import RewardTrainingConfig
+    from constitution.reward.metadata import read_metadata
+
+    run_dir = tmp_path / "run"
+    (run_dir / "labels").mkdir(parents=True)
+    labels = run_dir / "labels" / "labels.jsonl"
+    labels.write_text("\n".join(_records(principle_rows(40, 2, TRAIN_WEIGHTS, judged=2))) + "\n")
+    save_jsonl_as_dataset(labels, run_dir / "labels")
+    training = RewardTrainingConfig(heads="per_principle", epochs=1, max_length=32, batch_size=8, eval_fraction=0.0)
+    pipeline = Pipeline(PipelineConfig(run_dir=str(run_dir), constitution=str(heads_root / "train_c"), training=training), log=lambda _: None)
+    assert pipeline._train()["train_pairs"] == 32
+    assert read_metadata(run_dir / "reward_model").heads == ["polite", "cites", "concise"]
+    pipeline._evaluate()
+    heads = json.loads((run_dir / "eval" / "heads.json").read_text())
+    assert heads["pairs"] == 8 and [p["principle"] for p in heads["principles"]] == ["polite", "cites", "concise"]
+    assert any(line.startswith("| concise |") for line in heads_section(run_dir / "eval"))
