@@ -76,6 +76,12 @@ def load_principle_pairs(source: str | Path, *, limit: int | None = None) -> lis
     return pairs
 
 
+def require_principle_pairs(pairs: Sequence[Pair]) -> None:
+    """Raise InputError unless every pair carries per-principle labels."""
+    if not all(isinstance(p, PrinciplePair) for p in pairs):
+        raise InputError("per-principle heads need pairs with per-principle labels (reward.principle_pairs.load_principle_pairs)")
+
+
 def principle_heads(pairs: Sequence[Pair], constitution: Constitution | None) -> list[ResolvedPrinciple]:
     """The principles that get a head: the constitution's principles that judged at least one pair, in its order.
 
@@ -85,8 +91,7 @@ def principle_heads(pairs: Sequence[Pair], constitution: Constitution | None) ->
     """
     if constitution is None:
         raise InputError("per-principle heads need the constitution whose principles (and weights) they follow")
-    if not all(isinstance(p, PrinciplePair) for p in pairs):
-        raise InputError("per-principle heads need pairs with per-principle labels (reward.principle_pairs.load_principle_pairs)")
+    require_principle_pairs(pairs)
     judged = {pid for p in pairs for pid in p.per_principle}  # type: ignore[attr-defined]
     for principle in constitution.principles:
         if principle.weight > 0 and principle.id not in judged:

@@ -38,7 +38,7 @@ from constitution.reward.head_eval import HeadReport, head_metrics, heldout_head
 from constitution.reward.heads import head_stats, head_weights, reward_stats
 from constitution.reward.metadata import HeadInfo, RewardMetadata, write_metadata
 from constitution.reward.model import RewardModel
-from constitution.reward.principle_pairs import principle_heads
+from constitution.reward.principle_pairs import principle_heads, require_principle_pairs
 from constitution.reward.pooling import add_mean_pooling_layer, supports_mean_pooling
 from constitution.reward.publish import check_replaceable, publish, recover, staging_dir
 from constitution.reward.temperature import HeldoutCalibration, apply_temperature, heldout_report
@@ -312,6 +312,8 @@ def train_reward_model(
     set_seed(config.seed)
     pairs = [p for p in train_pairs if p.p_a is not None]
     heads = principle_heads(pairs, constitution) if config.heads == "per_principle" else []
+    if heads and eval_pairs:
+        require_principle_pairs(eval_pairs)
     head_ids = [h.id for h in heads]
     weights = np.asarray([h.weight for h in heads], dtype=np.float64) if heads else None
     if eval_pairs is None and config.eval_fraction > 0 and len(pairs) >= 10:

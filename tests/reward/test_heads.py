@@ -204,6 +204,7 @@ def test_rl_reward_function_takes_the_constitution(headed, heads_root):
 
 
 def test_training_needs_labels_for_every_weighted_principle(minilm_path, heads_root, tmp_path):
+    from constitution.data import load_pairs
     from constitution.loader import load_constitution
     from constitution.reward.config import RewardTrainingConfig
     from constitution.reward.principle_pairs import load_principle_pairs
@@ -215,4 +216,10 @@ def test_training_needs_labels_for_every_weighted_principle(minilm_path, heads_r
         train_reward_model(config, load_principle_pairs(heads_root / "train.jsonl"), tmp_path / "rm", constitution=unknown)
     with pytest.raises(InputError, match="need the constitution"):
         train_reward_model(config, load_principle_pairs(heads_root / "train.jsonl"), tmp_path / "rm")
+    plain, _ = load_pairs(heads_root / "train.jsonl")
+    with pytest.raises(InputError, match="need pairs with per-principle labels"):
+        train_reward_model(config, plain, tmp_path / "rm", constitution=load_constitution(heads_root / "train_c"))
+    with pytest.raises(InputError, match="need pairs with per-principle labels"):
+        train_reward_model(config, load_principle_pairs(heads_root / "train.jsonl"), tmp_path / "rm", eval_pairs=plain[:4],
+                           constitution=load_constitution(heads_root / "train_c"))  # fmt: skip
     assert not (tmp_path / "rm").exists()
