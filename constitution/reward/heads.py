@@ -10,7 +10,8 @@ diff`` computes rewards the same way from ``score_heads``.) The normalised rewar
 depend on the weights' overall scale: doubling every weight doubles r, its mean and its std. A head whose principle is absent from the
 constitution gets weight 0 (deleting a principle from the YAML drops its head from the reward; the head stays in the
 folder, so restoring the principle restores it); a principle of positive weight with no head is an error that names
-it. Without a constitution the weights the model was trained with (``HeadInfo.weight``) are used.
+it. Without a constitution the weights the model was trained with (``HeadInfo.weight``) are used (1 for a head
+whose weight the metadata does not record, as in a folder assembled by hand).
 
 The reward is linear in the heads, so its training-set mean and std under any weights follow exactly from the heads'
 mean vector μ and covariance C over the training responses: mean = w·μ, std = √(wᵀCw); and the normalised
@@ -35,7 +36,7 @@ def head_weights(meta: RewardMetadata, constitution: Constitution | None = None)
     Raises InputError for a principle of positive weight that has no head, and for weights that are all 0.
     """
     if constitution is None:
-        raw = np.asarray([meta.head_info[h].weight for h in meta.heads], dtype=np.float64)
+        raw = np.asarray([meta.head_info[h].weight if h in meta.head_info else 1.0 for h in meta.heads], dtype=np.float64)
         where = "the model's training weights"
     else:
         known = set(meta.heads)
@@ -64,10 +65,10 @@ def head_stats(matrix: np.ndarray) -> tuple[list[float], list[list[float]]]:
 
 
 def reward_stats(meta: RewardMetadata, weights: np.ndarray) -> tuple[float, float]:
-    """(mean, std) of the combined reward over the training responses under ``weights`` (std 1.0 if degenerate;
-    (0, 1) while the statistics are not computed yet)."""
+    """(mean, std) of the combined reward over the training responses under ``weights`` (std 1.0 if degenerate);
+    without head statistics (not computed yet, or a folder assembled by hand), the metadata's reward_mean/std."""
     if not meta.head_mean:
-        return 0.0, 1.0
+        return meta.reward_mean, meta.reward_std or 1.0
     mean = float(weights @ np.asarray(meta.head_mean))
     variance = float(weights @ np.asarray(meta.head_cov) @ weights)
     return mean, (float(np.sqrt(variance)) if variance > 0 else 1.0)

@@ -164,6 +164,16 @@ def test_reward_statistics_follow_any_weights_exactly():
         assert (mean, std) == pytest.approx((float((matrix @ w).mean()), float((matrix @ w).std())), rel=1e-10)
 
 
+def test_heads_without_recorded_weights_or_statistics_weigh_1_and_use_the_stored_mean_and_std():
+    """A headed folder assembled by hand (metadata naming the heads, nothing else about them)."""
+    from constitution.reward.heads import head_weights, reward_stats
+    from constitution.reward.metadata import RewardMetadata
+
+    meta = RewardMetadata(base_model="x", heads=["a", "b"], reward_mean=0.01, reward_std=0.05)
+    weights = head_weights(meta)
+    assert weights.tolist() == [1.0, 1.0] and reward_stats(meta, weights) == (0.01, 0.05)
+
+
 def test_normalised_contributions_sum_to_the_normalised_reward(headed, heads_root):
     from constitution.loader import load_constitution
     from constitution.reward.model import RewardModel
