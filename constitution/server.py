@@ -1,7 +1,8 @@
 """The reward service: FastAPI app with dynamic batching of concurrent requests.
 
 Routes: ``GET /health`` (no key needed), ``POST /score`` ``{"items": [{"prompt", "response"}] | "texts": [...],
-"normalize": bool}`` -> ``{"rewards"}``, ``POST /classify`` (same input) -> ``{"results": [{decision, score,
+"normalize": bool, "explain": bool}`` -> ``{"rewards"}`` (with ``explain`` and a per-principle model, also
+``{"contributions": [{principle: share}]}``, each item's shares summing to its reward; 422 for a scalar model), ``POST /classify`` (same input) -> ``{"results": [{decision, score,
 threshold}]}``, and OpenRLHF's remote reward API ``POST /get_reward {"query": [...], "prompts": [...]}`` ->
 ``{"rewards", "scores", "extra_logs"}``: each query is split into its prompt's turns and the response (see
 ``openrlhf``) and scored in the reward model's own input format; without ``prompts`` the query is scored as text.
@@ -42,6 +43,7 @@ from constitution.server_config import ServerConfig
 log = logging.getLogger(__name__)
 
 ScoreFn = Callable[[list[Any]], list[float]]
+ExplainFn = Callable[[list[Any], bool], tuple[list[float], list[dict[str, float]]]]  # (items, normalize) -> rewards, shares
 Job = tuple[list[Any], asyncio.Future]
 RETRY_AFTER_S = 1
 
@@ -63,6 +65,7 @@ class ScoreRequest(BaseModel):
     items: list[ScoreItem] | None = None
     texts: list[str] | None = None
     normalize: StrictBool = True
+    explain: StrictBool = False
 
     @model_validator(mode="after")
     def _one_input(self) -> ScoreRequest:
@@ -91,6 +94,12 @@ class Rewards(BaseModel):
     """One reward per input, in input order."""
 
     rewards: list[float]
+
+
+class ExplainedRewards(Rewards):
+    """Rewards with each weighted principle's share of them (per-principle models, ``explain: true``)."""
+
+    contributions: list[dict[str, float]]
 
 
 class OpenRLHFRewards(Rewards):
@@ -298,9 +307,13 @@ def create_app(
     normalize: Callable[[list[float]], list[float]] = list,
     model_name: str = "",
     default_threshold: float | None = None,
+    explain: ExplainFn | None = None,
 ) -> FastAPI:
-    """The ASGI app around a scoring function (``items -> raw rewards``) and the model's normalisation."""
+    """The ASGI app around a scoring function (``items -> raw rewards``) and the model's normalisation; ``explain``
+    (per-principle models) answers ``/score`` requests with ``explain: true``, one request at a time, off the
+    batcher (a diagnostic, not the RL path)."""
     batcher = Batcher(score, config.max_batch, config.max_wait_ms, config.max_queue_items)
+    explaining = asyncio.Semaphore(1)
     warned_no_prompts = False
     threshold = resolve_threshold(config.threshold, default_threshold)
 
@@ -363,8 +376,23 @@ def create_app(
     async def health() -> Health:
         return Health(model=model_name, batches=batcher.batches)
 
-    @app.post("/score")
-    async def score_route(req: ScoreRequest) -> Rewards:
+    async def _explain(req: ScoreRequest) -> ExplainedRewards:
+        items = req.scoring_items()
+        if explain is None:
+            raise HTTPException(422, "explain needs a per-principle reward model (`constitution train --heads per_principle`)")
+        if len(items) > config.max_items:
+            raise HTTPException(413, f"{len(items)} items; at most {config.max_items} per request")
+        async with explaining:
+            try:
+                rewards, shares = await asyncio.to_thread(explain, items, req.normalize)
+            except Exception as exc:
+                raise ScoringFailed from exc
+        return ExplainedRewards(rewards=rewards, contributions=shares)
+
+    @app.post("/score", response_model=None)
+    async def score_route(req: ScoreRequest) -> Rewards | ExplainedRewards:
+        if req.explain:
+            return await _explain(req)
         rewards = await _score(req.scoring_items())
         return Rewards(rewards=normalize(rewards) if req.normalize else rewards)
 
@@ -381,15 +409,17 @@ def create_app(
     return app
 
 
-def serve(model_path: str, config: ServerConfig) -> None:
-    """Load a reward model and serve it with uvicorn until SIGINT/SIGTERM (in-flight requests finish)."""
+def serve(model_path: str, config: ServerConfig, constitution: str | None = None) -> None:
+    """Load a reward model (a per-principle one weighted by ``constitution``, a principles folder or file; None: its
+    training weights) and serve it with uvicorn until SIGINT/SIGTERM (in-flight requests finish)."""
     import uvicorn
 
+    from constitution.loader import load_constitution
     from constitution.reward.model import RewardModel
 
     # Our warnings and the id'ed 500s go to stderr with a timestamp (uvicorn configures only its own loggers).
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    model = RewardModel.load(model_path)
+    model = RewardModel.load(model_path, constitution=load_constitution(constitution) if constitution else None)
 
     def score(items: list[Any]) -> list[float]:
         return model.score(items, batch_size=config.max_batch)
@@ -400,5 +430,6 @@ def serve(model_path: str, config: ServerConfig) -> None:
         normalize=model.normalize,
         model_name=str(model_path),
         default_threshold=getattr(model.metadata, "safety_threshold", None),
+        explain=(lambda items, norm: model.explain(items, batch_size=config.max_batch, normalize=norm)) if model.heads else None,
     )
     uvicorn.run(app, host=config.host, port=config.port, log_level="warning", timeout_graceful_shutdown=10)

@@ -29,6 +29,7 @@ COMMANDS = [
     "eval-safety",
     "best-of-n",
     "serve",
+    "export",
 ]
 
 

@@ -1,5 +1,6 @@
 """The scorer flags of ``classify`` and ``eval-safety``: ``--model RM_DIR`` (reward mode) or ``--judge [MODEL]``
-(judge mode, with the judge backend's flags and the constitution's safety policy)."""
+(judge mode, with the judge backend's flags and the constitution's safety policy). In reward mode, ``--constitution``
+weighs a per-principle model's heads."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def scorer_from_args(args: argparse.Namespace):
     """The scorer the flags name."""
     from constitution.safety.factory import make_scorer
 
-    if args.model:
-        return make_scorer(model=args.model, batch_size=args.batch_size)
+    if args.model:  # --constitution: the weights of a per-principle model's heads (default: its training weights)
+        categories = getattr(args, "categories", False)  # classify --categories: the model's category heads
+        return make_scorer(model=args.model, batch_size=args.batch_size, constitution=args.constitution, categories=categories)
     return make_scorer(judge=llm_from_args(args, "judge"), constitution=constitution_path(args.constitution))

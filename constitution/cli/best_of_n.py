@@ -1,6 +1,7 @@
 """``constitution best-of-n PROMPTS --model RM_DIR --out FILE``: n samples per prompt, keep the highest reward.
 
-With several --model folders the ensemble's conservative reward (mean − k·std) picks the winner."""
+With several --model folders the ensemble's conservative reward (mean − k·std) picks the winner. --constitution
+weighs a per-principle model's heads."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from constitution.cli._common import write_jsonl
 from constitution.cli._flags import add_fields, given
+from constitution.cli._heads_flag import add_heads_constitution_flag
 from constitution.cli._llm_flags import add_llm_flags, llm_from_args
 from constitution.generation import GenerationConfig
 
@@ -20,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("prompts", help="prompts file (JSONL/CSV/TXT/Parquet, a `prompt` column)")
     p.add_argument("--model", action="append", required=True, help="reward model folder (repeat for an ensemble)")
     p.add_argument("--k", type=float, default=1.0, help="ensemble: conservative reward mean - k*std")
+    add_heads_constitution_flag(p)
     p.add_argument("--n", type=int, default=4, help="candidates per prompt (default 4)")
     p.add_argument("--out", required=True, help="output JSONL: candidates, rewards and the best per prompt")
     add_fields(p.add_argument_group("sampling"), GenerationConfig, SAMPLING)
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     sampling = {**GenerationConfig().model_dump(include=set(SAMPLING)), **given(args, SAMPLING)}
     prompts = load_prompts(args.prompts)
-    reward = RewardFunction.load(args.model, k=args.k)
+    reward = RewardFunction.load(args.model, k=args.k, constitution=args.constitution)
     policy = make_llm(llm_from_args(args, "policy", seed=sampling["seed"]))
     try:
         results = best_of_n(prompts, policy, reward, n=args.n, **sampling)

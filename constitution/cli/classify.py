@@ -4,7 +4,8 @@ INPUT rows are single responses ({prompt, response}, {prompt, completion}, {text
 the prompt itself) with an optional ``label`` (safe/unsafe or 0/1). Output JSONL (written atomically): id, decision,
 score, categories, threshold, mode. The threshold is ``--threshold``, else one calibrated on ``--calibrate FILE``
 for ``--target-fpr`` (default 5%) or ``--target-precision`` (``--save-threshold`` stores it in the reward model's
-metadata), else the reward model's stored threshold, else 0.5.
+metadata), else the reward model's stored threshold, else 0.5. In reward mode, --constitution weighs a per-principle
+model's heads, and --categories reads the model's safety-category heads.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     target.add_argument("--target-fpr", type=float, default=None, help="calibration target false-positive rate (default 0.05)")
     target.add_argument("--target-precision", type=float, default=None, help="calibration target precision")
     p.add_argument("--save-threshold", action="store_true", help="reward mode: store the calibrated threshold in the model's metadata")
-    p.add_argument("--categories", action="store_true", help="judge mode: also score each policy category for unsafe rows")
+    p.add_argument(
+        "--categories", action="store_true",
+        help="also score each policy category for unsafe rows: judge mode asks the judge; reward mode uses the model's "
+        "category heads (fitted by `constitution train INPUT --out RM --category-labels JUDGED`)",
+    )  # fmt: skip
     p.add_argument("--limit", type=int, default=None)
     p.set_defaults(func=run)
 
@@ -42,8 +47,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.save_threshold and not (args.model and args.calibrate):
         raise InputError("--save-threshold needs reward mode (--model) and a --calibrate file")
-    if args.categories and args.model:
-        raise InputError("--categories needs judge mode (--judge)")
     examples = load_examples(args.input, limit=args.limit)
     scorer = scorer_from_args(args)
     try:

@@ -5,6 +5,10 @@ scored, giving reward_a/reward_b) or single responses ({prompt, response}, {prom
 ``constitution.data.responses``). MODEL may be several folders joined by commas: an ensemble, giving the mean, std
 and mean - k*std. Batches are length-sorted; a progress bar goes to stderr. FILE is .jsonl or .parquet, written
 atomically.
+
+A per-principle model scores with its heads weighted by --constitution (default: its training weights); --explain
+adds one column per weighted principle, ``contribution_<id>`` (``contribution_<id>_a``/``_b`` for pairs): that
+principle's share of the reward (w_k r_k; with --normalize w_k (r_k - mean_k) / std), summing to ``reward``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from constitution.cli._heads_flag import add_heads_constitution_flag, heads_constitution
 from constitution.errors import InputError
 
 
@@ -27,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--normalize", action="store_true", help="(r - mean)/std with the training statistics")
     p.add_argument("--k", type=float, default=1.0, help="ensemble: conservative reward = mean - k*std")
     p.add_argument("--limit", type=int, default=None)
+    add_heads_constitution_flag(p)
+    p.add_argument("--explain", action="store_true", help="per-principle model: add each principle's contribution columns")
     p.set_defaults(func=run)
 
 
@@ -53,18 +60,32 @@ def _scorer(spec: str, args: argparse.Namespace):
     from constitution.reward.model import RewardModel
 
     paths = [p for p in spec.split(",") if p]
+    constitution = heads_constitution(args.constitution)
+    if args.explain and len(paths) > 1:
+        raise InputError("--explain needs one reward model, not an ensemble")
     if len(paths) == 1:
-        model = RewardModel.load(paths[0])
+        model = RewardModel.load(paths[0], constitution=constitution)
+        if args.explain:
+            return lambda items: _explained(model, items, args)
         return lambda items: {
             "reward": model.score(items, batch_size=args.batch_size, normalize=args.normalize, progress=True)
         }
-    ensemble = RewardEnsemble.load(paths, k=args.k, normalize=True)
+    ensemble = RewardEnsemble.load(paths, k=args.k, normalize=True, constitution=constitution)
 
     def score(items):
         s = ensemble.score(items, batch_size=args.batch_size, progress=True)
         return {"reward": s.mean, "reward_std": s.std, "reward_conservative": s.conservative}
 
     return score
+
+
+def _explained(model, items: list[Any], args: argparse.Namespace) -> dict[str, list[float]]:
+    """'reward' and one 'contribution_<id>' column per weighted principle."""
+    rewards, shares = model.explain(items, batch_size=args.batch_size, normalize=args.normalize, progress=True)
+    columns = {"reward": rewards}
+    for principle in shares[0] if shares else {}:
+        columns[f"contribution_{principle}"] = [s[principle] for s in shares]
+    return columns
 
 
 def _write(rows: list[dict], out: Path) -> None:

@@ -1,7 +1,8 @@
 """``constitution serve MODEL``: the HTTP reward service (/score, /classify, /get_reward, /health).
 
 Binds 127.0.0.1 unless --host says otherwise. The API key may also come from $CONSTITUTION_API_KEY (keeps it out of
-the process list)."""
+the process list). A per-principle model is served with its heads weighted by --constitution (default: its training
+weights); ``/score`` with ``"explain": true`` returns each principle's contribution."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import argparse
 import os
 
 from constitution.cli._flags import add_fields, build, given
+from constitution.cli._heads_flag import add_heads_constitution_flag
 from constitution.cli._llm_flags import API_KEY_ENV
 from constitution.server_config import ServerConfig
 
@@ -17,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve a reward model over HTTP", description=__doc__)
     p.add_argument("model", help="reward model folder")
     add_fields(p, ServerConfig)
+    add_heads_constitution_flag(p)
     p.set_defaults(func=run)
 
 
@@ -26,5 +29,5 @@ def run(args: argparse.Namespace) -> int:
     values = given(args, ServerConfig.model_fields)
     if values.get("api_key") is None and os.environ.get(API_KEY_ENV):
         values["api_key"] = os.environ[API_KEY_ENV]
-    serve(args.model, build(ServerConfig, values, "serve"))
+    serve(args.model, build(ServerConfig, values, "serve"), constitution=args.constitution)
     return 0

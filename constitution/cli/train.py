@@ -4,6 +4,15 @@ DATA is any pair file or `datasets` folder that ``constitution label`` writes or
 is a standard transformers model (AutoModelForSequenceClassification, num_labels=1) plus constitution_reward.json.
 Runs unchanged under ``accelerate launch`` (DDP/FSDP/DeepSpeed). Prints the training result as JSON.
 
+Per-principle heads (--heads per_principle): DATA must be AI-feedback records (`constitution label` output), whose
+per_principle labels train one head per principle of --constitution, each only on the pairs its principle judged.
+The reward is then the constitution-weighted sum of the heads, read when the model is loaded: `score`,
+`classify`, `best-of-n`, `serve` and the RL reward take --constitution, and a weight edit needs no retraining.
+--add-principle ID adds one head to such a model (OUT, or --from MODEL written to OUT): the pairs missing its label
+are judged through the judgment cache (only that principle, only what is not cached), and only the new head is
+fitted, on frozen features. A principle deleted from the constitution simply drops out of the reward (its head
+stays in the folder, with weight 0). --category-labels JUDGED fits safety-category heads for OUT (see its help).
+
 Crash-safe: checkpoints go to OUT/checkpoints every --checkpoint-steps updates (and per epoch with held-out pairs);
 running the same command again after a crash or kill resumes from the newest complete one. OUT is replaced as a
 whole, in one rename, once the new model is fully written. A nan/inf loss, reward or gradient stops training with
@@ -15,7 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from constitution.cli._common import add_constitution_flag, constitution_path
 from constitution.cli._flags import add_fields, build, given
+from constitution.cli._llm_flags import add_llm_flags
 from constitution.reward.config import RewardTrainingConfig
 
 NAMES = {"learning_rate": "--lr"}
@@ -32,6 +43,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     settings = p.add_argument_group("training settings")
     add_fields(settings, RewardTrainingConfig, FIELDS, names=NAMES)
     settings.add_argument("--lora-r", type=int, default=None, help="train LoRA adapters of this rank, alpha 2r (merged on save)")
+    heads = p.add_argument_group("per-principle heads")
+    add_constitution_flag(heads)
+    heads.add_argument("--add-principle", default=None, metavar="ID", help="add this principle's head to a per-principle model (see above)")
+    heads.add_argument("--from", dest="from_model", default=None, metavar="MODEL", help="--add-principle: the model to extend (default: OUT, replaced)")
+    heads.add_argument("--cache", default=None, help="--add-principle: judgment cache (default: DATA/judgments.sqlite, or beside a DATA file)")
+    heads.add_argument(
+        "--category-labels", default=None, metavar="JUDGED",
+        help="fit safety-category heads for the reward model OUT instead: DATA is what judge-mode `classify "
+        "--categories --threshold 0` read, JUDGED its output (per-category scores, joined by id)",
+    )  # fmt: skip
+    add_llm_flags(p, "judge", model_flag="--judge", skip=("seed",))  # --add-principle's judge
     p.set_defaults(func=run)
 
 
@@ -49,13 +71,33 @@ def _config(args: argparse.Namespace) -> RewardTrainingConfig:
 def run(args: argparse.Namespace) -> int:
     from constitution.data.pairs import load_pairs
     from constitution.errors import InputError
+    from constitution.loader import load_constitution
+    from constitution.reward.principle_pairs import load_principle_pairs
     from constitution.reward.trainer import data_constitution_hashes, train_reward_model
 
     config = _config(args)
-    pairs, report = load_pairs(args.data, limit=args.limit)
+    if args.category_labels:
+        from constitution.cli._categories import fit_categories
+
+        print(json.dumps(fit_categories(args, config.frozen_head_l2)))
+        return 0
+    if args.add_principle:
+        from constitution.cli._add_principle import add_principle
+
+        print(json.dumps(add_principle(args, config).model_dump()))
+        return 0
+    constitution = None
+    if config.heads == "per_principle":
+        constitution = load_constitution(constitution_path(args.constitution))
+        pairs = load_principle_pairs(args.data, limit=args.limit)
+        load = {"source": str(args.data), "kept": len(pairs)}
+        eval_pairs = load_principle_pairs(args.eval_data) if args.eval_data else None
+    else:
+        pairs, report = load_pairs(args.data, limit=args.limit)
+        load = report.model_dump()
+        eval_pairs = load_pairs(args.eval_data)[0] if args.eval_data else None
     if not any(p.p_a is not None for p in pairs):
         raise InputError("no labelled pairs (need p_a, or chosen/rejected columns)", where=args.data)
-    eval_pairs = load_pairs(args.eval_data)[0] if args.eval_data else None
     result = train_reward_model(
         config,
         pairs,
@@ -63,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         eval_pairs=eval_pairs,
         train_data=str(args.data),
         constitution_hash=data_constitution_hashes(args.data),
+        constitution=constitution,
     )
     if result.process_index == 0:  # under accelerate launch, one JSON line from the main process
-        print(json.dumps({"load": report.model_dump(), **result.model_dump()}))
+        print(json.dumps({"load": load, **result.model_dump()}))
     return 0

@@ -187,6 +187,7 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
             f"{_fmt(r['prefers_longer'])} of {r['length_bias_pairs']} pairs (the labels: {_fmt(r['label_prefers_longer'])})",
             "",
         ]
+    lines += heads_section(eval_dir)
     lines += ["## Example pairs", ""]
     for r in records[:4]:
         verdicts = ", ".join(f"{pid} {p:.2f}" for pid, p in sorted(r["per_principle"].items()))
@@ -211,3 +212,28 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
     screen += [f"warning: {w}" for w in warnings]
     screen.append("stages: " + ", ".join(f"{n} {r.seconds:.0f}s{' (reused)' if r.reused else ''}" for n, r in state.items() if n != "report"))
     return headline, "\n".join(screen)
+
+
+def heads_section(eval_dir: Path) -> list[str]:
+    """The per-principle model's section (none for a scalar model): each principle's weight, its head's agreement
+    with the judge's labels for it on held-out pairs, and its contribution to the reward's decisions."""
+    path = eval_dir / "heads.json"
+    if not path.exists():
+        return []
+    heads = json.loads(path.read_text())
+    return [
+        "## Reward per principle",
+        "",
+        f"The reward is the constitution-weighted sum of one head per principle; on {heads['pairs']} held-out pairs "
+        f"it agrees with the ensembled label on {_fmt(heads['accuracy'])}. *Agreement*: the head prefers what the "
+        "judge's label for that principle prefers. *Contribution*: the principle's mean part of the normalised reward "
+        "gap between chosen and rejected (the parts sum to the gap). *Share*: its part of how much the reward moves.",
+        "",
+        "| principle | weight | judged pairs | head agreement | contribution | share |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {p['principle']} | {p['weight']:.3f} | {p['judged_pairs']} | {_fmt(p['agreement'])} | {p['contribution']:+.3f} | {p['share']:.1%} |"
+            for p in heads["principles"]
+        ),
+        "",
+    ]

@@ -126,7 +126,10 @@ class Pipeline:
         return {"dropped_mismatched": reader.report.dropped_mismatched, **summary.model_dump(exclude={"per_principle"})}
 
     def _split(self) -> tuple[list[Pair], list[Pair]]:
-        pairs, _ = load_pairs(self.labels_dir)
+        from constitution.reward.principle_pairs import load_principle_pairs
+
+        per_principle = self.config.training.heads == "per_principle"
+        pairs = load_principle_pairs(self.labels_dir) if per_principle else load_pairs(self.labels_dir)[0]
         n_test = round(self.config.test_fraction * len(pairs))
         return split_pairs(pairs, len(pairs) - n_test, seed=self.config.seed)
 
@@ -135,7 +138,8 @@ class Pipeline:
 
         train, test = self._split()  # an interrupted run's checkpoints in model_dir are resumed from
         result = train_reward_model(
-            self.config.training, train, self.model_dir, train_data=str(self.labels_dir), constitution_hash=[self.constitution.hash]
+            self.config.training, train, self.model_dir, train_data=str(self.labels_dir), constitution_hash=[self.constitution.hash],
+            constitution=self.constitution,
         )
         return {**result.model_dump(), "test_pairs": len(test)}
 
@@ -163,6 +167,10 @@ class Pipeline:
             rejected = [b if p.p_a >= 0.5 else a for a, b, p in zip(r_a, r_b, pairs)]
             out[name] = {"report": report.model_dump(), "chosen_rewards": chosen, "rejected_rewards": rejected}
         atomic_write_text(self.eval_dir / "eval.json", json.dumps(out, indent=2))
+        if model.heads and test:
+            from constitution.reward.head_eval import heads_report
+
+            atomic_write_text(self.eval_dir / "heads.json", heads_report(model, test).model_dump_json(indent=2))
         return {name: {k: v for k, v in d["report"].items() if k in ("n", "accuracy", "ece")} for name, d in out.items()}
 
     def _report(self) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""Scalar reward models: soft-label Bradley–Terry training on transformers.Trainer, scoring, evaluation, ensembles.
+"""Reward models: soft-label Bradley–Terry training on transformers.Trainer (one scalar head, or one head per
+principle weighted by the constitution at load time), scoring, evaluation, ensembles, export to a scalar head,
+heads added on frozen features (a new principle, safety categories).
 
 Heavy imports (torch, transformers) happen when a name is first used.
 """
@@ -25,6 +27,15 @@ _EXPORTS = {
     "reliability_plot": "evaluate",
     "RewardEnsemble": "ensemble",
     "EnsembleScores": "ensemble",
+    "HeadInfo": "metadata",
+    "PrinciplePair": "principle_pairs",
+    "load_principle_pairs": "principle_pairs",
+    "head_weights": "heads",
+    "export_scalar": "export",
+    "add_principle_head": "add_head",
+    "heads_report": "head_eval",
+    "CategoryHeads": "category_heads",
+    "fit_category_heads": "category_heads",
 }
 
 __all__ = sorted(_EXPORTS)

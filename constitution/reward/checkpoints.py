@@ -36,9 +36,15 @@ class RunIdentity(BaseModel):
     data: str
 
 
+def _labels(pair: Pair) -> list:
+    """What a pair contributes to the identity: its content, its label and its per-principle labels, if any."""
+    per_principle = getattr(pair, "per_principle", None)
+    return [pair.pair_hash(), pair.p_a] + ([sorted(per_principle.items())] if per_principle is not None else [])
+
+
 def run_identity(config: BaseModel, train_pairs: Sequence[Pair], eval_pairs: Sequence[Pair]) -> RunIdentity:
     """The identity of a run over these pairs with this config."""
-    digest = content_hash([[p.pair_hash(), p.p_a] for p in train_pairs], [[p.pair_hash(), p.p_a] for p in eval_pairs])
+    digest = content_hash([_labels(p) for p in train_pairs], [_labels(p) for p in eval_pairs])
     return RunIdentity(config=config.model_dump(mode="json"), data=digest)
 
 

@@ -45,6 +45,20 @@ class RewardTrainingConfig(BaseModel):
     center_rewards_coefficient: float = Field(
         0.0, ge=0, description="Weight of the centering term mean((r_a + r_b)^2) that keeps rewards near zero."
     )
+    heads: Literal["scalar", "per_principle"] = Field(
+        "scalar",
+        description=(
+            "'scalar': one reward head trained on the ensembled label p_a. 'per_principle': one head per principle "
+            "of the constitution, each trained only on the pairs its principle judged (the labels' per_principle), "
+            "one temperature per head; the reward is the constitution-weighted sum of the heads, read at load "
+            "time, so editing a weight needs no relabeling and no retraining."
+        ),
+    )
+    frozen_head_l2: float = Field(
+        1e-3,
+        ge=0,
+        description="L2 penalty on a head fitted on frozen features (`train --add-principle`): loss + l2·|w|².",
+    )
     hard_labels: bool = Field(False, description="Round soft labels p_a to 0/1 (ties at 0.5 stay soft).")
     pooling: Literal["auto", "native", "mean"] = Field(
         "auto",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,8 +16,31 @@ from constitution.reward.temperature import HeldoutCalibration
 METADATA_FILE = "constitution_reward.json"
 
 
+class HeadInfo(BaseModel):
+    """One per-principle head: its weight in the training constitution, how it was fitted and how well it agrees
+    with its principle's labels on held-out pairs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weight: float = Field(description="The principle's effective weight in the constitution the head was trained with.")
+    temperature: float = Field(1.0, description="Held-out temperature folded into this head's row (its rewards are r/T).")
+    train_pairs: int = Field(0, description="Pairs whose labels judged this principle (the only ones that trained it).")
+    fitted: Literal["jointly", "frozen_features"] = Field(
+        "jointly", description="'jointly': trained with the backbone; 'frozen_features': added later on a frozen backbone."
+    )
+    eval_metrics: dict[str, float] = Field(
+        default_factory=dict, description="Held-out accuracy/ECE/NLL of this head against its principle's own labels."
+    )
+    calibration: HeldoutCalibration | None = None
+
+
 class RewardMetadata(BaseModel):
-    """Base model, input format, normalisation statistics and provenance of a trained reward model."""
+    """Base model, input format, normalisation statistics and provenance of a trained reward model.
+
+    A per-principle model (``heads`` non-empty) has one output per principle; its reward is the constitution's
+    weighted sum of the heads (:mod:`constitution.reward.heads`), and ``head_mean``/``head_cov`` give the reward
+    mean/std under any weights exactly.
+    """
 
     model_config = ConfigDict(extra="allow")
 
@@ -43,6 +66,20 @@ class RewardMetadata(BaseModel):
     train_pairs: int = 0
     eval_metrics: dict[str, float] = Field(default_factory=dict)
     training_config: dict[str, Any] = Field(default_factory=dict)
+    heads: list[str] = Field(
+        default_factory=list, description="Principle ids of the per-principle heads, in output order; empty: one scalar head."
+    )
+    head_info: dict[str, HeadInfo] = Field(default_factory=dict, description="Per head: weight, temperature, metrics.")
+    head_mean: list[float] = Field(default_factory=list, description="Mean raw output of each head over training responses.")
+    head_cov: list[list[float]] = Field(
+        default_factory=list, description="Covariance of the heads' raw outputs over the same responses (K x K)."
+    )
+    category_heads: list[str] = Field(
+        default_factory=list, description="Safety categories with a head in category_heads.safetensors (reward.category_heads)."
+    )
+    exported_from: dict[str, Any] | None = Field(
+        None, description="A scalar model exported from a per-principle one: the source folder, heads and weights."
+    )
     created: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 

@@ -5,20 +5,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from constitution.batching import length_sorted_batches
 from constitution.devices import bf16_supported
 from constitution.data.records import Pair
+from constitution.errors import InputError
 from constitution.models import resolve_model
+from constitution.principles import Constitution
+from constitution.reward.heads import combine, contributions, head_weights, reward_stats
 from constitution.reward.inputs import Item, encode, input_kind, item_text, pad_batch, prepare_tokenizer
 from constitution.reward.metadata import RewardMetadata, read_metadata
 
 
 class RewardModel:
-    """Scores texts or (prompt, response) pairs with a sequence-classification model (num_labels=1)."""
+    """Scores texts or (prompt, response) pairs with a sequence-classification model.
 
-    def __init__(self, model, tokenizer, metadata: RewardMetadata, *, bf16: bool | None = None) -> None:
+    A scalar model (``num_labels=1``) gives its one output. A per-principle model (``metadata.heads``) gives the
+    weighted sum of its heads under a constitution's weights (:mod:`constitution.reward.heads`): pass
+    ``constitution`` to :meth:`load` or call :meth:`use_constitution`; without one, the training weights apply.
+    """
+
+    def __init__(
+        self, model, tokenizer, metadata: RewardMetadata, *, bf16: bool | None = None, constitution: Constitution | None = None
+    ) -> None:
         self.model = model.eval()
         self.tokenizer = prepare_tokenizer(tokenizer, metadata.max_length)
         if getattr(self.model.config, "pad_token_id", None) is None:
@@ -26,16 +37,20 @@ class RewardModel:
         self.metadata = metadata
         self.device = next(model.parameters()).device
         self.bf16 = bf16_supported(self.device) if bf16 is None else bf16
+        self.use_constitution(constitution)
 
     @classmethod
-    def load(cls, path: str | Path, *, device: str | None = None, bf16: bool | None = None) -> RewardModel:
+    def load(
+        cls, path: str | Path, *, device: str | None = None, bf16: bool | None = None, constitution: Constitution | None = None
+    ) -> RewardModel:
         """Load a reward folder (or any seq-classification model: alias, folder or hub id)."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         folder = resolve_model(str(path))
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1, dtype=torch.float32)
         meta = read_metadata(folder) if Path(folder).is_dir() else None
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        num_labels = len(meta.heads) if meta is not None and meta.heads else 1
+        model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=num_labels, dtype=torch.float32)
         if meta is None:
             meta = RewardMetadata(
                 base_model=str(path),
@@ -44,7 +59,29 @@ class RewardModel:
                 max_length=min(int(getattr(tokenizer, "model_max_length", 512) or 512), 4096),
             )
         target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        return cls(model.to(target), tokenizer, meta, bf16=bf16)
+        return cls(model.to(target), tokenizer, meta, bf16=bf16, constitution=constitution)
+
+    @property
+    def heads(self) -> list[str]:
+        """Principle ids of the heads, in output order (empty for a scalar model)."""
+        return self.metadata.heads
+
+    def use_constitution(self, constitution: Constitution | None) -> None:
+        """Weigh the heads by ``constitution`` from now on (None: the training weights). Nothing is recomputed but
+        the weights and the reward's mean/std; a scalar model refuses a constitution (InputError)."""
+        meta = self.metadata
+        if not meta.heads:
+            if constitution is not None:
+                raise InputError(
+                    "a constitution re-weighs per-principle heads, and this is a scalar reward model (one head); "
+                    "train one with `constitution train --heads per_principle`",
+                    where=meta.base_model if not meta.train_data else meta.train_data,
+                )
+            self.weights = np.ones(1)
+            self.reward_mean, self.reward_std = meta.reward_mean, meta.reward_std or 1.0
+            return
+        self.weights = head_weights(meta, constitution)
+        self.reward_mean, self.reward_std = reward_stats(meta, self.weights)
 
     def texts(self, items: Sequence[Item]) -> list[str]:
         """The exact texts the model reads for the items."""
@@ -56,20 +93,19 @@ class RewardModel:
         return encode(self.tokenizer, self.metadata.input_format, self.texts(items), self.metadata.max_length)
 
     def normalize(self, rewards: Sequence[float]) -> list[float]:
-        """(r - mean) / std with the training-set statistics from the metadata."""
-        std = self.metadata.reward_std or 1.0
-        return [(r - self.metadata.reward_mean) / std for r in rewards]
+        """(r - mean) / std with the training-set statistics (of the weighted heads, for a per-principle model)."""
+        return [(r - self.reward_mean) / self.reward_std for r in rewards]
 
     @torch.inference_mode()
-    def score_ids(self, ids: Sequence[Sequence[int]], batch_size: int = 64, progress: bool = False) -> list[float]:
-        """Raw rewards for tokenised inputs, in input order.
+    def head_matrix(self, ids: Sequence[Sequence[int]], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Raw outputs for tokenised inputs, in input order: one row per input, one column per head.
 
         Batches are sorted by length, with a token budget of ``batch_size × max_length``: short inputs share
         bigger batches (up to 4 × batch_size rows) within the memory that ``batch_size`` long inputs would take.
         """
         from tqdm.auto import tqdm
 
-        rewards = [0.0] * len(ids)
+        out = np.zeros((len(ids), len(self.weights)), dtype=np.float64)
         budget = batch_size * self.metadata.max_length
         batches = length_sorted_batches([len(s) for s in ids], batch_size, max_tokens=budget, max_rows=4 * batch_size)
         pad = self.tokenizer.pad_token_id
@@ -77,9 +113,12 @@ class RewardModel:
             inputs = {k: v.to(self.device) for k, v in pad_batch([ids[i] for i in batch], pad).items()}
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 logits = self.model(**inputs).logits
-            for i, r in zip(batch, logits[:, 0].float().tolist()):
-                rewards[i] = r
-        return rewards
+            out[batch] = logits.float().cpu().numpy()
+        return out
+
+    def score_ids(self, ids: Sequence[Sequence[int]], batch_size: int = 64, progress: bool = False) -> list[float]:
+        """Raw rewards for tokenised inputs, in input order (see :meth:`head_matrix` for the batching)."""
+        return combine(self.head_matrix(ids, batch_size, progress), self.weights).tolist()
 
     def score(
         self, items: Sequence[Item], *, batch_size: int = 64, normalize: bool = False, progress: bool = False
@@ -89,6 +128,27 @@ class RewardModel:
             return []
         rewards = self.score_ids(self.encode(items), batch_size=batch_size, progress=progress)
         return self.normalize(rewards) if normalize else rewards
+
+    def score_heads(self, items: Sequence[Item], *, batch_size: int = 64, progress: bool = False) -> list[list[float]]:
+        """Raw per-head rewards: K per item, in ``metadata.heads`` order (one for a scalar model). The reward under
+        any constitution is ``heads.combine`` of these with ``heads.head_weights(metadata, constitution)``."""
+        if not items:
+            return []
+        return self.head_matrix(self.encode(items), batch_size, progress).tolist()
+
+    def explain(
+        self, items: Sequence[Item], *, batch_size: int = 64, normalize: bool = False, progress: bool = False
+    ) -> tuple[list[float], list[dict[str, float]]]:
+        """Rewards and, per item, each weighted principle's contribution to it (they sum to the reward; normalised
+        with ``normalize``, see :func:`heads.contributions`). Needs a per-principle model (InputError otherwise)."""
+        if not self.heads:
+            raise InputError("explanations need a per-principle reward model (`constitution train --heads per_principle`)")
+        if not items:
+            return [], []
+        matrix = self.head_matrix(self.encode(items), batch_size, progress)
+        rewards = combine(matrix, self.weights).tolist()
+        stats = {"mean": self.metadata.head_mean, "std": self.reward_std} if normalize else {}
+        return (self.normalize(rewards) if normalize else rewards), contributions(matrix, self.weights, self.heads, **stats)
 
     def score_pairs(
         self, pairs: Sequence[Pair], *, batch_size: int = 64, normalize: bool = False, progress: bool = False

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from constitution.errors import InputError
-from constitution.reward.metadata import METADATA_FILE
+from constitution.reward.metadata import METADATA_FILE, RewardMetadata, write_metadata
 
 
 def staging_dir(out: Path) -> Path:
@@ -53,3 +53,16 @@ def publish(out: Path, carry: Sequence[str] = ()) -> None:
         if (old / name).exists():
             os.rename(old / name, out / name)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def write_folder(out: Path, model, tokenizer, meta: RewardMetadata) -> None:
+    """Write model, tokenizer and metadata as the reward-model folder ``out``: staged, then swapped in atomically
+    (``out`` may be the folder the model was loaded from)."""
+    check_replaceable(out, [])
+    recover(out)
+    staged = staging_dir(out)
+    staged.mkdir(parents=True)
+    model.save_pretrained(staged)
+    tokenizer.save_pretrained(staged)
+    write_metadata(staged, meta)
+    publish(out)

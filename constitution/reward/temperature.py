@@ -97,18 +97,31 @@ def heldout_report(
     return metrics, record
 
 
-def scalar_head(model) -> torch.nn.Linear:
-    """The final ``Linear(·, 1)`` that produces the reward (``classifier`` on BERT, ``score`` on decoders)."""
-    heads = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == 1]
+def scalar_head(model, outputs: int = 1) -> torch.nn.Linear:
+    """The final ``Linear(·, outputs)`` that produces the reward (``classifier`` on BERT, ``score`` on decoders);
+    ``outputs`` > 1 for a per-principle model's heads."""
+    heads = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == outputs]
     if not heads:
-        raise ValueError(f"{type(model).__name__} has no Linear(·, 1) reward head")
+        raise ValueError(f"{type(model).__name__} has no Linear(·, {outputs}) reward head")
     return heads[-1]
 
 
+def replace_head(model, old: torch.nn.Module, new: torch.nn.Module) -> None:
+    """Put ``new`` where the reward head ``old`` sits in ``model`` (to grow or collapse a per-principle head)."""
+    for name, module in model.named_modules():
+        if module is old:
+            parent, _, attr = name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, attr, new)
+            return
+    raise ValueError(f"{type(model).__name__}: the reward head to replace is not in the model")
+
+
 @torch.no_grad()
-def apply_temperature(model, temperature: float) -> None:
-    """Divide the reward head's weight and bias by ``temperature`` (rewards become r / T)."""
-    head = scalar_head(model)
-    head.weight.div_(temperature)
+def apply_temperature(model, temperature: float | Sequence[float]) -> None:
+    """Divide the reward head's weight and bias by ``temperature`` (rewards become r / T); a sequence gives one
+    temperature per output of a per-principle model's head."""
+    scale = torch.as_tensor(temperature, dtype=torch.float32).reshape(-1)
+    head = scalar_head(model, len(scale))
+    head.weight.div_(scale.to(head.weight)[:, None])
     if head.bias is not None:
-        head.bias.div_(temperature)
+        head.bias.div_(scale.to(head.bias))

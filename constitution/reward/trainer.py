@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -30,55 +32,87 @@ from constitution.reward.config import RewardTrainingConfig
 from constitution.reward.evaluate import preference_metrics
 from constitution.reward.guards import FiniteGradients, check_finite
 from constitution.reward.inputs import build_text, encode, input_kind, pad_batch, prepare_tokenizer
-from constitution.reward.metadata import RewardMetadata, write_metadata
 from constitution.devices import bf16_supported
+from constitution.principles import Constitution, ResolvedPrinciple
+from constitution.reward.head_eval import HeadReport, head_metrics, heldout_heads
+from constitution.reward.heads import head_stats, head_weights, reward_stats
+from constitution.reward.metadata import HeadInfo, RewardMetadata, write_metadata
 from constitution.reward.model import RewardModel
+from constitution.reward.principle_pairs import principle_heads, require_principle_pairs
 from constitution.reward.pooling import add_mean_pooling_layer, supports_mean_pooling
 from constitution.reward.publish import check_replaceable, publish, recover, staging_dir
 from constitution.reward.temperature import HeldoutCalibration, apply_temperature, heldout_report
 
 
 def bradley_terry_loss(
-    r_a: torch.Tensor, r_b: torch.Tensor, p_a: torch.Tensor, margin: float = 0.0, center: float = 0.0
+    r_a: torch.Tensor,
+    r_b: torch.Tensor,
+    p_a: torch.Tensor,
+    margin: float = 0.0,
+    center: float = 0.0,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """-(p·logσ(r_a−r_b−m) + (1−p)·logσ(r_b−r_a−m)) + center·(r_a+r_b)², averaged; computed in fp32."""
+    """-(p·logσ(r_a−r_b−m) + (1−p)·logσ(r_b−r_a−m)) + center·(r_a+r_b)², averaged; computed in fp32.
+
+    Elementwise over any shape (pairs, or pairs × heads); with ``mask`` the average is over the entries where it is
+    1 (a head is trained only by the pairs its principle judged).
+    """
     r_a, r_b, p_a = r_a.float(), r_b.float(), p_a.float()
     d = r_a - r_b
     loss = -(p_a * F.logsigmoid(d - margin) + (1 - p_a) * F.logsigmoid(-d - margin))
     if center:
         loss = loss + center * (r_a + r_b) ** 2
-    return loss.mean()
+    if mask is None:
+        return loss.mean()
+    return (loss * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+LABELS = ("p", "mask", "p_a")  # label columns: per-principle heads have all three, a scalar model only ``p``
 
 
 @dataclass
 class PairCollator:
-    """Rows {input_ids_a, input_ids_b, p} -> one right-padded batch of 2B sequences plus the labels ``p``."""
+    """Rows {input_ids_a, input_ids_b, p[, mask, p_a]} -> one right-padded batch of 2B sequences plus the labels:
+    ``p`` (B, or B × K per-principle labels), ``mask`` (B × K: which principles judged the pair) and ``p_a``."""
 
     pad_token_id: int
 
     def __call__(self, rows: Sequence[dict]) -> dict[str, torch.Tensor]:
         batch = pad_batch([r["input_ids_a"] for r in rows] + [r["input_ids_b"] for r in rows], self.pad_token_id)
-        batch["p"] = torch.tensor([float(r["p"]) for r in rows], dtype=torch.float32)
+        for key in LABELS:
+            if key in rows[0]:
+                batch[key] = torch.tensor([r[key] for r in rows], dtype=torch.float32)
         return batch
 
 
-def tokenize_pairs(tokenizer, kind: str, pairs: Sequence[Pair], max_length: int, hard_labels: bool = False):
-    """Pairs -> a ``datasets.Dataset`` (input_ids_a, input_ids_b, p, length) for the Trainer."""
+def _hard(p: float) -> float:
+    return p if p == 0.5 else float(p > 0.5)
+
+
+def tokenize_pairs(
+    tokenizer, kind: str, pairs: Sequence[Pair], max_length: int, hard_labels: bool = False, heads: Sequence[str] = ()
+):
+    """Pairs -> a ``datasets.Dataset`` (input_ids_a, input_ids_b, p, length) for the Trainer.
+
+    With ``heads`` (per-principle pairs): ``p`` holds one label per head (0.5 where the principle did not judge the
+    pair), ``mask`` marks the heads that did, and ``p_a`` keeps the ensembled label.
+    """
     import datasets
 
     ids_a = encode(tokenizer, kind, [build_text(tokenizer, kind, p.prompt, p.response_a) for p in pairs], max_length)
     ids_b = encode(tokenizer, kind, [build_text(tokenizer, kind, p.prompt, p.response_b) for p in pairs], max_length)
     labels = [0.5 if p.p_a is None else p.p_a for p in pairs]
     if hard_labels:
-        labels = [p if p == 0.5 else float(p > 0.5) for p in labels]
-    return datasets.Dataset.from_dict(
-        {
-            "input_ids_a": ids_a,
-            "input_ids_b": ids_b,
-            "p": labels,
-            "length": [max(len(a), len(b)) for a, b in zip(ids_a, ids_b)],
-        }
-    )
+        labels = [_hard(p) for p in labels]
+    columns: dict[str, list] = {"input_ids_a": ids_a, "input_ids_b": ids_b, "p": labels}
+    if heads:
+        judged = [p.per_principle for p in pairs]  # type: ignore[attr-defined]
+        per_head = [[j.get(h, 0.5) for h in heads] for j in judged]
+        columns["p"] = [[_hard(x) for x in row] for row in per_head] if hard_labels else per_head
+        columns["mask"] = [[float(h in j) for h in heads] for j in judged]
+        columns["p_a"] = labels
+    columns["length"] = [max(len(a), len(b)) for a, b in zip(ids_a, ids_b)]
+    return datasets.Dataset.from_dict(columns)
 
 
 class EpochSeededLengthSampler(LengthGroupedSampler):
@@ -96,9 +130,14 @@ class EpochSeededLengthSampler(LengthGroupedSampler):
         self.generator = torch.Generator().manual_seed(self.seed + epoch)
 
 
-def _metrics(eval_pred) -> dict[str, float]:
-    rewards = np.asarray(eval_pred.predictions)
-    return preference_metrics(rewards[:, 0], rewards[:, 1], np.asarray(eval_pred.label_ids))
+def _metrics(eval_pred, weights: np.ndarray | None = None) -> dict[str, float]:
+    """Scalar: accuracy/ECE/NLL of (r_a, r_b) vs p. Heads (``weights``): those of the weighted reward vs the
+    ensembled label p_a, plus ``judgment_*`` over every (pair, judging principle) of the heads vs their labels."""
+    rewards = np.asarray(eval_pred.predictions, dtype=np.float64)
+    if weights is None:
+        return preference_metrics(rewards[:, 0], rewards[:, 1], np.asarray(eval_pred.label_ids))
+    p, mask, p_a = (np.asarray(x, dtype=np.float64) for x in eval_pred.label_ids)
+    return head_metrics(rewards, p, mask, p_a, weights)
 
 
 class RewardTrainer(Trainer):
@@ -120,10 +159,12 @@ class RewardTrainer(Trainer):
         return EpochSeededLengthSampler(batch, list(dataset["length"]), self.args.data_seed)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        p_a = inputs["p"]
-        logits = model(**{k: v for k, v in inputs.items() if k != "p"}).logits
-        r_a, r_b = logits[:, 0].float().chunk(2)
-        loss = bradley_terry_loss(r_a, r_b, p_a, self.margin, self.center)
+        logits = model(**{k: v for k, v in inputs.items() if k not in LABELS}).logits.float()
+        r_a, r_b = logits.chunk(2)  # B × K each
+        mask = inputs.get("mask")
+        if mask is None:
+            r_a, r_b = r_a[:, 0], r_b[:, 0]
+        loss = bradley_terry_loss(r_a, r_b, inputs["p"], self.margin, self.center, mask)
         if model.training:
             check_finite(loss, torch.cat([r_a, r_b]), self.state.global_step + 1, Path(self.args.output_dir))
         return (loss, {"rewards": torch.stack([r_a, r_b], dim=-1)}) if return_outputs else loss
@@ -159,13 +200,15 @@ def data_constitution_hashes(source: str | Path) -> list[str]:
     return seen
 
 
-def load_backbone(config: RewardTrainingConfig):
-    """(model, tokenizer, input kind, pooling used) for a backbone with a fresh scalar head."""
+def load_backbone(config: RewardTrainingConfig, heads: Sequence[str] = ()):
+    """(model, tokenizer, input kind, pooling used) for a backbone with a fresh scalar head, or with one head per
+    entry of ``heads`` (named in the config's ``id2label``)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     folder = resolve_model(config.base_model)
     tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(folder), config.max_length)
-    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1, dtype=torch.float32)
+    labels = {"id2label": dict(enumerate(heads)), "label2id": {h: i for i, h in enumerate(heads)}} if heads else {"num_labels": 1}
+    model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32, **labels)
     model.config.pad_token_id = tokenizer.pad_token_id
     pooling = config.pooling
     if pooling == "auto":
@@ -208,7 +251,7 @@ def _with_lora(model, lora):
     )
 
 
-def training_arguments(config: RewardTrainingConfig, out_dir: Path, has_eval: bool):
+def training_arguments(config: RewardTrainingConfig, out_dir: Path, has_eval: bool, label_names: Sequence[str] = ("p",)):
     """transformers.TrainingArguments for the config."""
     from transformers import TrainingArguments
 
@@ -231,7 +274,7 @@ def training_arguments(config: RewardTrainingConfig, out_dir: Path, has_eval: bo
         load_best_model_at_end=has_eval,
         metric_for_best_model="accuracy",
         greater_is_better=True,
-        label_names=["p"],
+        label_names=list(label_names),
         remove_unused_columns=False,
         bf16=bf16,
         use_cpu=not cuda,
@@ -252,8 +295,13 @@ def train_reward_model(
     eval_pairs: Sequence[Pair] | None = None,
     train_data: str = "",
     constitution_hash: Sequence[str] = (),
+    constitution: Constitution | None = None,
 ) -> TrainResult:
     """Train, keep the best epoch (by held-out accuracy), save a transformers folder + ``constitution_reward.json``.
+
+    With ``config.heads == "per_principle"`` the pairs must be :class:`PrinciplePair` s and ``constitution`` given:
+    one head per principle that judged the pairs (:func:`principle_heads`), each trained only on those pairs, the
+    best epoch chosen by the accuracy of the constitution-weighted reward against ``p_a``, one temperature per head.
 
     Resumes from the newest complete checkpoint in ``<out_dir>/checkpoints`` left by an interrupted run with the same
     config and pairs; the folder at ``out_dir`` is replaced in one rename when the new model is fully written.
@@ -263,17 +311,22 @@ def train_reward_model(
     out = Path(out_dir).resolve()
     set_seed(config.seed)
     pairs = [p for p in train_pairs if p.p_a is not None]
+    heads = principle_heads(pairs, constitution) if config.heads == "per_principle" else []
+    if heads and eval_pairs:
+        require_principle_pairs(eval_pairs)
+    head_ids = [h.id for h in heads]
+    weights = np.asarray([h.weight for h in heads], dtype=np.float64) if heads else None
     if eval_pairs is None and config.eval_fraction > 0 and len(pairs) >= 10:
         pairs, eval_pairs = split_pairs(pairs, len(pairs) - max(1, round(config.eval_fraction * len(pairs))), config.seed)
     if not pairs:
         raise ValueError("no labelled training pairs")
     check_replaceable(out, [CHECKPOINTS_DIR])
-    model, tokenizer, kind, pooling = load_backbone(config)
-    train_ds = tokenize_pairs(tokenizer, kind, pairs, config.max_length, config.hard_labels)
+    model, tokenizer, kind, pooling = load_backbone(config, head_ids)
+    train_ds = tokenize_pairs(tokenizer, kind, pairs, config.max_length, config.hard_labels, head_ids)
     eval_ds = None
     if eval_pairs:
-        eval_ds = tokenize_pairs(tokenizer, kind, eval_pairs, config.max_length).sort("length", reverse=True)
-    args = training_arguments(config, out, eval_ds is not None)
+        eval_ds = tokenize_pairs(tokenizer, kind, eval_pairs, config.max_length, heads=head_ids).sort("length", reverse=True)
+    args = training_arguments(config, out, eval_ds is not None, LABELS if heads else ("p",))
     with args.main_process_first(desc="checkpoints"):
         if args.should_save:
             recover(out)
@@ -285,22 +338,22 @@ def train_reward_model(
         train_dataset=train_ds,
         eval_dataset=eval_ds,
         data_collator=PairCollator(tokenizer.pad_token_id),
-        compute_metrics=_metrics,
+        compute_metrics=partial(_metrics, weights=weights),
         callbacks=[CheckpointEvery(config.checkpoint_steps), FiniteGradients()],
         margin=config.margin,
         center_rewards_coefficient=config.center_rewards_coefficient,
     )
     stats = trainer.train(resume_from_checkpoint=str(resume) if resume else None).metrics
-    eval_metrics, calibration = _heldout_metrics(trainer, eval_ds, config)
-    temperature = calibration.temperature if calibration else 1.0
+    heldout = _heldout_metrics(trainer, eval_ds, config, weights, head_ids)
+    eval_metrics, calibration = heldout.metrics, heldout.calibration
     trainer.accelerator.wait_for_everyone()
     mean = std = 0.0
     if trainer.is_world_process_zero():
         final = trainer.accelerator.unwrap_model(trainer.model)
         if config.lora:
             final = final.merge_and_unload()
-        if temperature != 1.0:
-            apply_temperature(final, temperature)
+        if any(t != 1.0 for t in heldout.temperatures):
+            apply_temperature(final, heldout.temperatures if heads else heldout.temperatures[0])
         meta = RewardMetadata(
             base_model=config.base_model,
             architecture=type(final).__name__,
@@ -313,8 +366,10 @@ def train_reward_model(
             train_pairs=len(pairs),
             eval_metrics=eval_metrics,
             calibration=calibration,
-            temperature=temperature,
+            temperature=1.0 if heads else heldout.temperatures[0],
             training_config=config.model_dump(),
+            heads=head_ids,
+            head_info=_head_info(heads, pairs, heldout),
         )
         mean, std = save_reward_model(final, tokenizer, meta, staging_dir(out), pairs[: config.norm_stats_pairs])
         publish(out, carry=[CHECKPOINTS_DIR] if config.keep_checkpoints else [])
@@ -336,22 +391,61 @@ def train_reward_model(
     )
 
 
-def _heldout_metrics(trainer: RewardTrainer, eval_ds, config: RewardTrainingConfig) -> tuple[dict[str, float], HeldoutCalibration | None]:
-    """Held-out metrics of the best model and how its temperature was fitted (None without held-out pairs)."""
+class Heldout(NamedTuple):
+    """What the held-out pairs measured: metrics, the scalar model's calibration record, temperatures (one per
+    head; one for a scalar model) and, for per-principle models, each head's report."""
+
+    metrics: dict[str, float]
+    calibration: HeldoutCalibration | None
+    temperatures: list[float]
+    heads: dict[str, HeadReport]
+
+
+def _heldout_metrics(
+    trainer: RewardTrainer, eval_ds, config: RewardTrainingConfig, weights: np.ndarray | None, heads: Sequence[str]
+) -> Heldout:
+    """Held-out metrics of the best model and how its temperature(s) were fitted."""
     if eval_ds is None:
-        return {}, None
+        return Heldout({}, None, [1.0] * max(1, len(heads)), {})
     out = trainer.predict(eval_ds)
-    r_a, r_b = np.asarray(out.predictions, dtype=np.float64).T
-    p_a = np.asarray(out.label_ids, dtype=np.float64)
-    return heldout_report(r_a, r_b, p_a, calibrate=config.calibrate_temperature, seed=config.seed)
+    rewards = np.asarray(out.predictions, dtype=np.float64)
+    if weights is None:
+        p_a = np.asarray(out.label_ids, dtype=np.float64)
+        metrics, calibration = heldout_report(rewards[:, 0], rewards[:, 1], p_a, calibrate=config.calibrate_temperature, seed=config.seed)
+        return Heldout(metrics, calibration, [calibration.temperature], {})
+    p, mask, p_a = (np.asarray(x, dtype=np.float64) for x in out.label_ids)
+    metrics, reports, temperatures = heldout_heads(
+        rewards, p, mask, p_a, weights, heads, calibrate=config.calibrate_temperature, seed=config.seed
+    )
+    return Heldout(metrics, None, temperatures, reports)
+
+
+def _head_info(heads: Sequence[ResolvedPrinciple], pairs: Sequence[Pair], heldout: Heldout) -> dict[str, HeadInfo]:
+    """Each head's metadata: its training weight, temperature, training pairs and held-out report."""
+    info = {}
+    for head, temperature in zip(heads, heldout.temperatures):
+        report = heldout.heads.get(head.id)
+        info[head.id] = HeadInfo(
+            weight=head.weight,
+            temperature=temperature,
+            train_pairs=sum(head.id in p.per_principle for p in pairs),  # type: ignore[attr-defined]
+            eval_metrics=report.eval_metrics if report else {},
+            calibration=report.calibration if report else None,
+        )
+    return info
 
 
 def save_reward_model(model, tokenizer, meta: RewardMetadata, out_dir: Path, stat_pairs: Sequence[Pair]):
-    """Score ``stat_pairs`` for the reward mean/std, then write model, tokenizer and metadata; returns (mean, std)."""
+    """Score ``stat_pairs`` for the reward mean/std (per-principle models: the heads' mean and covariance, and the
+    reward's mean/std under the training weights), then write model, tokenizer and metadata; returns (mean, std)."""
     scorer = RewardModel(model, tokenizer, meta)
-    r_a, r_b = scorer.score_pairs(stat_pairs)
-    rewards = np.asarray(r_a + r_b, dtype=np.float64)
-    meta.reward_mean, meta.reward_std = float(rewards.mean()), float(rewards.std() or 1.0)
+    items = [(p.prompt, p.response_a) for p in stat_pairs] + [(p.prompt, p.response_b) for p in stat_pairs]
+    if meta.heads:
+        meta.head_mean, meta.head_cov = head_stats(np.asarray(scorer.score_heads(items)))
+        meta.reward_mean, meta.reward_std = reward_stats(meta, head_weights(meta))
+    else:
+        rewards = np.asarray(scorer.score(items), dtype=np.float64)
+        meta.reward_mean, meta.reward_std = float(rewards.mean()), float(rewards.std() or 1.0)
     # OpenRLHF reads these config fields when asked to normalise rewards.
     model.config.update({"normalize_reward": False, "mean": meta.reward_mean, "std": meta.reward_std})
     out_dir.mkdir(parents=True, exist_ok=True)

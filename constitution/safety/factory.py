@@ -15,17 +15,22 @@ def make_scorer(
     judge: LLMConfig | None = None,
     constitution: str | Path | None = None,
     batch_size: int = 64,
+    categories: bool = False,
 ) -> SafetyScorer:
-    """Reward mode with ``model`` (a reward model folder; ``batch_size`` responses per forward pass), or judge mode
-    with ``judge`` and a ``constitution`` (the backend keeps its own window of prompts in flight)."""
+    """Reward mode with ``model`` (a reward model folder; ``batch_size`` responses per forward pass; a
+    ``constitution`` weighs a per-principle model's heads, None: its training weights; ``categories`` loads its
+    safety-category heads), or judge mode with ``judge``
+    and a ``constitution`` (the backend keeps its own window of prompts in flight)."""
+    from constitution.loader import load_constitution
+
     if (model is None) == (judge is None):
         raise ValueError("give exactly one of model (reward mode) or judge (judge mode)")
     if model is not None:
         from constitution.safety.reward_mode import RewardSafetyScorer
 
-        return RewardSafetyScorer.load(model, batch_size=batch_size)
+        weights = load_constitution(constitution) if constitution is not None else None
+        return RewardSafetyScorer.load(model, batch_size=batch_size, constitution=weights, categories=categories)
     from constitution.llm.factory import make_llm
-    from constitution.loader import load_constitution
     from constitution.safety.judge import JudgeSafetyScorer
 
     loaded = load_constitution(constitution)  # type: ignore[arg-type]

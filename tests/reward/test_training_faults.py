@@ -188,8 +188,8 @@ def _poison(monkeypatch, fault: Callable[[torch.nn.Module], None]) -> None:
 
     load = trainer.load_backbone
 
-    def poisoned(config):
-        model, *rest = load(config)
+    def poisoned(*args, **kwargs):
+        model, *rest = load(*args, **kwargs)
         fault(model)
         return (model, *rest)
 

@@ -1,0 +1,123 @@
+"""Held-out metrics of a per-principle model: each head against its own principle's labels, and the weighted reward
+against the ensembled label ``p_a``; one temperature per head; each principle's part in the model's decisions
+(:func:`heads_report`, the run report's section).
+
+Each head is calibrated on its own (its held-out judgments fit its temperature, as in :mod:`temperature`), so
+σ(r_k(a) − r_k(b)) is a calibrated probability that principle k prefers a — meaningful per principle, and under any
+re-weighting. The weighted reward is then measured with the calibrated heads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from constitution.reward.evaluate import preference_metrics
+from constitution.reward.model import RewardModel
+from constitution.reward.principle_pairs import PrinciplePair
+from constitution.reward.temperature import HeldoutCalibration, heldout_report
+
+
+class HeadReport(BaseModel):
+    """One head's held-out figures."""
+
+    eval_metrics: dict[str, float]
+    calibration: HeldoutCalibration | None
+    pairs: int
+
+
+def head_metrics(rewards: np.ndarray, p: np.ndarray, mask: np.ndarray, p_a: np.ndarray, weights: np.ndarray) -> dict[str, float]:
+    """Metrics of ``rewards`` (pairs × heads × (a, b)): the weighted reward vs ``p_a`` (accuracy, ece, nll) and
+    ``judgment_*`` over every (pair, head) whose principle judged the pair, vs that principle's label."""
+    judged = mask > 0
+    out = {f"judgment_{k}": v for k, v in preference_metrics(rewards[..., 0][judged], rewards[..., 1][judged], p[judged]).items()}
+    out.update(preference_metrics(rewards[..., 0] @ weights, rewards[..., 1] @ weights, p_a))
+    return out
+
+
+def heldout_heads(
+    rewards: np.ndarray,
+    p: np.ndarray,
+    mask: np.ndarray,
+    p_a: np.ndarray,
+    weights: np.ndarray,
+    heads: Sequence[str],
+    *,
+    calibrate: bool,
+    seed: int,
+) -> tuple[dict[str, float], dict[str, HeadReport], list[float]]:
+    """(metrics of the calibrated model, per-head reports, per-head temperatures) on held-out pairs.
+
+    Head k is measured on the held-out pairs its principle judged; with ``calibrate`` and enough of them its
+    temperature is fitted on one half and its ECE/NLL reported on the other (:func:`temperature.heldout_report`).
+    """
+    reports: dict[str, HeadReport] = {}
+    temperatures: list[float] = []
+    for k, head in enumerate(heads):
+        judged = mask[:, k] > 0
+        if not judged.any():
+            reports[head] = HeadReport(eval_metrics={}, calibration=None, pairs=0)
+            temperatures.append(1.0)
+            continue
+        metrics, calibration = heldout_report(rewards[judged, k, 0], rewards[judged, k, 1], p[judged, k], calibrate=calibrate, seed=seed)
+        reports[head] = HeadReport(eval_metrics=metrics, calibration=calibration, pairs=int(judged.sum()))
+        temperatures.append(calibration.temperature)
+    scaled = rewards / np.asarray(temperatures)[None, :, None]
+    return head_metrics(scaled, p, mask, p_a, weights), reports, temperatures
+
+
+class PrincipleReport(BaseModel):
+    """One principle's part in a per-principle model's decisions on labelled pairs."""
+
+    principle: str
+    weight: float = Field(description="its weight in the constitution used")
+    judged_pairs: int = Field(description="pairs this principle judged with a non-tied label")
+    agreement: float | None = Field(description="share of those pairs where the head prefers what the principle's label prefers")
+    contribution: float = Field(
+        description="mean of w_k (r_k(chosen) - r_k(rejected)) / std over pairs with a non-tied p_a: this principle's "
+        "part of the normalised reward gap (the contributions sum to the whole gap)"
+    )
+    share: float = Field(description="mean |w_k (r_k(a) - r_k(b))| over all principles' total: how much it moves decisions")
+
+
+class HeadsReport(BaseModel):
+    """Per-principle figures of a per-principle model on labelled pairs, and its weighted reward's accuracy."""
+
+    pairs: int
+    accuracy: float | None = Field(description="weighted reward vs the ensembled label p_a (non-tied pairs)")
+    principles: list[PrincipleReport]
+
+
+def heads_report(model: RewardModel, pairs: Sequence[PrinciplePair], *, batch_size: int = 64) -> HeadsReport:
+    """Agreement of each head with its principle's labels, and each principle's contribution to the reward gap."""
+    items = [(p.prompt, p.response_a) for p in pairs] + [(p.prompt, p.response_b) for p in pairs]
+    matrix = np.asarray(model.score_heads(items, batch_size=batch_size), dtype=np.float64)
+    gap = matrix[: len(pairs)] - matrix[len(pairs) :]  # pairs × heads: r_k(a) − r_k(b)
+    shares = gap * model.weights / model.reward_std
+    p_a = np.asarray([0.5 if p.p_a is None else p.p_a for p in pairs])
+    decided = p_a != 0.5
+    sign = np.where(p_a > 0.5, 1.0, -1.0)[decided]
+    magnitude = np.abs(shares).mean(axis=0) if len(pairs) else np.zeros(len(model.heads))
+    total = magnitude.sum() or 1.0
+    principles = []
+    for k, head in enumerate(model.heads):
+        if model.weights[k] == 0:
+            continue
+        labels = np.asarray([p.per_principle.get(head, 0.5) for p in pairs])
+        judged = labels != 0.5
+        agree = (gap[judged, k] > 0) == (labels[judged] > 0.5)
+        principles.append(
+            PrincipleReport(
+                principle=head,
+                weight=float(model.weights[k]),
+                judged_pairs=int(judged.sum()),
+                agreement=float(agree.mean()) if judged.any() else None,
+                contribution=float((shares[decided, k] * sign).mean()) if decided.any() else 0.0,
+                share=float(magnitude[k] / total),
+            )
+        )
+    combined = gap @ model.weights
+    accuracy = float(((combined[decided] > 0) == (p_a[decided] > 0.5)).mean()) if decided.any() else None
+    return HeadsReport(pairs=len(pairs), accuracy=accuracy, principles=principles)
