@@ -31,8 +31,6 @@ class HeadScorer(Protocol):
 
     metadata: RewardMetadata
 
-    def normalize(self, rewards: Sequence[float]) -> list[float]: ...
-
     def score_heads(self, items: Sequence[Item], *, batch_size: int = 64) -> list[list[float]]: ...
 
 
@@ -86,6 +84,14 @@ def _weights(constitution: Constitution, heads: list[str]) -> np.ndarray:
     return np.asarray([by_id.get(h, 0.0) for h in heads], dtype=float)
 
 
+def _unsafe(rewards: np.ndarray, meta: RewardMetadata, weights: np.ndarray) -> list[float]:
+    """Unsafe scores of rewards normalised with the training statistics of the reward under these weights."""
+    from constitution.reward.heads import reward_stats
+
+    mean, std = reward_stats(meta, weights)
+    return [unsafe_score((r - mean) / std) for r in rewards]
+
+
 def reward_diff(
     scorer: HeadScorer, model: str, pairs: Sequence[Pair], before: Constitution, after: Constitution, *, top: int = 10, batch_size: int = 64
 ) -> RewardDiff:
@@ -93,9 +99,10 @@ def reward_diff(
     heads = list(scorer.metadata.heads)  # type: ignore[attr-defined]
     items: list[Item] = [(p.prompt, r) for p in pairs for r in (p.response_a, p.response_b)]
     scores = np.asarray(scorer.score_heads(items, batch_size=batch_size), dtype=float).reshape(len(items), len(heads))
-    old, new = scores @ _weights(before, heads), scores @ _weights(after, heads)
-    unsafe_old = [unsafe_score(r) for r in scorer.normalize(old.tolist())]
-    unsafe_new = [unsafe_score(r) for r in scorer.normalize(new.tolist())]
+    w_old, w_new = _weights(before, heads), _weights(after, heads)
+    old, new = scores @ w_old, scores @ w_new
+    unsafe_old = _unsafe(old, scorer.metadata, w_old)
+    unsafe_new = _unsafe(new, scorer.metadata, w_new)
     threshold = resolve_threshold(None, scorer.metadata.safety_threshold)
     moves = [
         ResponseMove(
