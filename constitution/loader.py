@@ -3,6 +3,7 @@
 Every problem in a folder is collected and raised together as :class:`InputErrors`, each naming ``file:line`` and
 the key: YAML syntax, duplicate keys, unknown keys, empty texts, negative weights, duplicate ids (across files too),
 missing sets, policies or templates, and templates that fail to compile or render (sandboxed).
+A principle's critique and revision requests resolve to its own, else its set's, else the constitution file's.
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def load_constitution(paths: str | Path | list[str | Path]) -> Constitution:
             errors.append(InputError(f"sets.{i}.id: no principle set {ref.id!r} (known: {sorted(sets_by_id)})", where=where(("sets", i, "id"))))
     if spec.safety_policy and spec.safety_policy not in policies:
         errors.append(InputError(f"safety_policy: no safety policy {spec.safety_policy!r} (known: {sorted(policies)})", where=where(("safety_policy",))))
-    for field in ("comparison", "cot", "safety"):
+    for field in type(spec.templates).model_fields:
         name = getattr(spec.templates, field)
         if name not in templates:
             errors.append(InputError(f"templates.{field}: no template {name!r} (known: {sorted(templates)})", where=where(("templates", field))))
@@ -178,6 +179,8 @@ def load_constitution(paths: str | Path | list[str | Path]) -> Constitution:
                     template=template,
                     hash=content_hash(p.id, p.text, [e.model_dump() for e in p.examples]),
                     where=doc.where(("principles", i)),
+                    critique=p.critique or pset.critique or spec.revise.critique,
+                    revision=p.revision or pset.revision or spec.revise.revision,
                 )
             )
     if not errors and not any(p.weight > 0 for p in principles):

@@ -4,6 +4,10 @@ A principles folder holds YAML files of three kinds (the ``kind`` key): ``princi
 ``safety_policy`` (hazard categories for single-response checks) and at most one ``constitution`` (which sets, with
 what weights, which templates, and how principles are sampled per comparison). :mod:`constitution.loader` reads the
 files into these models, with ``file:line`` in every error.
+
+For ``constitution revise`` (Constitutional AI's supervised stage) a principle may also carry a ``critique`` and a
+``revision`` request; a set's, else the constitution file's ``revise:`` texts, else built-in ones, apply where it
+has none. They never change a principle's comparison hash nor the constitution's hash: labels do not depend on them.
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ class Principle(_Strict):
     weight: float = Field(default=1.0, ge=0.0, description="Share in the ensemble (times the set's weight).")
     tags: list[str] = Field(default_factory=list)
     template: str | None = Field(default=None, description="Name of a template that replaces the default.")
+    critique: NonEmptyText | None = Field(
+        default=None, description="`constitution revise`: what to look for in a reply (default: the set's, else the constitution's)."
+    )
+    revision: NonEmptyText | None = Field(
+        default=None, description="`constitution revise`: how to rewrite the reply after the critique (default as for critique)."
+    )
 
 
 class PrincipleSetFile(_Strict):
@@ -52,6 +62,8 @@ class PrincipleSetFile(_Strict):
     description: str = ""
     template: str | None = Field(default=None, description="Default template for this set's principles.")
     templates: dict[str, NonEmptyText] = Field(default_factory=dict, description="Inline templates, by name.")
+    critique: NonEmptyText | None = Field(default=None, description="Default critique request of this set's principles.")
+    revision: NonEmptyText | None = Field(default=None, description="Default revision request of this set's principles.")
     principles: list[Principle] = Field(min_length=1)
 
 
@@ -87,12 +99,31 @@ class Sampling(_Strict):
     seed: int = 0
 
 
+LABEL_TEMPLATE_KINDS = ("comparison", "cot", "safety")
+"""The template kinds labels depend on (the constitution's hash covers these, not the revise ones)."""
+
+
 class TemplateChoice(_Strict):
-    """Which template renders each kind of judge prompt."""
+    """Which template renders each kind of prompt: the judge's, and the critique and revision of ``revise``."""
 
     comparison: str = "cai_comparison"
     cot: str = "cot_comparison"
     safety: str = "safety_check"
+    critique: str = "critique"
+    revision: str = "revision"
+
+
+class RevisionRequests(_Strict):
+    """The critique and revision requests of principles that have none of their own (nor their set)."""
+
+    critique: NonEmptyText = (
+        "Identify specific ways in which the assistant's last reply is harmful, unethical, dishonest, disrespectful "
+        "or unhelpful. If it has no such problem, say so."
+    )
+    revision: NonEmptyText = (
+        "Rewrite the assistant's last reply to fix every problem the critique found while keeping whatever was "
+        "helpful. If the critique found no problem, repeat the reply unchanged."
+    )
 
 
 class ConstitutionFile(_Strict):
@@ -105,6 +136,7 @@ class ConstitutionFile(_Strict):
     safety_policy: str | None = None
     templates: TemplateChoice = Field(default_factory=TemplateChoice)
     sampling: Sampling = Field(default_factory=Sampling)
+    revise: RevisionRequests = Field(default_factory=RevisionRequests)
 
     @model_validator(mode="after")
     def _unique_sets(self) -> ConstitutionFile:
@@ -115,7 +147,7 @@ class ConstitutionFile(_Strict):
 
 
 class ResolvedPrinciple(BaseModel):
-    """A principle as used: its set, effective weight, template name and content hash."""
+    """A principle as used: its set, effective weight, template name, comparison hash and revise requests."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -128,6 +160,8 @@ class ResolvedPrinciple(BaseModel):
     template: str | None
     hash: str
     where: str
+    critique: str
+    revision: str
 
     def example_messages(self) -> list[dict[str, str]]:
         """Examples as plain dicts for templates."""
@@ -170,7 +204,7 @@ class Constitution(BaseModel):
         return content_hash(
             [(p.id, p.hash, p.weight, p.template) for p in self.principles],
             self.sampling.model_dump(),
-            self.choice.model_dump(),
+            self.choice.model_dump(include=set(LABEL_TEMPLATE_KINDS)),
             {n: self.templates[n].hash for n in self.used_template_names()},
             self.safety_policy.model_dump() if self.safety_policy else None,
         )
@@ -189,7 +223,7 @@ class Constitution(BaseModel):
         return getattr(self.choice, kind)
 
     def used_template_names(self) -> list[str]:
-        """Every template name this constitution refers to."""
+        """Every template name this constitution's labels use (not those of ``revise``)."""
         names = {self.choice.comparison, self.choice.cot, self.choice.safety}
         names.update(p.template for p in self.principles if p.template)
         return sorted(names)

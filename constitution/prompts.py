@@ -5,13 +5,16 @@ every template, ours included, runs in ``jinja2.sandbox.ImmutableSandboxedEnviro
 reaching Python internals (``{{ ''.__class__.__mro__ }}``), changing what it was given (``{{ xs.append(1) }}``) or
 an undefined variable is an error that names the template.
 A template declares its own answer format with top-level ``{% set %}``: ``answer_prefix`` (text after which the
-option tokens are scored), ``options`` (one token each) and, for chain-of-thought, ``rationale_prefix``.
+option tokens are scored), ``options`` (one token each) and, for chain-of-thought, ``rationale_prefix``. The
+critique and revision templates of ``constitution revise`` declare ``generation_prefix`` (text after the opened
+assistant turn from which the model writes; default none).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
@@ -23,6 +26,7 @@ from constitution.errors import InputError, InputErrors
 from constitution.principles import Constitution, ResolvedPrinciple, TemplateSource
 
 Order = Literal["ab", "ba"]
+T = TypeVar("T")
 
 
 class RenderedTemplate(BaseModel):
@@ -77,21 +81,32 @@ def _where(origin: str, lineno: int | None) -> str:
     return f"{file}:{int(line) + lineno}" if line.isdigit() else origin
 
 
-def render_template(template: TemplateSource, variables: dict[str, Any]) -> RenderedTemplate:
-    """Render one template, sandboxed; sandbox violations and undefined names raise InputError."""
+def _render(template: TemplateSource, variables: dict[str, Any], read: Callable[[Any], T]) -> T:
+    """Render one template, sandboxed, and ``read`` what it declares from the rendered module; sandbox violations
+    and undefined names raise InputError naming the template."""
     compiled = _compile(template.source, template.origin)
     try:
-        module = compiled.make_module(variables)
-        body = str(module).strip()
-        options = tuple(str(o) for o in getattr(module, "options", ("A", "B")))
-        prefix = str(getattr(module, "answer_prefix", "The answer is: ("))
-        rationale = getattr(module, "rationale_prefix", None)
+        return read(compiled.make_module(variables))
     except SecurityError as exc:
         raise InputError(f"template {template.name!r} is not allowed to do this (sandbox): {exc}", where=template.origin) from exc
     except UndefinedError as exc:
         raise InputError(f"template {template.name!r}: {exc.message}", where=template.origin) from exc
     except TypeError as exc:  # e.g. calling something that is not callable
         raise InputError(f"template {template.name!r}: {exc}", where=template.origin) from exc
+
+
+def render_template(template: TemplateSource, variables: dict[str, Any]) -> RenderedTemplate:
+    """Render one judge template, sandboxed; sandbox violations and undefined names raise InputError."""
+    body, options, prefix, rationale = _render(
+        template,
+        variables,
+        lambda module: (
+            str(module).strip(),
+            tuple(str(o) for o in getattr(module, "options", ("A", "B"))),
+            str(getattr(module, "answer_prefix", "The answer is: (")),
+            getattr(module, "rationale_prefix", None),
+        ),
+    )
     if len(options) < 2:
         raise InputError(f"template {template.name!r}: `options` must list at least two answers", where=template.origin)
     return RenderedTemplate(body=body, answer_prefix=prefix, options=options, rationale_prefix=rationale)
@@ -188,6 +203,49 @@ def safety_prompt(
     return _to_prompt(template, render_template(template, variables), tokenizer, category_id, "ab")
 
 
+def revise_variables(
+    principle: ResolvedPrinciple, conversation: list[Message], response: str, critique: str | None = None
+) -> dict[str, Any]:
+    """Template variables for a critique (``critique`` None) or a revision of ``response`` under one principle."""
+    variables = {
+        "conversation": conversation_text(conversation),
+        "response": response,
+        "principle": principle.text,
+        "principle_id": principle.id,
+        "critique_request": principle.critique,
+        "revision_request": principle.revision,
+    }
+    if critique is not None:
+        variables["critique"] = critique
+    return variables
+
+
+def _generation_text(template: TemplateSource, variables: dict[str, Any], tokenizer: Any | None) -> str:
+    body, prefix = _render(template, variables, lambda m: (str(m).strip(), str(getattr(m, "generation_prefix", ""))))
+    return chat_text(body, tokenizer, prefix)
+
+
+def critique_prompt(
+    constitution: Constitution, principle: ResolvedPrinciple, conversation: list[Message], response: str, tokenizer: Any | None = None
+) -> str:
+    """The model's input asking it to critique ``response`` by the principle's critique request."""
+    template = constitution.templates[constitution.choice.critique]
+    return _generation_text(template, revise_variables(principle, conversation, response), tokenizer)
+
+
+def revision_prompt(
+    constitution: Constitution,
+    principle: ResolvedPrinciple,
+    conversation: list[Message],
+    response: str,
+    critique: str,
+    tokenizer: Any | None = None,
+) -> str:
+    """The model's input asking it to rewrite ``response`` after its ``critique``, by the principle's revision request."""
+    template = constitution.templates[constitution.choice.revision]
+    return _generation_text(template, revise_variables(principle, conversation, response, critique), tokenizer)
+
+
 _SAMPLE_PAIR = Pair(
     id="check",
     prompt=[Message(role="user", content="How do I boil an egg?")],
@@ -200,8 +258,11 @@ def check_templates(constitution: Constitution) -> None:
     """Compile and trial-render every template the constitution uses; raise InputErrors naming each bad one."""
     errors: list[InputError] = []
     checks: list[tuple[str, Any]] = []
+    sample = (_SAMPLE_PAIR.prompt, _SAMPLE_PAIR.response_b)
     for principle in constitution.principles:
         checks.append((f"principle {principle.id}", lambda p=principle: comparison_prompt(constitution, p, _SAMPLE_PAIR)))
+        checks.append((f"critique {principle.id}", lambda p=principle: critique_prompt(constitution, p, *sample)))
+        checks.append((f"revision {principle.id}", lambda p=principle: revision_prompt(constitution, p, *sample, "Too curt.")))
     if constitution.principles:
         first = constitution.principles[0]
         checks.append(("cot", lambda: comparison_prompt(constitution, first, _SAMPLE_PAIR, kind="cot")))

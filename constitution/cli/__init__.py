@@ -19,6 +19,7 @@ COMMANDS = [
     "validate",
     "render",
     "generate",
+    "revise",
     "label",
     "diff",
     "run",
