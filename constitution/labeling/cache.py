@@ -9,13 +9,12 @@ changes only that principle's hash, so only its judgments are asked again.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-from constitution.errors import InputError
+from constitution.sqlite_store import SqliteStore
 
 
 class JudgmentKey(NamedTuple):
@@ -50,20 +49,11 @@ def _parse(text: str) -> tuple[float, ...]:
     return tuple(float(x) for x in text.split(","))
 
 
-class JudgmentCache:
+class JudgmentCache(SqliteStore):
     """SQLite store of judgments; safe against SIGKILL (each write is one transaction)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, timeout=60.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
-            self._db.commit()
-        except sqlite3.DatabaseError as exc:
-            raise InputError(f"the judgment cache is not a readable SQLite database ({exc}); move it away to start afresh", where=str(self.path)) from exc
+        super().__init__(path, table="judgments_v2", schema=_SCHEMA, what="judgment cache")
 
     def get_many(self, keys: Iterable[JudgmentKey]) -> dict[JudgmentKey, Judgment]:
         """Stored judgments among ``keys``: one query per few hundred pairs of the same judge."""
@@ -90,24 +80,4 @@ class JudgmentCache:
         """Store judgments in one transaction; an existing key is kept (never duplicated). Returns rows added."""
         now = time.time()
         rows = [(*j.key, ",".join(repr(x) for x in j.logprobs), j.rationale, now) for j in judgments]
-        with self._db:
-            before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO judgments_v2 (judge, pair_hash, principle_hash, template_hash, ord, logprobs, "
-                "rationale, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            return self._db.total_changes - before
-
-    def count(self) -> int:
-        """Number of stored judgments."""
-        return int(self._db.execute("SELECT COUNT(*) FROM judgments_v2").fetchone()[0])
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> JudgmentCache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        return self.insert_new(("judge", "pair_hash", "principle_hash", "template_hash", "ord", "logprobs", "rationale", "created"), rows)

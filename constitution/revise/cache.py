@@ -9,13 +9,12 @@ principle's request changes the inputs only of the chains that drew it, from the
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-from constitution.errors import InputError
+from constitution.sqlite_store import SqliteStore
 
 
 class GenerationKey(NamedTuple):
@@ -45,22 +44,11 @@ CREATE TABLE IF NOT EXISTS generations_v1 (
 _READ_CHUNK = 200  # keys per query (4 parameters each; SQLite allows 32766)
 
 
-def _open(path: Path) -> sqlite3.Connection:
-    try:
-        db = sqlite3.connect(path, timeout=60.0)
-        db.executescript(f"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; {_SCHEMA};")
-        return db
-    except sqlite3.DatabaseError as exc:
-        raise InputError(f"the generation cache is not a readable SQLite database ({exc}); move it away to start afresh", where=str(path)) from exc
-
-
-class GenerationCache:
+class GenerationCache(SqliteStore):
     """SQLite store of generations; safe against SIGKILL (each write is one transaction)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = _open(self.path)
+        super().__init__(path, table="generations_v1", schema=_SCHEMA, what="generation cache")
 
     def get_many(self, keys: Iterable[GenerationKey]) -> dict[GenerationKey, str]:
         """Stored texts among ``keys``, looked up by primary key a few hundred at a time."""
@@ -80,25 +68,8 @@ class GenerationCache:
         """Store generations in one transaction; an existing key is kept (never duplicated). Returns rows added."""
         now = time.time()
         rows = [(*g.key, g.step, g.text, now) for g in generations]
-        with self._db:
-            before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO generations_v1 (model, request_hash, round, sampling, step, text, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            return self._db.total_changes - before
+        return self.insert_new(("model", "request_hash", "round", "sampling", "step", "text", "created"), rows)
 
     def count(self, step: str | None = None) -> int:
         """Number of stored generations (of one step, if given)."""
-        if step is None:
-            return int(self._db.execute("SELECT COUNT(*) FROM generations_v1").fetchone()[0])
-        return int(self._db.execute("SELECT COUNT(*) FROM generations_v1 WHERE step=?", (step,)).fetchone()[0])
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> GenerationCache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        return super().count("step=?", (step,)) if step is not None else super().count()
