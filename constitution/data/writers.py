@@ -26,14 +26,23 @@ def _jsonl_rows(path: str) -> Iterator[dict[str, Any]]:
                 yield dataset_row(FeedbackRecord.model_validate_json(line))
 
 
+def _has_records(path: Path) -> bool:
+    with open(path, encoding="utf-8") as fh:
+        return any(line.strip() for line in fh)
+
+
 def save_jsonl_as_dataset(jsonl: Path, out: Path) -> Path:
     """Write the records of a ``labels.jsonl`` as a `datasets` folder, streaming (memory does not grow with it).
 
     The Arrow build cache lives in a temporary folder beside ``out`` and is removed: `datasets` keys a generator's
     cache on its arguments, not on the file's content, so a shared cache could hand back a previous run's rows.
+    A file without records (every pair failed) gives an empty dataset with the record's columns.
     """
     import datasets
 
+    if not _has_records(jsonl):  # `datasets` cannot build from a generator that yields nothing
+        datasets.Dataset.from_dict({name: [] for name in FeedbackRecord.model_fields}).save_to_disk(str(out), num_shards=1)
+        return out
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
         ds = datasets.Dataset.from_generator(_jsonl_rows, gen_kwargs={"path": str(jsonl)}, cache_dir=str(scratch))
