@@ -5,6 +5,11 @@ Pairs are read lazily and labelled as a stream: memory does not grow with the da
 that TRL's RewardTrainer/DPOTrainer read as is), ``summary.json``, ``truncated.jsonl`` / ``skipped.jsonl`` (pairs
 shortened to fit the judge, and pairs not labelled, by id) and, unless ``--cache`` moves it, ``judgments.sqlite``:
 the judgment cache that makes a re-run resume after a crash and re-judge only edited principles.
+
+With several ``--judge`` a jury labels: each judge labels every pair into DIR/judges/<name>/ (one after the other,
+through the same judgment cache), and DIR gets the jury's labels (the judges' weighted mean, for pairs at least
+``--quorum`` judges labelled) with a summary that adds each judge's figures, Cohen's kappa per pair of judges and
+Krippendorff's alpha.
 """
 
 from __future__ import annotations
@@ -12,12 +17,22 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from constitution.cli._common import add_constitution_flag, constitution_path
 from constitution.cli._flags import add_fields, build, given
-from constitution.cli._llm_flags import add_llm_flags, llm_from_args
+from constitution.cli._judges import add_judge_flags, judges_from_args
+from constitution.cli._llm_flags import add_llm_flags
 from constitution.labeling.config import LabelConfig
 from constitution.llm.config import RayConfig
+
+if TYPE_CHECKING:
+    from constitution.labeling.cache import JudgmentCache
+    from constitution.labeling.jury_config import JudgeSpec
+    from constitution.labeling.jury_summary import JurySummary
+    from constitution.labeling.stats import LabelSummary
+    from constitution.llm.config import LLMConfig
+    from constitution.principles import Constitution
 
 RAY = {name: f"--ray-{name.replace('_', '-')}" for name in RayConfig.model_fields}
 LABELING = {"chain_of_thought": "--cot"}
@@ -37,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "label the rest, exit 2 at the end)",
     )  # fmt: skip
     add_fields(p.add_argument_group("labeling"), LabelConfig, names=LABELING)
-    add_llm_flags(p, "judge", model_flag="--judge")
+    add_llm_flags(p, "judge", model_flag=None)
+    add_judge_flags(p)
     engine = p.add_argument_group("engine")
     engine.add_argument("--engine", choices=["local", "ray"], default="local", help="judge in this process, or on Ray actors (default: local)")
     add_fields(engine, RayConfig, prefix="ray_", names=RAY, suffix=" [--engine ray]")
@@ -45,35 +61,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from constitution.data.pairs import PairReader, scan_pairs
+    from constitution.data.pairs import scan_pairs
     from constitution.errors import InputError
     from constitution.labeling.cache import JudgmentCache
-    from constitution.labeling.labeler import Labeler
-    from constitution.labeling.run import label_to_folder
-    from constitution.labeling.table import format_summary
-    from constitution.llm.factory import make_llm
+    from constitution.labeling.jury_config import check_quorum
     from constitution.loader import load_constitution
 
     constitution = load_constitution(constitution_path(args.constitution))
     config = build(LabelConfig, given(args, LabelConfig.model_fields), "labeling", LABELING)
-    judge = llm_from_args(args, "judge")
+    judges = judges_from_args(args)
+    check_quorum(args.quorum, len(judges))
     ray = build(RayConfig, given(args, RayConfig.model_fields, prefix="ray_"), "ray", RAY)
     first_bad: list[InputError] = []
     # One pass over the input before the judge loads: a broken file stops here, and the progress bar gets a total.
     scan = scan_pairs(args.pairs, limit=args.limit, on_bad=None if args.strict else first_bad.append)
     out = Path(args.out)
-    llm = make_llm(judge, args.engine, ray)
-    try:
-        with JudgmentCache(args.cache or out / "judgments.sqlite") as cache:
-            labeler = Labeler(constitution, llm, cache, config)
-            reader = PairReader(args.pairs, limit=args.limit)
-            summary = label_to_folder(labeler, reader, out, total=scan.kept, show_progress=not args.no_progress)
-    finally:
-        llm.close()
+    with JudgmentCache(args.cache or out / "judgments.sqlite") as cache:
+        if len(judges) == 1:
+            summary = _one_judge(args, constitution, judges[0].llm, cache, config, ray, scan.kept)
+        else:
+            summary = _jury(args, constitution, judges, cache, config, ray, scan.kept)
     if scan.dropped_mismatched:
         print(f"note: dropped {scan.dropped_mismatched} pair(s) whose dialogues differ before the last turn "
               f"(first: {', '.join(scan.dropped_where)})", file=sys.stderr)  # fmt: skip
-    print(format_summary(summary))
     print(f"wrote {summary.pairs} labels to {out}")
     if summary.rows_bad:
         print(f"error: {summary.rows_bad} input row(s) could not be read and were skipped (listed in "
@@ -84,3 +94,40 @@ def run(args: argparse.Namespace) -> int:
               "(every finished judgment is cached)", file=sys.stderr)  # fmt: skip
         return 1
     return 0
+
+
+def _one_judge(
+    args: argparse.Namespace, constitution: Constitution, judge: LLMConfig, cache: JudgmentCache, config: LabelConfig, ray: RayConfig, total: int
+) -> LabelSummary:
+    """Label with one judge into the output folder; prints the summary."""
+    from constitution.data.pairs import PairReader
+    from constitution.labeling.labeler import Labeler
+    from constitution.labeling.run import label_to_folder
+    from constitution.labeling.table import format_summary
+    from constitution.llm.factory import make_llm
+
+    llm = make_llm(judge, args.engine, ray)
+    try:
+        labeler = Labeler(constitution, llm, cache, config)
+        reader = PairReader(args.pairs, limit=args.limit)
+        summary = label_to_folder(labeler, reader, args.out, total=total, show_progress=not args.no_progress)
+    finally:
+        llm.close()
+    print(format_summary(summary))
+    return summary
+
+
+def _jury(
+    args: argparse.Namespace, constitution: Constitution, judges: list[JudgeSpec], cache: JudgmentCache, config: LabelConfig, ray: RayConfig, total: int
+) -> JurySummary:
+    """Label with a jury; prints its summary and a warning per judge that failed or failed some pairs."""
+    from constitution.labeling.jury import Jury
+    from constitution.labeling.jury_table import format_jury, status
+
+    jury = Jury(constitution, judges, cache, config, quorum=args.quorum, engine=args.engine, ray=ray)
+    summary = jury.label(args.pairs, args.out, limit=args.limit, total=total, show_progress=not args.no_progress)
+    print(format_jury(summary))
+    for member in summary.members:
+        if status(member) != "ok":
+            print(f"warning: judge {member.name}: {status(member)}", file=sys.stderr)
+    return summary

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from constitution.generation import GenerationConfig
 from constitution.labeling.config import LabelConfig
+from constitution.labeling.jury_config import JudgeSpec, check_quorum
 from constitution.llm.config import LLMConfig, RayConfig, VllmConfig
 from constitution.reward.config import RewardTrainingConfig
 
@@ -36,7 +37,16 @@ class PipelineConfig(BaseModel):
         default_factory=lambda: GenerationConfig(max_tokens=48, temperature=1.0, batch_size=32),
         description="the policy and how it samples (two responses per prompt make a pair)",
     )
-    judge: LLMConfig = Field(default_factory=VllmConfig, description="the feedback model: backend, model, endpoints")
+    judge: LLMConfig = Field(
+        default_factory=VllmConfig, description="the feedback model: backend, model, endpoints (unused with `judges`)"
+    )
+    judges: list[JudgeSpec] | None = Field(
+        None,
+        min_length=1,
+        description="a jury instead of `judge`: a list of judges, each with backend, model, endpoints and `weight` "
+        "(and `name`, its folder under labels/judges/); every judge labels every pair, the labels are their weighted mean",
+    )
+    quorum: int | None = Field(None, ge=1, description="with `judges`: judges that must label a pair for it to be labelled (default: all)")
     engine: Literal["local", "ray"] = Field("local", description="judge in this process (local) or on Ray actors (ray)")
     ray: RayConfig = Field(default_factory=RayConfig, description="the Ray actors, with engine: ray")
     labeling: LabelConfig = Field(default_factory=LabelConfig, description="orders, chain-of-thought, chunking")
@@ -51,6 +61,17 @@ class PipelineConfig(BaseModel):
     human_eval_limit: int = Field(256, ge=1, description="how many human pairs to evaluate on (a seed-0 sample)")
     seed: int = Field(0, description="seed of the train/test split and the human-eval sample")
 
+    @model_validator(mode="after")
+    def _one_way_to_judge(self) -> PipelineConfig:
+        if self.judges is not None and self.judge != VllmConfig():
+            raise ValueError("give `judge` (one judge) or `judges` (a jury), not both: leave `judge` at its default")
+        check_quorum(self.quorum, len(self.jury()))
+        return self
+
+    def jury(self) -> list[JudgeSpec]:
+        """The judges: those of `judges`, else `judge` alone."""
+        return self.judges or [JudgeSpec(llm=self.judge)]
+
 
 def _described(model: type[BaseModel], value: BaseModel, indent: int = 0) -> list[str]:
     lines = []
@@ -63,7 +84,7 @@ def _described(model: type[BaseModel], value: BaseModel, indent: int = 0) -> lis
             lines.append(f"{pad}{name}:")
             lines.extend(_described(type(current), current, indent + 1))
         else:
-            dumped = yaml.safe_dump({name: current.model_dump() if isinstance(current, BaseModel) else current}, sort_keys=False, default_flow_style=False)
+            dumped = yaml.safe_dump(value.model_dump(include={name}), sort_keys=False, default_flow_style=False)
             lines.extend(pad + line for line in dumped.rstrip().splitlines())
     return lines
 

@@ -23,6 +23,9 @@ from constitution.errors import InputError
 from constitution.generation import generate_pairs
 from constitution.hashing import content_hash
 from constitution.labeling.cache import JudgmentCache
+from constitution.labeling.jury import Jury
+from constitution.labeling.jury_summary import JurySummary
+from constitution.labeling.jury_table import format_jury
 from constitution.labeling.labeler import Labeler
 from constitution.labeling.run import label_to_folder
 from constitution.labeling.table import format_summary
@@ -51,7 +54,7 @@ class Pipeline:
     # -- models: the policy and the judge share one engine when their configs are the same
     def _model(self, role: str) -> LLM:
         c = self.config
-        config = c.judge if role == "judge" else c.generation.policy
+        config = c.jury()[0].llm if role == "judge" else c.generation.policy
         key = content_hash(config, c.engine if role == "judge" else "local")
         if key not in self._models:
             engine = c.engine if role == "judge" else "local"
@@ -91,7 +94,7 @@ class Pipeline:
                 gen_fp = content_hash(file_fingerprint(prompts), c.generation)
                 self.runner.run("generate", gen_fp, [self.pairs_path], lambda: self._generate(prompts))
                 source = str(self.pairs_path)
-            label_fp = content_hash(gen_fp, c.pairs_limit, self.constitution.hash, answer_fields(c.judge), c.labeling)
+            label_fp = content_hash(gen_fp, c.pairs_limit, self.constitution.hash, self._judges_fingerprint(), c.labeling)
             self.runner.run("label", label_fp, [self.labels_dir / "labels.jsonl"], lambda: self._label(source))
             self.close()  # free the judge's memory before training
             train_fp = content_hash(label_fp, c.training, c.test_fraction, c.seed)
@@ -105,6 +108,13 @@ class Pipeline:
         finally:
             self.close()
 
+    def _judges_fingerprint(self) -> Any:
+        """What about the judges decides the labels: one judge's answer settings; a jury's, with weights, names and quorum."""
+        jury = self.config.jury()
+        if len(jury) == 1:
+            return answer_fields(jury[0].llm)
+        return [(answer_fields(j.llm), j.weight, j.name) for j in jury], self.config.quorum
+
     # -- stages
     def _generate(self, prompts: str) -> dict[str, Any]:
         report = generate_pairs(self.config.generation, prompts, self.pairs_path, backend=self._model("policy"))
@@ -112,18 +122,31 @@ class Pipeline:
 
     def _label(self, source: str) -> dict[str, Any]:
         scan = scan_pairs(source, limit=self.config.pairs_limit, on_bad=lambda error: None)  # the total; a broken file stops here
-        reader = PairReader(source, limit=self.config.pairs_limit)
         staged = self.labels_dir.with_name("labels.staging")
         recover_dir(self.labels_dir)
         shutil.rmtree(staged, ignore_errors=True)
         with JudgmentCache(self.run_dir / "judgments.sqlite") as cache:
-            labeler = Labeler(self.constitution, self._model("judge"), cache, self.config.labeling)
-            summary = label_to_folder(labeler, reader, staged, total=scan.kept, desc="label")
+            if len(self.config.jury()) > 1:
+                summary = self._label_with_jury(source, staged, cache, scan.kept)
+            else:
+                labeler = Labeler(self.constitution, self._model("judge"), cache, self.config.labeling)
+                reader = PairReader(source, limit=self.config.pairs_limit)
+                summary = label_to_folder(labeler, reader, staged, total=scan.kept, desc="label")
+                self.log(format_summary(summary))
         write_snapshot(self.constitution, staged)
         keep_previous(self.labels_dir, self.run_dir / "previous", self.constitution)  # for the report's "Since the last run"
         replace_dir(staged, self.labels_dir)  # the labels folder appears whole or not at all
-        self.log(format_summary(summary))
-        return {"dropped_mismatched": reader.report.dropped_mismatched, **summary.model_dump(exclude={"per_principle"})}
+        return {"dropped_mismatched": scan.dropped_mismatched, **summary.model_dump(exclude={"per_principle"})}
+
+    def _label_with_jury(self, source: str, out: Path, cache: JudgmentCache, total: int) -> JurySummary:
+        """Every judge labels into ``out/judges/``, the jury's labels go to ``out``. Like a single judge's failed pairs,
+        a judge that failed and the pairs below the quorum are reported (summary, ``skipped.jsonl``), not raised."""
+        c = self.config
+        self.close()  # the policy's engine: each judge is loaded in turn
+        jury = Jury(self.constitution, c.jury(), cache, c.labeling, quorum=c.quorum, engine=c.engine, ray=c.ray)
+        summary = jury.label(source, out, limit=c.pairs_limit, total=total)
+        self.log(format_jury(summary))
+        return summary
 
     def _split(self) -> tuple[list[Pair], list[Pair]]:
         from constitution.reward.principle_pairs import load_principle_pairs
