@@ -27,7 +27,6 @@ from constitution.labeling.config import LabelConfig
 from constitution.llm.config import RayConfig
 
 if TYPE_CHECKING:
-    from constitution.labeling.cache import JudgmentCache
     from constitution.labeling.jury_config import JudgeSpec
     from constitution.labeling.jury_summary import JurySummary
     from constitution.labeling.stats import LabelSummary
@@ -63,7 +62,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from constitution.data.pairs import scan_pairs
     from constitution.errors import InputError
-    from constitution.labeling.cache import JudgmentCache
     from constitution.labeling.jury_config import check_quorum
     from constitution.loader import load_constitution
 
@@ -76,11 +74,11 @@ def run(args: argparse.Namespace) -> int:
     # One pass over the input before the judge loads: a broken file stops here, and the progress bar gets a total.
     scan = scan_pairs(args.pairs, limit=args.limit, on_bad=None if args.strict else first_bad.append)
     out = Path(args.out)
-    with JudgmentCache(args.cache or out / "judgments.sqlite") as cache:
-        if len(judges) == 1:
-            summary = _one_judge(args, constitution, judges[0].llm, cache, config, ray, scan.kept)
-        else:
-            summary = _jury(args, constitution, judges, cache, config, ray, scan.kept)
+    cache = Path(args.cache or out / "judgments.sqlite")
+    if len(judges) == 1:
+        summary = _one_judge(args, constitution, judges[0].llm, cache, config, ray, scan.kept)
+    else:
+        summary = _jury(args, constitution, judges, cache, config, ray, scan.kept)
     if scan.dropped_mismatched:
         print(f"note: dropped {scan.dropped_mismatched} pair(s) whose dialogues differ before the last turn "
               f"(first: {', '.join(scan.dropped_where)})", file=sys.stderr)  # fmt: skip
@@ -97,10 +95,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _one_judge(
-    args: argparse.Namespace, constitution: Constitution, judge: LLMConfig, cache: JudgmentCache, config: LabelConfig, ray: RayConfig, total: int
+    args: argparse.Namespace, constitution: Constitution, judge: LLMConfig, cache: Path, config: LabelConfig, ray: RayConfig, total: int
 ) -> LabelSummary:
     """Label with one judge into the output folder; prints the summary."""
     from constitution.data.pairs import PairReader
+    from constitution.labeling.cache import JudgmentCache
     from constitution.labeling.labeler import Labeler
     from constitution.labeling.run import label_to_folder
     from constitution.labeling.table import format_summary
@@ -108,9 +107,10 @@ def _one_judge(
 
     llm = make_llm(judge, args.engine, ray)
     try:
-        labeler = Labeler(constitution, llm, cache, config)
-        reader = PairReader(args.pairs, limit=args.limit)
-        summary = label_to_folder(labeler, reader, args.out, total=total, show_progress=not args.no_progress)
+        with JudgmentCache(cache) as judgments:
+            labeler = Labeler(constitution, llm, judgments, config)
+            reader = PairReader(args.pairs, limit=args.limit)
+            summary = label_to_folder(labeler, reader, args.out, total=total, show_progress=not args.no_progress)
     finally:
         llm.close()
     print(format_summary(summary))
@@ -118,14 +118,16 @@ def _one_judge(
 
 
 def _jury(
-    args: argparse.Namespace, constitution: Constitution, judges: list[JudgeSpec], cache: JudgmentCache, config: LabelConfig, ray: RayConfig, total: int
+    args: argparse.Namespace, constitution: Constitution, judges: list[JudgeSpec], cache: Path, config: LabelConfig, ray: RayConfig, total: int
 ) -> JurySummary:
     """Label with a jury; prints its summary and a warning per judge that failed or failed some pairs."""
+    from constitution.labeling.cache import JudgmentCache
     from constitution.labeling.jury import Jury
     from constitution.labeling.jury_table import format_jury, status
 
-    jury = Jury(constitution, judges, cache, config, quorum=args.quorum, engine=args.engine, ray=ray)
-    summary = jury.label(args.pairs, args.out, limit=args.limit, total=total, show_progress=not args.no_progress)
+    with JudgmentCache(cache) as judgments:
+        jury = Jury(constitution, judges, judgments, config, quorum=args.quorum, engine=args.engine, ray=ray)
+        summary = jury.label(args.pairs, args.out, limit=args.limit, total=total, show_progress=not args.no_progress)
     print(format_jury(summary))
     for member in summary.members:
         if status(member) != "ok":

@@ -36,6 +36,7 @@ class JurorReport(BaseModel):
     same_position_pct: float | None = None
     agreement: float | None = Field(None, description="its agreement with the input's labels")
     jury_agreement: float | None = Field(None, description="share of jury-labelled pairs where it prefers the jury's response")
+    seconds: float = Field(0.0, description="its labeling run, without loading it")
 
 
 class PairAgreement(BaseModel):
