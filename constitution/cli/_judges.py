@@ -32,9 +32,9 @@ def add_judge_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quorum", type=int, default=None, help="judges that must label a pair for the jury's label (default: all of them)")
 
 
-def _settings(text: str) -> tuple[str | None, dict[str, str | list[str]]]:
-    """``MODEL,key=value,...`` -> the model (None when left out) and the settings (list fields collect repeats)."""
-    model, settings = None, {}
+def _settings(text: str) -> tuple[str, dict[str, str | list[str]]]:
+    """``MODEL,key=value,...`` -> the model ("" when left out) and the settings (list fields collect repeats)."""
+    model, settings = "", {}
     for k, item in enumerate(text.split(",")):
         if "=" not in item:
             if k:
@@ -56,7 +56,7 @@ def judges_from_args(args: argparse.Namespace) -> list[JudgeSpec]:
     """One spec per ``--judge`` (the default judge when none is given), the judge flags under each."""
     specs = []
     for text in args.judges or [""]:
-        model, settings = _settings(text) if text else (None, {})
+        model, settings = _settings(text)
         flags = copy.copy(args)
         if model:
             flags.judge_model = model

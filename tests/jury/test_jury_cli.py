@@ -138,3 +138,9 @@ def test_with_a_quorum_the_judges_that_answered_label(tmp_path: Path, judge_mode
     assert len(summary["pairwise"]) == 3 and all(p["pairs"] == 0 and p["kappa"] is None for p in summary["pairwise"])
     assert summary["alpha_pairs"] == 0 and summary["alpha"] is None
     assert not (out / "judges" / "missing").exists()
+
+
+@pytest.mark.slow
+def test_the_same_judge_twice_is_an_input_error(tmp_path: Path, judge_model_path: str, capsys: pytest.CaptureFixture[str]):
+    code, _ = _label(tmp_path, FP32, FP32.replace("name=fp32", "name=again"))
+    assert code == 2 and "judges 'fp32' and 'again' are the same judge" in capsys.readouterr().err
