@@ -228,6 +228,11 @@ class Constitution(BaseModel):
         names.update(p.template for p in self.principles if p.template)
         return sorted(names)
 
+    def pinned(self, principle_ids: list[str] | tuple[str, ...]) -> Constitution:
+        """This constitution reduced to the given principles, every one asked of every pair (rule ``all``)."""
+        chosen = tuple(self.principle(pid) for pid in principle_ids)
+        return self.model_copy(update={"principles": chosen, "sampling": Sampling(rule="all")})
+
     def plan(self, pair_hash: str) -> list[ResolvedPrinciple]:
         """Principles to ask for one pair by the sampling rule: deterministic in (seed, pair, principle ids).
 

@@ -19,7 +19,7 @@ from constitution.labeling.cache import JudgmentCache
 from constitution.labeling.config import LabelConfig
 from constitution.labeling.labeler import Labeler, label_pairs
 from constitution.llm.base import LLM
-from constitution.principles import Constitution, Sampling
+from constitution.principles import Constitution
 from constitution.prompts import comparison_prompt
 
 Side = Literal["a", "b"]
@@ -123,8 +123,7 @@ def probe_injections(
 
     ``principles``: ids to ask (default every principle of the constitution), each of them for every pair.
     """
-    chosen = tuple(constitution.principle(pid) for pid in principles) if principles else constitution.principles
-    pinned = constitution.model_copy(update={"principles": chosen, "sampling": Sampling(rule="all")})
+    pinned = constitution.pinned(list(principles) if principles else [p.id for p in constitution.principles])
     variants = [(injection, side) for side in sides for injection in injections]
     edited = [inject(pair, injection, side) for injection, side in variants for pair in pairs]
     n = len(pairs)
@@ -138,5 +137,5 @@ def probe_injections(
         margin["debiased" if debiased else "ab_only"] = sum(abs(p - 0.5) for p in before) / n
         for k, (injection, side) in enumerate(variants):
             outcomes.append(outcome(injection, side, debiased, before, after[k * n : (k + 1) * n]))
-    principle_ids = [p.id for p in chosen]
+    principle_ids = [p.id for p in pinned.principles]
     return ProbeReport(judge=backend.name, principles=principle_ids, pairs=n, original_margin=margin, outcomes=outcomes)

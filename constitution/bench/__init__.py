@@ -3,7 +3,7 @@ and per RewardBench section."""
 
 from constitution.bench.data import BenchRow, read_bench
 from constitution.bench.result import BenchResult, format_result
-from constitution.bench.scorers import bench_judge, bench_reward_model, pinned
+from constitution.bench.scorers import bench_judge, bench_reward_model
 from constitution.bench.sections import SECTIONS, section_of
 
 __all__ = [
@@ -13,7 +13,6 @@ __all__ = [
     "bench_judge",
     "bench_reward_model",
     "format_result",
-    "pinned",
     "read_bench",
     "section_of",
 ]

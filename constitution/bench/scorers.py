@@ -18,7 +18,7 @@ from constitution.data.records import FeedbackRecord, Pair
 from constitution.labeling.cache import JudgmentCache
 from constitution.labeling.labeler import Labeler, Progress
 from constitution.llm.base import LLM
-from constitution.principles import Constitution, Sampling
+from constitution.principles import Constitution
 from constitution.reward.model import RewardModel
 
 REWARD_PROTOCOL = "reward(chosen) against reward(rejected); equal rewards count 0.5"
@@ -62,11 +62,6 @@ class _Outcomes:
 
     def failed(self, pair_id: str, error: str) -> None:
         self.rows_failed += 1
-
-
-def pinned(constitution: Constitution, principle_id: str) -> Constitution:
-    """The constitution with one principle, asked for every pair."""
-    return constitution.model_copy(update={"principles": (constitution.principle(principle_id),), "sampling": Sampling(rule="all")})
 
 
 def bench_judge(

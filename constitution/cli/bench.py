@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _bench_judge(args: argparse.Namespace, rows: Iterable[BenchRow], total: int) -> BenchResult:
-    from constitution.bench import bench_judge, pinned
+    from constitution.bench import bench_judge
     from constitution.labeling.cache import JudgmentCache
     from constitution.labeling.progress import progress_bar
     from constitution.llm.factory import make_llm
@@ -71,7 +71,7 @@ def _bench_judge(args: argparse.Namespace, rows: Iterable[BenchRow], total: int)
 
     constitution = load_constitution(constitution_path(args.constitution))
     if args.principle:
-        constitution = pinned(constitution, args.principle)
+        constitution = constitution.pinned([args.principle])
     config = llm_from_args(args, "judge")
     with tempfile.TemporaryDirectory(prefix="constitution-bench-") as tmp:
         llm = make_llm(config)

@@ -59,6 +59,38 @@ class FeedbackRecord(BaseModel):
     truncated: bool = Field(False, description="the judge saw the conversation with its earliest turns dropped")
     reference_p_a: float | None = Field(default=None, description="the input's own label (human, for HH/TRL data)")
 
+    @classmethod
+    def of(
+        cls,
+        pair: Pair,
+        p_a: float,
+        per_principle: dict[str, float],
+        *,
+        position_consistent: bool | None,
+        judge: str,
+        constitution_hash: str,
+        truncated: bool = False,
+    ) -> FeedbackRecord:
+        """The record of a labelled pair: chosen/rejected follow ``p_a`` (A on a tie), the input's label kept."""
+        a = Message(role="assistant", content=pair.response_a)
+        b = Message(role="assistant", content=pair.response_b)
+        return cls(
+            id=pair.id,
+            prompt=pair.prompt,
+            response_a=pair.response_a,
+            response_b=pair.response_b,
+            p_a=p_a,
+            chosen=[a] if p_a >= 0.5 else [b],
+            rejected=[b] if p_a >= 0.5 else [a],
+            p_chosen=max(p_a, 1.0 - p_a),
+            per_principle=per_principle,
+            position_consistent=position_consistent,
+            judge=judge,
+            constitution_hash=constitution_hash,
+            truncated=truncated,
+            reference_p_a=pair.p_a,
+        )
+
 
 class LoadReport(BaseModel):
     """What a read kept and dropped (e.g. HH dialogue pairs whose earlier turns differ)."""

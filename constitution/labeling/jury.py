@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from constitution.data.pairs import PairReader
-from constitution.data.records import FeedbackRecord, Message, Pair
+from constitution.data.records import FeedbackRecord, Pair
 from constitution.errors import InputError
 from constitution.labeling.cache import JudgmentCache
 from constitution.labeling.config import LabelConfig
@@ -148,21 +148,7 @@ class Jury:
 
 
 def _record(pair: Pair, label: Combined, truncated: bool, judge: str, constitution_hash: str) -> FeedbackRecord:
-    a = Message(role="assistant", content=pair.response_a)
-    b = Message(role="assistant", content=pair.response_b)
-    return FeedbackRecord(
-        id=pair.id,
-        prompt=pair.prompt,
-        response_a=pair.response_a,
-        response_b=pair.response_b,
-        p_a=label.p_a,
-        chosen=[a] if label.p_a >= 0.5 else [b],
-        rejected=[b] if label.p_a >= 0.5 else [a],
-        p_chosen=max(label.p_a, 1.0 - label.p_a),
-        per_principle=label.per_principle,
-        position_consistent=label.position_consistent,
-        judge=judge,
-        constitution_hash=constitution_hash,
-        truncated=truncated,
-        reference_p_a=pair.p_a,
-    )
+    return FeedbackRecord.of(
+        pair, label.p_a, label.per_principle, position_consistent=label.position_consistent, judge=judge,
+        constitution_hash=constitution_hash, truncated=truncated,
+    )  # fmt: skip

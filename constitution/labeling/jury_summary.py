@@ -107,6 +107,7 @@ class JuryStats:
             constitution_hash=constitution_hash,
             judgments=sum(s.judgments for s in done),
             computed=sum(s.judgments_computed for s in done),
+            cached=sum(s.judgments_cached for s in done),
             seconds=seconds,
             truncated=self.truncated,
             skipped=below_quorum - failed,

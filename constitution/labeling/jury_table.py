@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from constitution.labeling.jury_summary import JurorReport, JurySummary
-from constitution.labeling.table import _f, _pct, format_summary
+from constitution.labeling.table import fmt, format_summary, pct
 
 
 def status(member: JurorReport) -> str:
@@ -20,17 +20,17 @@ def format_jury(summary: JurySummary) -> str:
     lines = [
         format_summary(summary),
         f"jury of {len(summary.members)} judges, quorum {summary.quorum}: {summary.pairs} pairs labelled, "
-        f"{summary.pairs_below_quorum} below quorum; Krippendorff's alpha {_f(summary.alpha, '.3f')} over {summary.alpha_pairs} pairs",
+        f"{summary.pairs_below_quorum} below quorum; Krippendorff's alpha {fmt(summary.alpha, '.3f')} over {summary.alpha_pairs} pairs",
         f"{'judge':<32} {'weight':>6} {'pairs':>5} {'failed':>6} {'slot A%':>7} {'agree%':>6} {'jury%':>6}  status",
     ]
     for m in summary.members:
         lines.append(
-            f"{m.name:<32} {m.weight:>6.2f} {m.pairs:>5} {m.pairs_failed:>6} {_f(m.slot_a_pct):>7} {_pct(m.agreement):>6} "
-            f"{_pct(m.jury_agreement):>6}  {status(m)}"
+            f"{m.name:<32} {m.weight:>6.2f} {m.pairs:>5} {m.pairs_failed:>6} {fmt(m.slot_a_pct):>7} {pct(m.agreement):>6} "
+            f"{pct(m.jury_agreement):>6}  {status(m)}"
         )
     for p in summary.pairwise:
         lines.append(
-            f"Cohen's kappa {p.judges[0]} ~ {p.judges[1]}: {_f(p.kappa, '.3f')} over {p.pairs} pairs "
-            f"({_pct(p.same_label)}% same label)"
+            f"Cohen's kappa {p.judges[0]} ~ {p.judges[1]}: {fmt(p.kappa, '.3f')} over {p.pairs} pairs "
+            f"({pct(p.same_label)}% same label)"
         )
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any, Protocol
 
-from constitution.data.records import FeedbackRecord, Message, Pair
+from constitution.data.records import FeedbackRecord, Pair
 from constitution.labeling.cache import Judgment, JudgmentCache, JudgmentKey
 from constitution.labeling.config import LabelConfig
 from constitution.labeling.planning import (
@@ -102,7 +102,7 @@ class _Run:
         self.buffer: list[Judgment] = []
         self.last_flush = time.monotonic()
         self.started = time.perf_counter()
-        self.judgments = self.computed = self.truncated = self.skipped = self.failed = 0
+        self.judgments = self.computed = self.cached = self.truncated = self.skipped = self.failed = 0
         self.streak = 0
         self.last_error = ""
         self.rationales: dict[tuple[int, int], str] = {}
@@ -128,6 +128,7 @@ class _Run:
             self.judgments += len(plan.judgments)
             for k, judgment in enumerate(plan.judgments):
                 if judgment.key in cached:
+                    self.cached += 1
                     state.results[judgment.key] = cached[judgment.key]
                 else:
                     state.missing += 1
@@ -203,6 +204,7 @@ class _Run:
             constitution_hash=labeler.constitution.hash,
             judgments=self.judgments,
             computed=self.computed,
+            cached=self.cached,
             seconds=time.perf_counter() - self.started,
             truncated=self.truncated,
             skipped=self.skipped,
@@ -301,24 +303,10 @@ class Labeler:
         p_a = sum(weights[pid] * p for pid, p in per_principle.items()) / total
         ensembled = {order: sum(weights[pid] * o[order] for pid, o in per_order.items()) / total for order in self.orders}
         consistent = len({v > 0.5 for v in ensembled.values()}) == 1 if len(self.orders) == 2 else None
-        a = Message(role="assistant", content=pair.response_a)
-        b = Message(role="assistant", content=pair.response_b)
-        record = FeedbackRecord(
-            id=pair.id,
-            prompt=pair.prompt,
-            response_a=pair.response_a,
-            response_b=pair.response_b,
-            p_a=p_a,
-            chosen=[a] if p_a >= 0.5 else [b],
-            rejected=[b] if p_a >= 0.5 else [a],
-            p_chosen=max(p_a, 1.0 - p_a),
-            per_principle=per_principle,
-            position_consistent=consistent,
-            judge=self.llm.name + (":cot" if self.kind == "cot" else ""),
-            constitution_hash=self.constitution.hash,
-            truncated=plan.truncated,
-            reference_p_a=pair.p_a,
-        )
+        record = FeedbackRecord.of(
+            pair, p_a, per_principle, position_consistent=consistent, constitution_hash=self.constitution.hash,
+            judge=self.llm.name + (":cot" if self.kind == "cot" else ""), truncated=plan.truncated,
+        )  # fmt: skip
         return record, per_order, ensembled["ab"]
 
 

@@ -33,8 +33,8 @@ class LabelSummary(BaseModel):
     pairs_failed: int = Field(0, description="a judgment failed (every retry); rerun to retry them")
     rows_bad: int = Field(0, description="input rows that could not be read (listed in skipped.jsonl)")
     judgments: int
-    judgments_computed: int
-    judgments_cached: int
+    judgments_computed: int = Field(description="asked of the judge and answered in this run")
+    judgments_cached: int = Field(description="found in the judgment cache (failed judgments are neither)")
     seconds: float
     pairs_per_s: float
     judgments_per_s: float
@@ -150,6 +150,7 @@ class LabelStats:
         constitution_hash: str,
         judgments: int,
         computed: int,
+        cached: int,
         seconds: float,
         truncated: int = 0,
         skipped: int = 0,
@@ -177,7 +178,7 @@ class LabelStats:
             pairs_failed=failed,
             judgments=judgments,
             judgments_computed=computed,
-            judgments_cached=judgments - computed,
+            judgments_cached=cached,
             seconds=seconds,
             pairs_per_s=self.pairs / seconds if seconds > 0 else 0.0,
             judgments_per_s=computed / seconds if seconds > 0 else 0.0,

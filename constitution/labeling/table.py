@@ -5,12 +5,14 @@ from __future__ import annotations
 from constitution.labeling.stats import LabelSummary
 
 
-def _f(x: float | None, spec: str = ".1f") -> str:
+def fmt(x: float | None, spec: str = ".1f") -> str:
+    """A number for a table (``-`` when there is none)."""
     return "-" if x is None else format(x, spec)
 
 
-def _pct(x: float | None) -> str:
-    return _f(None if x is None else 100 * x)
+def pct(x: float | None) -> str:
+    """A share as a percentage for a table."""
+    return fmt(None if x is None else 100 * x)
 
 
 def format_summary(summary: LabelSummary, top: int = 30) -> str:
@@ -26,16 +28,16 @@ def format_summary(summary: LabelSummary, top: int = 30) -> str:
             "  (listed by pair id in truncated.jsonl / skipped.jsonl)"
         )
     lines.append(
-        f"slot (A) preferred {_f(summary.slot_a_pct)}%  same position preferred {_f(summary.same_position_pct)}%"
-        f"  position-consistent pairs {_f(summary.position_consistent_pct)}%  mean |p-0.5| {_f(summary.mean_margin, '.3f')}"
+        f"slot (A) preferred {fmt(summary.slot_a_pct)}%  same position preferred {fmt(summary.same_position_pct)}%"
+        f"  position-consistent pairs {fmt(summary.position_consistent_pct)}%  mean |p-0.5| {fmt(summary.mean_margin, '.3f')}"
     )
     if summary.agreement is not None:
         lines.append(
-            f"agreement with input labels: {_pct(summary.agreement)}% debiased, {_pct(summary.agreement_first_order)}% A/B order only"
+            f"agreement with input labels: {pct(summary.agreement)}% debiased, {pct(summary.agreement_first_order)}% A/B order only"
         )
     lines.append(f"{'principle':<24} {'pairs':>5} {'mean p_a':>8} {'|p-.5|':>7} {'same pos%':>9} {'slot A%':>7} {'agree%':>6}")
     for s in summary.per_principle[:top]:
         lines.append(
-            f"{s.principle_id:<24} {s.judged_pairs:>5} {s.mean_p_a:>8.3f} {s.mean_margin:>7.3f} {_f(s.same_position_pct):>9} {s.slot_a_pct:>7.1f} {_pct(s.agreement):>6}"
+            f"{s.principle_id:<24} {s.judged_pairs:>5} {s.mean_p_a:>8.3f} {s.mean_margin:>7.3f} {fmt(s.same_position_pct):>9} {s.slot_a_pct:>7.1f} {pct(s.agreement):>6}"
         )
     return "\n".join(lines)
