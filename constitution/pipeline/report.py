@@ -188,6 +188,7 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
             "",
         ]
     lines += heads_section(eval_dir)
+    lines += jury_section(summary)
     lines += ["## Example pairs", ""]
     for r in records[:4]:
         verdicts = ", ".join(f"{pid} {p:.2f}" for pid, p in sorted(r["per_principle"].items()))
@@ -237,3 +238,31 @@ def heads_section(eval_dir: Path) -> list[str]:
         ),
         "",
     ]
+
+
+def jury_section(summary: dict[str, Any]) -> list[str]:
+    """With a jury (``judges:``): each judge's weight, work, position bias and agreement, and their agreement."""
+    members = summary.get("members")
+    if not members:
+        return []
+    lines = [
+        "## Jury",
+        "",
+        f"Quorum {summary['quorum']}; {summary['pairs_below_quorum']} pairs below it. Krippendorff's α "
+        f"{_fmt(summary.get('alpha'))} over {summary.get('alpha_pairs', 0)} pairs.",
+        "",
+        "| judge | weight | pairs | failed | slot A % | agreement with input | agreement with jury | status |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in members:
+        status = m.get("error") or ("ok" if not m.get("pairs_failed") else "some judgments failed")
+        lines.append(
+            f"| {m['name']} | {m['weight']:.2f} | {m['pairs']} | {m['pairs_failed']} | {_fmt(m.get('slot_a_pct'), '.1f')} "
+            f"| {_fmt(m.get('agreement'))} | {_fmt(m.get('jury_agreement'))} | {status} |"
+        )
+    lines += ["", "| judges | pairs | same label | Cohen's κ |", "|---|---|---|---|"]
+    lines += [
+        f"| {p['judges'][0]} ~ {p['judges'][1]} | {p['pairs']} | {_fmt(p.get('same_label'))} | {_fmt(p.get('kappa'))} |"
+        for p in summary.get("pairwise", [])
+    ]
+    return [*lines, ""]

@@ -32,7 +32,9 @@ def test_the_pipeline_labels_with_a_jury(tmp_path: Path, judge_model_path: str):
     assert summary["judge"] == "jury:fp32+bf16" and summary["pairs"] == 4 and [m["name"] for m in summary["members"]] == ["fp32", "bf16"]
     assert all((labels / "judges" / name / "labels.jsonl").exists() for name in ("fp32", "bf16"))
     assert any("jury of 2 judges, quorum 2: 4 pairs labelled" in line for line in logs)
-    assert (tmp_path / "run" / "report.md").exists() and (tmp_path / "run" / "reward_model" / "config.json").exists()
+    assert (tmp_path / "run" / "reward_model" / "config.json").exists()
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "## Jury" in report and "| fp32 | 1.00 | 4 | 0 |" in report and "| fp32 ~ bf16 | 4 |" in report
 
     logs.clear()
     Pipeline(config, log=logs.append).run()
