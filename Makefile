@@ -34,14 +34,9 @@ test: install
 demo: install
 	$(PY) pipelines/label_then_train.py $(if $(HH_TEST),--human-eval $(HH_TEST))
 
-# The CPU benchmarks of BENCHMARKS.md (about 1 h 30 on a quiet 2-core machine); results go to benchmarks/results/.
+# The CPU benchmarks of BENCHMARKS.md, one after the other (several hours on a quiet 2-core machine).
 bench: install
-	$(PY) benchmarks/bench_scoring.py --n 1024 --out benchmarks/results
-	$(PY) benchmarks/bench_service.py --clients 32 --requests 25 --json benchmarks/results/service.json
-	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_labeling.py --pairs 16 --relabel-pairs 4 --agreement-pairs 0 \
-	    --json benchmarks/results/labeling_throughput.json
-	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_injection.py --pairs 48
-	$(PY) benchmarks/bench_reward_training.py --train 1800 --out benchmarks/results
+	PY=$(PY) benchmarks/run_cpu_benchmarks.sh
 
 clean:
 	rm -rf $(VENV)

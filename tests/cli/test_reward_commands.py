@@ -7,7 +7,7 @@ import json
 import pytest
 
 from constitution.cli import main
-from tests.reward.helpers import synthetic_rows, write_jsonl
+from tests.reward.reward_helpers import synthetic_rows, write_jsonl
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reward.helpers import synthetic_rows, write_jsonl
+from tests.reward.reward_helpers import synthetic_rows, write_jsonl
 from tests.reward.principle_data import TRAIN_WEIGHTS, principle_rows, write_constitution, write_principle_jsonl
 
 

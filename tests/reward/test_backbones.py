@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from tests.reward.helpers import synthetic_rows, tiny_llama, write_jsonl
+from tests.reward.reward_helpers import synthetic_rows, tiny_llama, write_jsonl
 
 
 def _auto_scores(folder, texts):

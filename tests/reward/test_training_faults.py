@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from helpers.paths import HH_TEST as HH
-from tests.reward.helpers import synthetic_rows, write_jsonl
+from tests.reward.reward_helpers import synthetic_rows, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}

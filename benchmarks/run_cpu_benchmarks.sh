@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The CPU benchmarks of BENCHMARKS.md, one after the other on a quiet machine (`make bench`); results go to
+# benchmarks/results/. Several hours on a 2-core box: the reward-training comparison alone is 5 seeds of each trainer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+OUT=benchmarks/results
+step() { echo "== $(date -u +%H:%M:%S) $*"; "$@"; }
+step $PY benchmarks/bench_labeling.py --pairs 32 --repeats 3 --out $OUT
+step $PY benchmarks/bench_labeler_scale.py --sizes 10000 100000 --out $OUT
+step $PY benchmarks/bench_dtype.py --pairs 64 --out $OUT
+step $PY benchmarks/bench_ray.py --pairs 48 --repeats 2 --out $OUT
+step $PY benchmarks/bench_diff.py --pairs 96 --repeats 3 --out $OUT
+step $PY benchmarks/bench_revise.py --prompts 32 --rounds 2 --max-tokens 96 --repeats 3 --out $OUT
+step $PY benchmarks/bench_jury.py --pairs 64 --out $OUT
+step $PY benchmarks/bench_heads.py --pairs 300 --out $OUT
+step $PY benchmarks/bench_service.py --clients 32 --requests 100 --repeats 3 --json $OUT/bench_service.json
+step $PY benchmarks/bench_reward_training.py --train 1800 --seeds 0 1 2 3 4 --epochs 1 --out $OUT
+echo "== $(date -u +%H:%M:%S) done"
