@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -62,8 +62,9 @@ def atomic_write_lines(path: str | Path, lines: object) -> Path:
     return atomic_write(path, write)
 
 
-def replace_dir(staged: Path, out: Path) -> None:
-    """Swap the finished folder ``staged`` in at ``out`` (the old ``out``, if any, is removed after the swap).
+def replace_dir(staged: Path, out: Path, carry: Sequence[str] = ()) -> None:
+    """Swap the finished folder ``staged`` in at ``out``; the entries named in ``carry`` move over from the old
+    ``out``, which is then removed.
 
     A crash between the two renames leaves ``.<name>.old`` beside ``out``; :func:`recover_dir` puts it back.
     """
@@ -72,6 +73,9 @@ def replace_dir(staged: Path, out: Path) -> None:
     if out.exists():
         os.rename(out, old)
     os.rename(staged, out)
+    for name in carry:
+        if (old / name).exists():
+            os.rename(old / name, out / name)
     shutil.rmtree(old, ignore_errors=True)
     _fsync_dir(out.parent)
 
@@ -82,3 +86,48 @@ def recover_dir(out: Path) -> None:
     if old.exists() and not out.exists():
         os.rename(old, out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+class PartialFiles:
+    """Several text files written line by line as ``NAME.partial`` (synced every ``sync_every`` lines and when
+    closed), renamed into place together by :meth:`publish`: a reader sees whole files or the previous ones, and a
+    crash leaves the ``.partial`` files with every line written so far."""
+
+    def __init__(self, folder: Path, names: Sequence[str], sync_every: int = 256) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.names = tuple(names)
+        self.sync_every = sync_every
+        self._files: dict[str, IO[str]] = {name: open(self.partial(name), "w", encoding="utf-8") for name in self.names}
+        self._unsynced = 0
+
+    def partial(self, name: str) -> Path:
+        return self.folder / f"{name}.partial"
+
+    def write(self, name: str, line: str) -> None:
+        """Append one line (without its newline) to ``name``."""
+        self._files[name].write(line + "\n")
+        self._unsynced += 1
+        if self._unsynced >= self.sync_every:
+            self._sync()
+
+    def _sync(self) -> None:
+        for fh in self._files.values():
+            fh.flush()
+            os.fsync(fh.fileno())
+        self._unsynced = 0
+
+    def close(self) -> None:
+        """Sync and close the partial files (what a crash leaves behind)."""
+        if self._files:
+            self._sync()
+            for fh in self._files.values():
+                fh.close()
+            self._files = {}
+
+    def publish(self) -> None:
+        """Close the files and rename each into place."""
+        self.close()
+        for name in self.names:
+            os.replace(self.partial(name), self.folder / name)
+        _fsync_dir(self.folder)

@@ -80,7 +80,7 @@ def vllm_judge(judge_model_path: str):
 def vllm_server(judge_model_path: str):
     """A real ``vllm serve`` of the judge on a free port (stopped at the end of the session)."""
     require_vllm()
-    from helpers.vllm_server import ServerConfig, VllmServer
+    from tests.helpers.vllm_server import ServerConfig, VllmServer
 
     server = VllmServer(ServerConfig(model=JUDGE_ALIAS, max_model_len=2048, kvcache_gib=1))
     try:

@@ -11,7 +11,7 @@ import pytest
 from constitution.data import Message, as_messages, load_pairs, parse_dialogue, split_pairs
 from constitution.errors import InputError
 
-from helpers.paths import HH_TEST as HH
+from tests.helpers.paths import HH_TEST as HH
 
 
 def _jsonl(path: Path, rows: list[dict]) -> Path:

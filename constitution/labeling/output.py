@@ -19,11 +19,9 @@ the judgment cache (asking the judge only what is missing) and writes the files 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import IO
 
-from constitution.atomic import atomic_write_text
+from constitution.atomic import PartialFiles, atomic_write_text
 from constitution.data.records import FeedbackRecord
 from constitution.data.writers import save_jsonl_as_dataset
 from constitution.errors import InputError
@@ -40,29 +38,18 @@ class LabelWriter:
 
     def __init__(self, out: str | Path) -> None:
         self.out = Path(out)
-        self.out.mkdir(parents=True, exist_ok=True)
-        self._files: dict[str, IO[str]] = {name: open(self._partial(name), "w", encoding="utf-8") for name in FILES}
-        self._unsynced = 0
+        self.files = PartialFiles(self.out, FILES, SYNC_EVERY)
         self.skipped_count = 0
 
-    def _partial(self, name: str) -> Path:
-        return self.out / f"{name}.partial"
-
-    def _line(self, name: str, text: str) -> None:
-        self._files[name].write(text + "\n")
-        self._unsynced += 1
-        if self._unsynced >= SYNC_EVERY:
-            self._sync()
-
     def write(self, index: int, record: FeedbackRecord) -> None:
-        self._line("labels.jsonl", record.model_dump_json())
+        self.files.write("labels.jsonl", record.model_dump_json())
 
     def truncated(self, pair_id: str) -> None:
-        self._line("truncated.jsonl", json.dumps({"id": pair_id, "reason": "earliest turns dropped to fit the judge"}))
+        self.files.write("truncated.jsonl", json.dumps({"id": pair_id, "reason": "earliest turns dropped to fit the judge"}))
 
     def skipped(self, pair_id: str, reason: str) -> None:
         self.skipped_count += 1
-        self._line("skipped.jsonl", json.dumps({"id": pair_id, "reason": reason}))
+        self.files.write("skipped.jsonl", json.dumps({"id": pair_id, "reason": reason}))
 
     def failed(self, pair_id: str, error: str) -> None:
         self.skipped(pair_id, f"failed: {error}")
@@ -70,27 +57,15 @@ class LabelWriter:
     def bad_row(self, error: InputError) -> None:
         """An input row that could not be read (the reader's ``on_bad``)."""
         self.skipped_count += 1
-        self._line("skipped.jsonl", json.dumps({"where": error.where, "reason": str(error)}))
-
-    def _sync(self) -> None:
-        for fh in self._files.values():
-            fh.flush()
-            os.fsync(fh.fileno())
-        self._unsynced = 0
+        self.files.write("skipped.jsonl", json.dumps({"where": error.where, "reason": str(error)}))
 
     def close(self) -> None:
         """Sync and close the partial files (what a crash leaves behind)."""
-        if self._files:
-            self._sync()
-            for fh in self._files.values():
-                fh.close()
-            self._files = {}
+        self.files.close()
 
     def finish(self, summary: LabelSummary) -> Path:
         """Publish the files, build the dataset and write the summary."""
-        self.close()
-        for name in FILES:
-            os.replace(self._partial(name), self.out / name)
+        self.files.publish()
         labels = self.out / "labels.jsonl"
         save_jsonl_as_dataset(labels, self.out)
         atomic_write_text(self.out / "summary.json", summary.model_dump_json(indent=2))

@@ -15,11 +15,9 @@ from the generation cache.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import IO
 
-from constitution.atomic import atomic_write_text
+from constitution.atomic import PartialFiles, atomic_write_text
 from constitution.revise.records import Chain, ReviseSummary
 
 FILES = ("chains.jsonl", "sft.jsonl", "pairs.jsonl", "skipped.jsonl")
@@ -30,15 +28,14 @@ class ReviseWriter:
 
     def __init__(self, out: str | Path) -> None:
         self.out = Path(out)
-        self.out.mkdir(parents=True, exist_ok=True)
-        self._files: dict[str, IO[str]] = {name: open(self.out / f"{name}.partial", "w", encoding="utf-8") for name in FILES}
+        self.files = PartialFiles(self.out, FILES)
 
     def _line(self, name: str, row: dict) -> None:
-        self._files[name].write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.files.write(name, json.dumps(row, ensure_ascii=False))
 
     def chain(self, chain: Chain, summary: ReviseSummary) -> None:
         """Write one finished chain and the rows it gives; count them in ``summary``."""
-        self._files["chains.jsonl"].write(chain.model_dump_json() + "\n")
+        self.files.write("chains.jsonl", chain.model_dump_json())
         summary.chains += 1
         prompt = [m.model_dump() for m in chain.prompt]
         if not chain.final.strip():
@@ -58,22 +55,15 @@ class ReviseWriter:
 
     def close(self) -> None:
         """Sync and close the partial files."""
-        for fh in self._files.values():
-            fh.flush()
-            os.fsync(fh.fileno())
-            fh.close()
-        self._files = {}
+        self.files.close()
 
     def finish(self, summary: ReviseSummary) -> None:
         """Publish the files, then the summary."""
-        self.close()
-        for name in FILES:
-            os.replace(self.out / f"{name}.partial", self.out / name)
+        self.files.publish()
         atomic_write_text(self.out / "summary.json", summary.model_dump_json(indent=2))
 
     def __enter__(self) -> ReviseWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._files:
-            self.close()
+        self.close()

@@ -1,16 +1,16 @@
 """Put a finished model folder in place atomically: the final path shows the old folder or the new one, never half.
 
-The model is written to a hidden sibling ``.<name>.saving``; ``publish`` then renames the old folder away, renames
-the new one in, and deletes the old one. ``recover`` undoes what a crash in between left behind.
+The model is written to a hidden sibling ``.<name>.saving``; ``publish`` then swaps it in with
+:func:`constitution.atomic.replace_dir`, and ``recover`` undoes what a crash in between left behind.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from constitution.atomic import recover_dir, replace_dir
 from constitution.errors import InputError
 from constitution.reward.metadata import METADATA_FILE, RewardMetadata, write_metadata
 
@@ -18,10 +18,6 @@ from constitution.reward.metadata import METADATA_FILE, RewardMetadata, write_me
 def staging_dir(out: Path) -> Path:
     """Where the model for ``out`` is written before ``publish``."""
     return out.with_name(f".{out.name}.saving")
-
-
-def _old_dir(out: Path) -> Path:
-    return out.with_name(f".{out.name}.old")
 
 
 def check_replaceable(out: Path, allowed: Sequence[str]) -> None:
@@ -36,23 +32,13 @@ def check_replaceable(out: Path, allowed: Sequence[str]) -> None:
 
 def recover(out: Path) -> None:
     """Clean up after a crash while staging or publishing: bring the old folder back if the new one never arrived."""
-    old = _old_dir(out)
-    if old.exists() and not out.exists():
-        os.rename(old, out)
-    shutil.rmtree(old, ignore_errors=True)
+    recover_dir(out)
     shutil.rmtree(staging_dir(out), ignore_errors=True)
 
 
 def publish(out: Path, carry: Sequence[str] = ()) -> None:
     """Swap ``staging_dir(out)`` in at ``out``; the entries named in ``carry`` move over from the old ``out``."""
-    old = _old_dir(out)
-    if out.exists():
-        os.rename(out, old)
-    os.rename(staging_dir(out), out)
-    for name in carry:
-        if (old / name).exists():
-            os.rename(old / name, out / name)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(staging_dir(out), out, carry)
 
 
 def write_folder(out: Path, model, tokenizer, meta: RewardMetadata) -> None:

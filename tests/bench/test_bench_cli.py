@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.paths import ROOT
+from tests.helpers.paths import ROOT
 
 from constitution.cli import main
 from constitution.data import Pair

@@ -11,7 +11,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from helpers.paths import ROOT
+from tests.helpers.paths import ROOT
 
 HEAVY = ("torch", "transformers", "vllm")
 PROBE = """

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import datasets
 import pytest
-from helpers.vllm_server import free_port
+from tests.helpers.vllm_server import free_port
 from sklearn.metrics import cohen_kappa_score
 
 from constitution.cli import main

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from llm_helpers import judge_prompts
+from tests.llm.llm_helpers import judge_prompts
 
 from constitution.llm.base import LLM
 from constitution.llm.options import OptionTokenError

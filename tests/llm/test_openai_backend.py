@@ -8,12 +8,12 @@ import re
 import threading
 
 import pytest
-from llm_helpers import FakeServer, always, healthy, judge_prompts, ok_body, slow
+from tests.llm.llm_helpers import FakeServer, always, healthy, judge_prompts, ok_body, slow
 
 from constitution.llm.base import FeedbackError
 from constitution.llm.config import OpenAIConfig
 from constitution.llm.openai_backend import EndpointPool, OpenAIBackend, completions_url
-from helpers.vllm_server import free_port
+from tests.helpers.vllm_server import free_port
 
 
 _TOKENIZER = []
@@ -231,7 +231,7 @@ def test_one_failed_request_is_a_result_not_a_stop(judge_model_path, judge_token
 
 
 def test_server_command_uses_the_module_entry_point(judge_model_path):
-    from helpers.vllm_server import ServerConfig, server_command
+    from tests.helpers.vllm_server import ServerConfig, server_command
 
     cmd = server_command(ServerConfig(model="smollm2-135m-instruct", api_key="k", dtype="bfloat16"), 8123)
     assert cmd[1:3] == ["-m", "vllm.entrypoints.openai.api_server"] and cmd[cmd.index("--model") + 1] == judge_model_path

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from llm_helpers import judge_prompts
+from tests.llm.llm_helpers import judge_prompts
 
 from constitution.errors import InputError
 from constitution.llm.base import LLM

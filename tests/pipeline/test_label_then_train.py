@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.paths import HH_TEST as HH
-from helpers.paths import ROOT
+from tests.helpers.paths import HH_TEST as HH
+from tests.helpers.paths import ROOT
 
 from constitution.resources import default_principles
 

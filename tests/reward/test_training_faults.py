@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers.paths import HH_TEST as HH
+from tests.helpers.paths import HH_TEST as HH
 from tests.reward.reward_helpers import synthetic_rows, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]

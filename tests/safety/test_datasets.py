@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.paths import SHARED_DATA as DATA
+from tests.helpers.paths import SHARED_DATA as DATA
 from constitution.errors import InputError
 from constitution.safety.datasets import load_examples, load_moderation, load_xstest_prompts
 
