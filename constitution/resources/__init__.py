@@ -1,13 +1,16 @@
-"""Data shipped inside the package: the default constitution (principles YAML) and the demo prompts.
+"""Data shipped with the package: the default constitution (principles YAML) and the demo prompts.
 
-``constitution init DIR`` copies the principles out for editing; commands fall back to these when no
-``--constitution`` is given and there is no ``principles/`` folder in the working directory.
+The default constitution's one editable copy is the repository's top-level ``principles/``; building the wheel copies
+it into the package (``setup.py``). ``constitution init DIR`` copies it out for editing; which constitution a command
+or the pipeline uses when none is named is decided by :func:`constitution.sources.find_constitution`.
 """
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def _packaged(name: str) -> Path:
@@ -18,8 +21,15 @@ def _packaged(name: str) -> Path:
 
 
 def default_principles() -> Path:
-    """The folder of the default constitution shipped with the package."""
-    return _packaged("principles")
+    """The folder of the default constitution: the copy inside an installed wheel, else (a source checkout or an
+    editable install) the checkout's top-level ``principles/``."""
+    packaged = Path(str(resources.files("constitution.resources") / "principles"))
+    if packaged.is_dir():
+        return packaged
+    checkout = CHECKOUT / "principles"
+    if checkout.is_dir() and (CHECKOUT / "pyproject.toml").is_file():
+        return checkout
+    raise FileNotFoundError(f"the default constitution is missing from this installation (neither {packaged} nor {checkout})")
 
 
 def demo_prompts() -> Path:

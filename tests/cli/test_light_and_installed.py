@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -59,18 +60,37 @@ def test_init_copies_the_default_constitution_for_editing(tmp_path: Path):
     assert main(["validate", str(tmp_path / "principles")]) == 0
 
 
+def _clean_checkout(folder: Path) -> Path:
+    """The files git knows (tracked, and new files not ignored), as they are in the working tree: what a clone has."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in listed.decode().split("\0"):
+        if name and (ROOT / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, folder / name)
+    return folder
+
+
+def test_the_checkout_keeps_one_copy_of_the_default_constitution():
+    """principles/ at the top is the editable source; nothing under constitution/ duplicates it in git."""
+    from constitution.resources import default_principles
+
+    assert default_principles() == ROOT / "principles"
+    tracked = subprocess.run(["git", "ls-files", "constitution"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert not [name for name in tracked if name.endswith((".yaml", ".yml"))]
+
+
 @pytest.mark.slow
 def test_the_wheel_works_installed_outside_the_checkout(tmp_path: Path):
-    """Build the wheel, install it (no deps) into a fresh venv that borrows this venv's packages, and run validate,
-    render and a tiny labeling run from a folder outside the checkout."""
-    dist, venv, work, source = tmp_path / "dist", tmp_path / "venv", tmp_path / "work", tmp_path / "source"
+    """Build the wheel from a clean checkout, install it (no deps) into a fresh venv that borrows this venv's
+    packages, and run init, validate, label --help and a tiny labeling run from a folder outside the checkout."""
+    dist, venv, work = tmp_path / "dist", tmp_path / "venv", tmp_path / "work"
     work.mkdir()
-    source.mkdir()  # build from a copy: the build leaves nothing in the checkout
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    shutil.copytree(ROOT / "constitution", source / "constitution", ignore=shutil.ignore_patterns("__pycache__"))
+    source = _clean_checkout(tmp_path / "source")  # build from a copy: the build leaves nothing in the checkout
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(source)], check=True, timeout=600)
     (wheel,) = dist.glob("constitution-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        packaged = sorted(n for n in archive.namelist() if n.startswith("constitution/resources/principles/"))
+    assert packaged == [f"constitution/resources/principles/{f.name}" for f in sorted((ROOT / "principles").glob("*.yaml"))]
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True).stdout.strip())
@@ -82,10 +102,16 @@ def test_the_wheel_works_installed_outside_the_checkout(tmp_path: Path):
 
     where = subprocess.run([str(python), "-c", "import constitution; print(constitution.__file__)"], cwd=work, capture_output=True, text=True, check=True).stdout
     assert where.startswith(str(site)), where
-    validated = cli("validate")
-    assert validated.returncode == 0 and "24 principles" in validated.stdout, validated.stderr
+    validated = cli("validate")  # no ./principles here: the packaged constitution, said on stderr
+    assert validated.returncode == 0 and "24 principles" in validated.stdout and str(site) in validated.stderr, validated.stderr
+    assert cli("init").returncode == 0 and sorted(p.name for p in (work / "principles").iterdir()) == [n.rsplit("/", 1)[1] for n in packaged]
+    edited = work / "principles" / "helpfulness.yaml"
+    edited.write_text(edited.read_text().replace("Which response is clearer", "Which response is plainer"))
+    validated = cli("validate")  # now ./principles, the edited copy
+    assert validated.returncode == 0 and "24 principles" in validated.stdout and not validated.stderr, validated.stderr
+    assert cli("label", "--help").returncode == 0
     rendered = cli("render", "--pairs", str(_pairs(work)), "--principle", "clear", "--tokenizer", "none")
-    assert rendered.returncode == 0 and "Question: Which response is clearer" in rendered.stdout, rendered.stderr
+    assert rendered.returncode == 0 and "Question: Which response is plainer" in rendered.stdout, rendered.stderr
     labelled = cli("label", str(_pairs(work)), "--out", "out", "--backend", "hf", "--dtype", "float32", "--limit", "1", "--no-progress")
     assert labelled.returncode == 0, labelled.stderr[-3000:]
     (record,) = [json.loads(line) for line in (work / "out" / "labels.jsonl").read_text().splitlines()]
