@@ -21,16 +21,13 @@ def add_constitution_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def constitution_path(given: str | None) -> Path:
-    """The ``--constitution`` given, else ``./principles`` when it exists, else the packaged default (said on stderr)."""
-    if given:
-        return Path(given)
-    local = Path("principles")
-    if local.is_dir():
-        return local
+    """The constitution to use (:func:`constitution.sources.find_constitution`); the packaged default is said on stderr."""
     from constitution.resources import default_principles
+    from constitution.sources import find_constitution
 
-    path = default_principles()
-    print(f"note: using the constitution shipped with the package ({path}); `constitution init principles` copies it here to edit", file=sys.stderr)
+    path = find_constitution(given)
+    if not given and path == default_principles():
+        print(f"note: using the constitution shipped with the package ({path}); `constitution init principles` copies it here to edit", file=sys.stderr)
     return path
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 from constitution.cli._common import add_constitution_flag, constitution_path
+from constitution.cli._heads_flag import heads_constitution
 from constitution.cli._llm_flags import add_llm_flags, llm_from_args
 from constitution.models import JUDGE_ALIAS
 
@@ -22,9 +23,10 @@ def add_scorer_flags(p: argparse.ArgumentParser) -> None:
 
 def scorer_from_args(args: argparse.Namespace):
     """The scorer the flags name."""
+    from constitution.loader import load_constitution
     from constitution.safety.factory import make_scorer
 
     if args.model:  # --constitution: the weights of a per-principle model's heads (default: its training weights)
         categories = getattr(args, "categories", False)  # classify --categories: the model's category heads
-        return make_scorer(model=args.model, batch_size=args.batch_size, constitution=args.constitution, categories=categories)
-    return make_scorer(judge=llm_from_args(args, "judge"), constitution=constitution_path(args.constitution))
+        return make_scorer(model=args.model, batch_size=args.batch_size, constitution=heads_constitution(args.constitution), categories=categories)
+    return make_scorer(judge=llm_from_args(args, "judge"), constitution=load_constitution(constitution_path(args.constitution)))

@@ -43,10 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from constitution.data.pairs import load_pairs
-    from constitution.diff import diff_versions, format_diff, head_names, load_version, reward_diff, write_diff
+    from constitution.diff import diff_versions, format_diff, head_names, reward_diff, write_diff
     from constitution.errors import InputError, InputErrors
     from constitution.labeling.cache import JudgmentCache
     from constitution.llm.factory import make_llm
+    from constitution.sources import load_version
 
     versions, bad = [], 0
     for side, spec in (("OLD", args.old), ("NEW", args.new)):

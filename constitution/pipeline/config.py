@@ -31,7 +31,7 @@ class PipelineConfig(BaseModel):
     )
     pairs_limit: int | None = Field(None, ge=1, description="label at most this many pairs")
     constitution: str | None = Field(
-        None, description="principles folder or file; default: the constitution shipped with the package"
+        None, description="principles folder or file; default: ./principles when it exists, else the constitution shipped with the package"
     )
     generation: GenerationConfig = Field(
         default_factory=lambda: GenerationConfig(max_tokens=48, temperature=1.0, batch_size=32),

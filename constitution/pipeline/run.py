@@ -36,7 +36,8 @@ from constitution.loader import load_constitution
 from constitution.pipeline.config import PipelineConfig
 from constitution.pipeline.report import write_report
 from constitution.pipeline.stages import STAGES, StageRunner, file_fingerprint
-from constitution.resources import default_principles, demo_prompts
+from constitution.resources import demo_prompts
+from constitution.sources import find_constitution
 
 
 class Pipeline:
@@ -48,7 +49,7 @@ class Pipeline:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log = log
         self.runner = StageRunner(self.run_dir, STAGES, rerun_from, log)
-        self.constitution = load_constitution(config.constitution or default_principles())
+        self.constitution = load_constitution(find_constitution(config.constitution))
         self._models: dict[str, LLM] = {}
 
     # -- models: the policy and the judge share one engine when their configs are the same

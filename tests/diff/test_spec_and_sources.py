@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from constitution.diff import diff_constitutions, load_version
+from constitution.diff import diff_constitutions
 from constitution.diff.report import spec_lines
 from constitution.errors import InputErrors
 from constitution.loader import load_constitution
 from constitution.resources import default_principles
+from constitution.sources import load_version
 
 
 def _edit(folder: Path, name: str, old: str, new: str) -> None:

@@ -1,6 +1,8 @@
-"""A version of the constitution named on the command line: a principles folder or file, or a git revision of one.
+"""Where a constitution comes from: the one rule for the default (:func:`find_constitution`, used by the commands and
+by the pipeline alike), and a version named on the command line (:func:`load_version`): a principles folder or file,
+or a git revision of one. Library entry points take a loaded :class:`Constitution`; the faces load it with these.
 
-``REV:PATH`` (``HEAD~1:principles``, ``v1.2:constitution/resources/principles``, ``main:principles/x.yaml``) is
+``REV:PATH`` (``HEAD~1:principles``, ``v1.2:principles``, ``main:principles/x.yaml``) is
 read from the git repository of the working directory, as ``git show`` reads it: the path is relative to the
 repository root (``REV:./PATH`` to the working directory). A folder is exported with ``git archive`` into a
 temporary folder, a file with ``git cat-file``; it is loaded there, and every error names ``REV:PATH/file:line``
@@ -18,6 +20,17 @@ from pathlib import Path, PurePosixPath
 from constitution.errors import InputError, InputErrors
 from constitution.loader import load_constitution
 from constitution.principles import Constitution
+from constitution.resources import default_principles
+
+LOCAL = Path("principles")
+
+
+def find_constitution(given: str | Path | None = None) -> Path:
+    """The constitution to load: ``given``, else ``./principles`` when the working directory has one (written by
+    ``constitution init``, or a checkout's own), else the default shipped with the package."""
+    if given:
+        return Path(given)
+    return LOCAL if LOCAL.is_dir() else default_principles()
 
 
 def _git(args: list[str], cwd: Path | None) -> bytes:
