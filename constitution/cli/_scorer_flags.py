@@ -7,9 +7,11 @@ from __future__ import annotations
 import argparse
 
 from constitution.cli._common import add_constitution_flag, constitution_path
+from constitution.cli._flags import add_fields, build, given
 from constitution.cli._heads_flag import heads_constitution
 from constitution.cli._llm_flags import add_llm_flags, llm_from_args
 from constitution.models import JUDGE_ALIAS
+from constitution.safety.config import ScorerConfig
 
 
 def add_scorer_flags(p: argparse.ArgumentParser) -> None:
@@ -17,7 +19,7 @@ def add_scorer_flags(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--model", help="reward mode: a trained reward model folder")
     mode.add_argument("--judge", dest="judge_model", nargs="?", const=JUDGE_ALIAS, help=f"judge mode: the judge model (default {JUDGE_ALIAS})")
     add_constitution_flag(p)
-    p.add_argument("--batch-size", type=int, default=64, help="reward mode: responses per forward pass (default 64)")
+    add_fields(p, ScorerConfig)
     add_llm_flags(p, "judge", model_flag=None)
 
 
@@ -26,7 +28,8 @@ def scorer_from_args(args: argparse.Namespace):
     from constitution.loader import load_constitution
     from constitution.safety.factory import make_scorer
 
+    config = build(ScorerConfig, given(args, ScorerConfig.model_fields), "scorer")
     if args.model:  # --constitution: the weights of a per-principle model's heads (default: its training weights)
         categories = getattr(args, "categories", False)  # classify --categories: the model's category heads
-        return make_scorer(model=args.model, batch_size=args.batch_size, constitution=heads_constitution(args.constitution), categories=categories)
+        return make_scorer(model=args.model, batch_size=config.batch_size, constitution=heads_constitution(args.constitution), categories=categories)
     return make_scorer(judge=llm_from_args(args, "judge"), constitution=load_constitution(constitution_path(args.constitution)))

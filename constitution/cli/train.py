@@ -77,9 +77,10 @@ def run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     if args.category_labels:
-        from constitution.cli._categories import fit_categories
+        from constitution.safety.category_labels import fit_categories
 
-        print(json.dumps(fit_categories(args, config.frozen_head_l2)))
+        fitted = fit_categories(args.data, args.category_labels, args.out, l2=config.frozen_head_l2, limit=args.limit)
+        print(fitted.model_dump_json())
         return 0
     if args.add_principle:
         from constitution.cli._add_principle import add_principle

@@ -1,24 +1,18 @@
-"""Decisions from unsafe scores: thresholds (given, stored, or calibrated on labelled data) and output records."""
+"""Decisions from unsafe scores: thresholds (given, stored, or calibrated on labelled data) and output records;
+:func:`classify` is ``constitution classify``'s job as a library call."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from constitution.errors import InputError
+from constitution.safety.config import ClassifyConfig
 from constitution.safety.datasets import SafetyExample
 from constitution.safety.metrics import threshold_for_fpr, threshold_for_precision
-
-
-class SafetyScorer(Protocol):
-    """Anything that gives unsafe scores in [0, 1] (higher = more likely unsafe)."""
-
-    mode: str
-
-    def unsafe_scores(self, examples: list[SafetyExample], progress: Callable[[int], None] | None = None) -> list[float]: ...
+from constitution.safety.scorers import SafetyScorer, resolve_threshold
 
 
 class Classification(BaseModel):
@@ -71,3 +65,26 @@ def add_categories(rows: list[Classification], category_scores: list[dict[str, f
     for row, cats in zip(rows, category_scores):
         row.category_scores = cats
         row.categories = sorted((c for c, p in cats.items() if p >= threshold), key=lambda c: -cats[c])
+
+
+class ClassifyResult(BaseModel):
+    """The decisions, the threshold they used, and the calibration that chose it (if one did)."""
+
+    rows: list[Classification]
+    threshold: float
+    calibration: Calibration | None = None
+
+
+def classify(scorer: SafetyScorer, examples: list[SafetyExample], config: ClassifyConfig, validation: list[SafetyExample] | None = None) -> ClassifyResult:
+    """Decide every example: at ``config.threshold``, else one calibrated on the labelled ``validation`` examples,
+    else the scorer's stored threshold, else 0.5; with ``config.categories``, unsafe rows get category scores."""
+    calibration = None
+    if config.threshold is None and validation is not None:
+        scores = scorer.unsafe_scores(validation)
+        calibration = calibrate(scores, [ex.label for ex in validation], target_fpr=config.target_fpr, target_precision=config.target_precision)
+    threshold = resolve_threshold(config.threshold if calibration is None else calibration.threshold, scorer.threshold)
+    rows = decide(examples, scorer.unsafe_scores(examples), threshold, scorer.mode)
+    if config.categories:
+        flagged = [i for i, r in enumerate(rows) if r.decision == "unsafe"]
+        add_categories([rows[i] for i in flagged], scorer.category_scores([examples[i] for i in flagged]))
+    return ClassifyResult(rows=rows, threshold=threshold, calibration=calibration)

@@ -26,6 +26,10 @@ class SafetyScorer(Protocol):
 
     def unsafe_scores(self, examples: list[SafetyExample]) -> list[float]: ...
 
+    def category_scores(self, examples: list[SafetyExample]) -> list[dict[str, float]]:
+        """P(violates category) per policy category, per example."""
+        ...
+
     def close(self) -> None: ...
 
 
