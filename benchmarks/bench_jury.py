@@ -62,7 +62,7 @@ def _sample(n: int, folder: Path) -> tuple[Path, Path]:
 
 def run(n_pairs: int, judges: list[dict], reward_model: str | None) -> dict:
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-    from constitution.bench import bench_judge, bench_reward_model, read_bench
+    from constitution.preference_bench import bench_judge, bench_reward_model, read_bench
     from constitution.labeling.cache import JudgmentCache
     from constitution.labeling.jury import Jury
     from constitution.labeling.jury_config import JudgeSpec

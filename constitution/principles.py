@@ -229,8 +229,11 @@ class Constitution(BaseModel):
         return sorted(names)
 
     def pinned(self, principle_ids: list[str] | tuple[str, ...]) -> Constitution:
-        """This constitution reduced to the given principles, every one asked of every pair (rule ``all``)."""
+        """This constitution reduced to the given principles, every one asked of every pair (rule ``all``); an error
+        when none of them has a positive weight (there would be nothing to ask)."""
         chosen = tuple(self.principle(pid) for pid in principle_ids)
+        if not any(p.weight > 0 for p in chosen):
+            raise InputError(f"principle(s) {', '.join(p.id for p in chosen)} have weight 0 in this constitution: nothing to ask")
         return self.model_copy(update={"principles": chosen, "sampling": Sampling(rule="all")})
 
     def plan(self, pair_hash: str) -> list[ResolvedPrinciple]:

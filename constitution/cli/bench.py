@@ -23,7 +23,7 @@ from constitution.cli._llm_flags import add_llm_flags, llm_from_args
 from constitution.errors import InputError
 
 if TYPE_CHECKING:
-    from constitution.bench import BenchResult, BenchRow
+    from constitution.preference_bench import BenchResult, BenchRow
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from constitution.bench import bench_reward_model, format_result, read_bench
+    from constitution.preference_bench import bench_reward_model, format_result, read_bench
 
     if (args.model is None) == (args.judge_model is None):
         raise InputError("give a reward model (MODEL) or a judge (--judge MODEL), one of the two")
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _bench_judge(args: argparse.Namespace, rows: Iterable[BenchRow], total: int) -> BenchResult:
-    from constitution.bench import bench_judge
+    from constitution.preference_bench import bench_judge
     from constitution.labeling.cache import JudgmentCache
     from constitution.labeling.progress import progress_bar
     from constitution.llm.factory import make_llm

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from constitution.bench.sections import SECTIONS, section_of, subset_weight
+from constitution.preference_bench.sections import SECTIONS, section_of, subset_weight
 from constitution.errors import InputError
 from constitution.labeling.stats import Mean
 

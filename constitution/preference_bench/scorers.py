@@ -12,12 +12,12 @@ import time
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
-from constitution.bench.data import BenchRow
-from constitution.bench.result import BenchResult, BenchTally, outcome
 from constitution.data.records import FeedbackRecord, Pair
 from constitution.labeling.cache import JudgmentCache
 from constitution.labeling.labeler import Labeler, Progress
 from constitution.llm.base import LLM
+from constitution.preference_bench.data import BenchRow
+from constitution.preference_bench.result import BenchResult, BenchTally, outcome
 from constitution.principles import Constitution
 from constitution.reward.model import RewardModel
 

@@ -108,3 +108,14 @@ def test_an_unreachable_hub_id_is_exit_2(tmp_path: Path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 2
     assert "nobody/no-such-benchmark: not a file or folder, and not readable as a hub dataset" in done.stderr
+
+
+def test_a_judge_pinned_to_a_principle_of_weight_0_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """Was max() of an empty plan (a ZeroDivisionError) once the judge had loaded; now an error before it loads."""
+    principles = tmp_path / "principles"
+    assert main(["init", str(principles)]) == 0
+    spec = principles / "harmlessness.yaml"
+    spec.write_text(spec.read_text().replace("  - id: least-harmful\n", "  - id: least-harmful\n    weight: 0\n"))
+    argv = ["bench", "--judge", "no-such-judge", str(_bench_file(tmp_path)), "--constitution", str(principles), "--principle", "least-harmful"]
+    assert main(argv) == 2
+    assert "least-harmful have weight 0 in this constitution: nothing to ask" in capsys.readouterr().err

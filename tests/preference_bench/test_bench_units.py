@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from constitution.bench.data import read_bench
-from constitution.bench.result import BenchTally, outcome
-from constitution.bench.scorers import judge_outcome
-from constitution.bench.sections import EXAMPLE_COUNTS, SECTIONS, section_of
+from constitution.preference_bench.data import read_bench
+from constitution.preference_bench.result import BenchTally, outcome
+from constitution.preference_bench.scorers import judge_outcome
+from constitution.preference_bench.sections import EXAMPLE_COUNTS, SECTIONS, section_of
 from constitution.data.records import FeedbackRecord
 from constitution.errors import InputError
 
