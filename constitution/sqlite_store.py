@@ -33,6 +33,10 @@ class SqliteStore:
             self._db.executemany(f"INSERT OR IGNORE INTO {self.table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
             return self._db.total_changes - before
 
+    def select(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows a query returns."""
+        return self._db.execute(query, params).fetchall()
+
     def count(self, where: str = "", params: tuple[Any, ...] = ()) -> int:
         """Number of stored rows (matching ``where``, if given)."""
         query = f"SELECT COUNT(*) FROM {self.table}" + (f" WHERE {where}" if where else "")

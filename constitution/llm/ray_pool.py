@@ -65,10 +65,15 @@ class RayJudge(OptionScoring):
             max_restarts=ray_config.max_restarts,
             max_task_retries=ray_config.max_restarts,
         )(JudgeActor)
-        self.actors = [actor.remote(config.model_dump()) for _ in range(ray_config.actors)]
-        identities = set(ray.get([a.identity.remote() for a in self.actors]))
-        if len(identities) != 1:
-            raise FeedbackError(f"the judge actors load different models: {sorted(identities)}")
+        self.actors: list[Any] = []
+        try:
+            self.actors = [actor.remote(config.model_dump()) for _ in range(ray_config.actors)]
+            identities = set(ray.get([a.identity.remote() for a in self.actors]))
+            if len(identities) != 1:
+                raise FeedbackError(f"the judge actors load different models: {sorted(identities)}")
+        except BaseException:
+            self.close()  # no actor (or Ray cluster of ours) outlives a judge that failed to start
+            raise
         self.identity = identities.pop()
         self.name = f"vllm:{display_name(config.model)}"
         self.max_model_len = config.max_model_len
