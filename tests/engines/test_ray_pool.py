@@ -1,6 +1,7 @@
-"""A Ray judge pool that fails to start leaves nothing behind: its actors are killed and the Ray cluster it started
-is shut down. The fault (actors that load different models) is injected by a stand-in actor class, a fake, so the
-test needs neither vLLM nor a model."""
+"""The Ray judge pool's edges: a pool that fails to start leaves nothing behind (its actors are killed and the Ray
+cluster it started is shut down), and the actors get only the environment variables they need. The fault (actors
+that load different models) is injected by a stand-in actor class, a fake, so the tests need neither vLLM nor a
+model."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import pytest
 from constitution.llm.base import FeedbackError
 from constitution.llm.config import RayConfig, VllmConfig
 
-pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 
 class MismatchedActor:
@@ -41,6 +41,8 @@ def _gone(pid: int, wait_s: float = 60.0) -> bool:
     return False
 
 
+@pytest.mark.slow
+@pytest.mark.reliability
 def test_actors_loading_different_models_are_killed_and_ray_shut_down(monkeypatch):
     ray = pytest.importorskip("ray", reason="ray is not installed")
     from ray import cloudpickle
@@ -58,3 +60,29 @@ def test_actors_loading_different_models_are_killed_and_ray_shut_down(monkeypatc
         ray.shutdown()
     pids = [int(pid) for pid in re.findall(r"fake:(\d+)", str(info.value))]
     assert len(pids) == 2 and all(_gone(pid) for pid in pids)  # and its actors are gone
+
+
+def test_actors_get_no_secrets(monkeypatch):
+    """What the pool ships to the cluster's nodes (``ray.init`` is replaced by a fake that records its arguments)."""
+    ray = pytest.importorskip("ray", reason="ray is not installed")
+    from constitution.llm import ray_pool
+
+    env = {"CONSTITUTION_API_KEY": "service-secret", "CONSTITUTION_JUDGE_API_KEY": "endpoint-secret",
+           "CONSTITUTION_CACHE": "/models", "VLLM_CPU_KVCACHE_SPACE": "1", "HF_TOKEN": "hub-token",
+           "OMP_NUM_THREADS": "1", "VLLM_RPC_BASE_PATH": "/tmp/driver-private", "AWS_SECRET_ACCESS_KEY": "x"}  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    calls: list[dict] = []
+
+    def init(**kwargs):
+        calls.append(kwargs)
+        raise RuntimeError("stop before starting anything")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    with pytest.raises(RuntimeError, match="stop before"):
+        ray_pool.RayJudge(VllmConfig(), RayConfig())
+    shipped = calls[0]["runtime_env"]["env_vars"]
+    assert {k: shipped[k] for k in env if k in shipped} == {
+        "CONSTITUTION_CACHE": "/models", "VLLM_CPU_KVCACHE_SPACE": "1", "HF_TOKEN": "hub-token", "OMP_NUM_THREADS": "1"
+    }  # fmt: skip
