@@ -29,8 +29,8 @@ def content_hash(*parts: Any) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
-def draw_digest(*parts: str | int) -> bytes:
-    """The 32-byte SHA-256 of the parts joined by NUL: the randomness of a draw that depends on nothing else."""
+def joined_digest(*parts: str | int) -> bytes:
+    """The 32-byte SHA-256 of the parts joined by NUL: for draws (and fingerprints) that depend on nothing else."""
     return hashlib.sha256("\0".join(str(p) for p in parts).encode()).digest()
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from constitution.models import cache_dir
+from constitution.embedded_models import cache_dir
 from constitution.errors import InputError
 from constitution.file_digests import FileDigests
 from constitution.hashing import content_hash

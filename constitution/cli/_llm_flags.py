@@ -14,7 +14,7 @@ import os
 from constitution.cli._flags import add_fields, build, flag_name
 from constitution.errors import InputError
 from constitution.llm.config import BACKENDS, CONFIGS
-from constitution.models import JUDGE_ALIAS
+from constitution.embedded_models import JUDGE_ALIAS
 
 API_KEY_ENV = "CONSTITUTION_API_KEY"  # the service's key (`constitution serve`)
 JUDGE_API_KEY_ENV = "CONSTITUTION_JUDGE_API_KEY"  # the bearer token sent to `--backend openai` judge endpoints

@@ -8,7 +8,7 @@ import argparse
 
 from constitution.cli._common import add_constitution_flag, constitution_path
 from constitution.cli._llm_flags import add_llm_flags, llm_from_args
-from constitution.models import JUDGE_ALIAS
+from constitution.embedded_models import JUDGE_ALIAS
 
 
 def add_scorer_flags(p: argparse.ArgumentParser) -> None:

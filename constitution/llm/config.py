@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
-from constitution.models import JUDGE_ALIAS
+from constitution.embedded_models import JUDGE_ALIAS
 
 BackendName = Literal["vllm", "openai", "hf"]
 BACKENDS: tuple[str, ...] = ("vllm", "openai", "hf")

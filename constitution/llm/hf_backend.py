@@ -24,7 +24,7 @@ from constitution.llm.config import HfConfig
 from constitution.llm.dtypes import resolve_dtype
 from constitution.llm.options import OptionScoring
 from constitution.model_identity import model_identity
-from constitution.models import display_name, resolve_model
+from constitution.embedded_models import display_name, resolve_model
 
 SORT_WINDOW = 16  # batches' worth of requests sorted by length together
 

@@ -43,7 +43,7 @@ from constitution.llm.base import (
 from constitution.llm.config import OpenAIConfig
 from constitution.llm.options import OptionScoring
 from constitution.model_identity import model_identity
-from constitution.models import display_name, resolve_model
+from constitution.embedded_models import display_name, resolve_model
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

@@ -20,7 +20,7 @@ from typing import Any
 from constitution.llm.base import FeedbackError, OptionRequest, OptionResult
 from constitution.llm.config import RayConfig, VllmConfig
 from constitution.llm.options import OptionScoring
-from constitution.models import display_name, resolve_model
+from constitution.embedded_models import display_name, resolve_model
 
 IN_FLIGHT_PER_ACTOR = 2
 _ACTOR_ENV_PREFIXES = ("VLLM_", "OMP_", "TORCHINDUCTOR_", "HF_", "TOKENIZERS_")

@@ -32,7 +32,7 @@ from constitution.llm.dtypes import resolve_dtype
 from constitution.llm.options import OptionScoring
 from constitution.llm.vllm_env import apply_vllm_env, default_block_size
 from constitution.model_identity import model_identity
-from constitution.models import display_name, resolve_model
+from constitution.embedded_models import display_name, resolve_model
 
 
 def engine_kwargs(config: VllmConfig, model_path: str, dtype: str) -> dict[str, Any]:

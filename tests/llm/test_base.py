@@ -15,7 +15,7 @@ from constitution.devices import cpu_has_native_bf16
 from constitution.llm.dtypes import resolve_dtype
 from constitution.llm.options import option_token_ids
 from constitution.llm.vllm_backend import engine_kwargs
-from constitution.models import display_name
+from constitution.embedded_models import display_name
 
 
 def test_option_token_ids_are_single_tokens_in_order(judge_tokenizer):
