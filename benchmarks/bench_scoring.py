@@ -24,7 +24,7 @@ def untrained_reward_folder(folder: Path, max_length: int) -> Path:
     """A MiniLM reward folder with a fresh head (throughput does not depend on training)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from constitution.models import resolve_model
+    from constitution.embedded_models import resolve_model
     from constitution.reward.inputs import prepare_tokenizer
     from constitution.reward.metadata import RewardMetadata, write_metadata
 

@@ -202,7 +202,7 @@ def spot_check(replies: list[Reply], model: Any, n: int = 256, seed: int = 0, no
 def _default_model(tmp: Path) -> Path:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from constitution.models import BACKBONE_ALIAS, resolve_model
+    from constitution.embedded_models import BACKBONE_ALIAS, resolve_model
 
     src = resolve_model(BACKBONE_ALIAS)
     AutoModelForSequenceClassification.from_pretrained(src, num_labels=1).save_pretrained(tmp)

@@ -31,7 +31,7 @@ from constitution.hashing import content_hash
 from constitution.llm.base import LLM
 from constitution.llm.config import LLMConfig, VllmConfig
 from constitution.llm.factory import make_llm
-from constitution.models import display_name
+from constitution.embedded_models import display_name
 
 
 class GenerationConfig(BaseModel):

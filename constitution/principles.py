@@ -12,13 +12,12 @@ has none. They never change a principle's comparison hash nor the constitution's
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from constitution.errors import InputError
-from constitution.hashing import content_hash
+from constitution.hashing import content_hash, joined_digest
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=80)]
 NonEmptyText = Annotated[str, Field(min_length=1)]
@@ -258,4 +257,4 @@ class Constitution(BaseModel):
 
 def _rank(seed: int, pair_hash: str, principle_id: str) -> bytes:
     """A principle's place in a pair's sampling order: a hash, so it does not depend on the other principles."""
-    return hashlib.sha256(f"{seed}\0{pair_hash}\0{principle_id}".encode()).digest()
+    return joined_digest(seed, pair_hash, principle_id)

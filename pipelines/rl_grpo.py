@@ -59,7 +59,7 @@ def main() -> int:
 
     import torch
 
-    from constitution.models import resolve_model
+    from constitution.embedded_models import resolve_model
     from constitution.devices import bf16_supported
     from constitution.rl import RewardFunction
 

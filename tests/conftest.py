@@ -27,7 +27,7 @@ apply_vllm_env(kvcache_gib=1, single_process=True)
 import pytest  # noqa: E402
 
 from constitution.llm.config import HfConfig, OpenAIConfig, VllmConfig  # noqa: E402
-from constitution.models import JUDGE_ALIAS, ModelNotFoundError, resolve_model  # noqa: E402
+from constitution.embedded_models import JUDGE_ALIAS, ModelNotFoundError, resolve_model  # noqa: E402
 
 
 def require_vllm() -> None:
@@ -109,7 +109,7 @@ def reward_folder(tmp_path_factory):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from constitution.models import BACKBONE_ALIAS
+    from constitution.embedded_models import BACKBONE_ALIAS
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("reward_model")

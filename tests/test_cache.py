@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from constitution.labeling.cache import Judgment, JudgmentCache, JudgmentKey
 from constitution.errors import InputError
+from constitution.file_digests import FileDigests
+from constitution.labeling.cache import Judgment, JudgmentCache, JudgmentKey
+from constitution.revise.cache import Generation, GenerationCache, GenerationKey
 
 
 def _key(i: int, order: str = "ab") -> JudgmentKey:
@@ -41,6 +43,51 @@ def test_corrupt_cache_file_is_reported(tmp_path: Path):
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(InputError, match="not a readable SQLite database"):
         JudgmentCache(path)
+
+
+def _damage(path: Path) -> None:
+    """Overwrite data pages in the middle of a database file (its header and schema page stay intact)."""
+    with open(path, "r+b") as fh:
+        fh.seek(4096 * 3)
+        fh.write(b"\xde\xad" * 4096 * 3)
+
+
+def _judgments(path: Path) -> tuple[JudgmentCache, list]:
+    keys = [JudgmentKey("j", f"pair{i:05d}", "p", "t", "ab") for i in range(2000)]
+    with JudgmentCache(path) as cache:
+        cache.put_many(Judgment(k, (-0.1, -0.2), "r" * 100) for k in keys)
+    cache = JudgmentCache(path)
+    return cache, [lambda: cache.get_many(keys), cache.count, lambda: cache.put_many(Judgment(k, (-1.0, -1.0)) for k in keys)]
+
+
+def _generations(path: Path) -> tuple[GenerationCache, list]:
+    keys = [GenerationKey("m", f"request{i:05d}", 1, "s") for i in range(2000)]
+    with GenerationCache(path) as cache:
+        cache.put_many(Generation(k, "critique", "t" * 100) for k in keys)
+    cache = GenerationCache(path)
+    return cache, [lambda: cache.get_many(keys), cache.count]
+
+
+def _digests(path: Path) -> tuple[FileDigests, list]:
+    files = [path.parent / f"f{i}" for i in range(1500)]
+    with FileDigests(path) as cache:
+        for f in files:
+            f.write_text(str(f))
+            cache.sha256(f)
+    cache = FileDigests(path)
+    return cache, [lambda: [cache.sha256(f) for f in files]]
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("make", [_judgments, _generations, _digests], ids=["judgments", "generations", "file-digests"])
+def test_a_cache_damaged_after_opening_is_reported_with_its_file(tmp_path: Path, make):
+    path = tmp_path / "cache.sqlite"
+    cache, uses = make(path)  # opened (and its schema read) before the damage
+    _damage(path)
+    for use in uses:
+        with pytest.raises(InputError, match=f"{path}: the .* is not a readable SQLite database"):
+            use()
+    cache.close()
 
 
 def test_reads_many_pairs_at_once_and_keeps_judges_apart(tmp_path: Path):

@@ -2,7 +2,8 @@
 
 Shared fields (dtype, seed, max-model-len) and each backend's own fields are grouped in ``--help``; a flag that
 belongs to another backend than the one chosen is an error that says which backend reads it. The API key of the
-``openai`` backend falls back to ``$CONSTITUTION_API_KEY`` (keeps it out of the process list).
+``openai`` backend falls back to ``$CONSTITUTION_JUDGE_API_KEY`` (keeps it out of the process list); the service's
+own key, ``$CONSTITUTION_API_KEY``, is never sent to judge endpoints.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import os
 from constitution.cli._flags import add_fields, build, flag_name
 from constitution.errors import InputError
 from constitution.llm.config import BACKENDS, CONFIGS
-from constitution.models import JUDGE_ALIAS
+from constitution.embedded_models import JUDGE_ALIAS
 
-API_KEY_ENV = "CONSTITUTION_API_KEY"
+API_KEY_ENV = "CONSTITUTION_API_KEY"  # the service's key (`constitution serve`)
+JUDGE_API_KEY_ENV = "CONSTITUTION_JUDGE_API_KEY"  # the bearer token sent to `--backend openai` judge endpoints
 NAMES = {"batch_size": "--hf-batch-size", "base_urls": "--base-url"}
 
 
@@ -61,7 +63,7 @@ def llm_from_args(args: argparse.Namespace, role: str, **fixed: object):
             if field not in CONFIGS[backend].model_fields:
                 raise InputError(f"{NAMES.get(field, flag_name(field))} applies to --backend {name}, not {backend}")
             values[field] = value
-    if backend == "openai" and values.get("api_key") is None and os.environ.get(API_KEY_ENV):
-        values["api_key"] = os.environ[API_KEY_ENV]
+    if backend == "openai" and values.get("api_key") is None and os.environ.get(JUDGE_API_KEY_ENV):
+        values["api_key"] = os.environ[JUDGE_API_KEY_ENV]
     values.update({k: v for k, v in fixed.items() if k in CONFIGS[backend].model_fields})
     return build(CONFIGS[backend], values, f"{role} model", NAMES)

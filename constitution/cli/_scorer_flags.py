@@ -10,7 +10,7 @@ from constitution.cli._common import add_constitution_flag, constitution_path
 from constitution.cli._flags import add_fields, build, given
 from constitution.cli._heads_flag import heads_constitution
 from constitution.cli._llm_flags import add_llm_flags, llm_from_args
-from constitution.models import JUDGE_ALIAS
+from constitution.embedded_models import JUDGE_ALIAS
 from constitution.safety.config import ScorerConfig
 
 

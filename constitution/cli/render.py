@@ -6,7 +6,7 @@ import argparse
 
 from constitution.cli._common import add_constitution_flag, constitution_path
 from constitution.errors import InputError
-from constitution.models import JUDGE_ALIAS
+from constitution.embedded_models import JUDGE_ALIAS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tokenizer.lower() != "none":
         from transformers import AutoTokenizer
 
-        from constitution.models import resolve_model
+        from constitution.embedded_models import resolve_model
 
         tokenizer = AutoTokenizer.from_pretrained(resolve_model(args.tokenizer))
     if args.kind == "safety":

@@ -70,7 +70,7 @@ class JudgmentCache(SqliteStore):
                     "SELECT pair_hash, principle_hash, template_hash, ord, logprobs, rationale FROM judgments_v2 "
                     f"WHERE judge=? AND pair_hash IN ({','.join('?' * len(chunk))})"
                 )
-                for pair_hash, principle_hash, template_hash, order, logprobs, rationale in self._db.execute(query, [judge, *chunk]):
+                for pair_hash, principle_hash, template_hash, order, logprobs, rationale in self.select(query, [judge, *chunk]):
                     key = JudgmentKey(judge, pair_hash, principle_hash, template_hash, order)
                     if key in wanted:
                         found[key] = Judgment(key, _parse(logprobs), rationale)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
-from constitution.models import JUDGE_ALIAS
+from constitution.embedded_models import JUDGE_ALIAS
 
 BackendName = Literal["vllm", "openai", "hf"]
 BACKENDS: tuple[str, ...] = ("vllm", "openai", "hf")
@@ -62,7 +62,7 @@ class OpenAIConfig(ModelSettings):
     )
     backend: Literal["openai"] = "openai"
     base_urls: list[str] = Field(default_factory=list, description="e.g. http://127.0.0.1:8000 (with or without /v1)")
-    api_key: str | None = Field(None, description="sent as a bearer token (also read from $CONSTITUTION_API_KEY by the CLI)")
+    api_key: str | None = Field(None, description="sent as a bearer token (also read from $CONSTITUTION_JUDGE_API_KEY by the CLI)")
     served_model_name: str | None = Field(None, description="the `model` field sent; default: the server's only model")
     max_concurrency: int = Field(256, ge=1, description="requests in flight over all endpoints (one connection pool per run)")
     timeout_s: float = Field(120.0, gt=0.0, description="per request")

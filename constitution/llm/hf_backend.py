@@ -23,7 +23,8 @@ from constitution.llm.base import (
 from constitution.llm.config import HfConfig
 from constitution.llm.dtypes import resolve_dtype
 from constitution.llm.options import OptionScoring
-from constitution.models import display_name, model_identity, resolve_model
+from constitution.model_identity import model_identity
+from constitution.embedded_models import display_name, resolve_model
 
 SORT_WINDOW = 16  # batches' worth of requests sorted by length together
 
@@ -60,10 +61,10 @@ class HfBackend(OptionScoring):
         self.dtype = resolve_dtype(self.config.dtype, cuda=self.device.startswith("cuda"))
         path = resolve_model(self.config.model)
         self.name = f"hf:{display_name(self.config.model)}"
-        self.identity = f"hf:{model_identity(path)}:{self.dtype}"
         self.max_model_len = self.config.max_model_len
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, self.dtype))
+        self.identity = f"hf:{model_identity(path)}:{self.dtype}"  # after loading: a hub id's commit is the one loaded
         if self.dtype != "float32":
             _fp32_head(self.model)
         self.model.to(self.device).eval()

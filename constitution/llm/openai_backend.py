@@ -42,7 +42,8 @@ from constitution.llm.base import (
 )
 from constitution.llm.config import OpenAIConfig
 from constitution.llm.options import OptionScoring
-from constitution.models import display_name, model_identity, resolve_model
+from constitution.model_identity import model_identity
+from constitution.embedded_models import display_name, resolve_model
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -149,14 +150,14 @@ class OpenAIBackend(OptionScoring):
         self.pool = EndpointPool(self.config.base_urls, self.config.endpoint_cooldown_s)
         path = resolve_model(self.config.model)
         self.name = f"openai:{display_name(self.config.model)}"
-        # Prompts are tokenized here with config.model's tokenizer, so the endpoints must serve that model.
-        self.identity = f"openai:{self.config.served_model_name or ''}@{model_identity(path)}"
         self.max_model_len = self.config.max_model_len
         if tokenizer is None:
             from transformers import AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(path)
         self.tokenizer = tokenizer
+        # Prompts are tokenized here with config.model's tokenizer, so the endpoints must serve that model.
+        self.identity = f"openai:{self.config.served_model_name or ''}@{model_identity(path)}"
         self.headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

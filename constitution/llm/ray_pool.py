@@ -20,10 +20,22 @@ from typing import Any
 from constitution.llm.base import FeedbackError, OptionRequest, OptionResult
 from constitution.llm.config import RayConfig, VllmConfig
 from constitution.llm.options import OptionScoring
-from constitution.models import display_name, resolve_model
+from constitution.embedded_models import display_name, resolve_model
 
 IN_FLIGHT_PER_ACTOR = 2
-_PASSED_ENV = ("VLLM_", "OMP_", "TORCHINDUCTOR_", "CONSTITUTION_", "HF_", "TOKENIZERS_")
+_ACTOR_ENV_PREFIXES = ("VLLM_", "OMP_", "TORCHINDUCTOR_", "HF_", "TOKENIZERS_")
+_ACTOR_ENV_NAMES = ("CONSTITUTION_CACHE",)
+_NOT_FOR_ACTORS = ("VLLM_RPC_BASE_PATH",)  # the driver's private socket folder: each actor makes its own
+
+
+def actor_env(environ: dict[str, str]) -> dict[str, str]:
+    """The variables the judge actors need (vLLM, threads, Hugging Face, the model cache), and nothing else: no
+    service or endpoint key travels to the cluster's nodes."""
+    return {
+        k: v
+        for k, v in environ.items()
+        if (k.startswith(_ACTOR_ENV_PREFIXES) or k in _ACTOR_ENV_NAMES) and k not in _NOT_FOR_ACTORS
+    }
 
 
 class JudgeActor:
@@ -57,7 +69,7 @@ class RayJudge(OptionScoring):
         self.ray_config = ray_config
         self._started_ray = not ray.is_initialized()
         if self._started_ray:
-            env = {k: v for k, v in os.environ.items() if k.startswith(_PASSED_ENV)}
+            env = actor_env(dict(os.environ))
             ray.init(address=ray_config.address, runtime_env={"env_vars": env}, include_dashboard=False, log_to_driver=False)
         actor = ray.remote(
             num_cpus=ray_config.num_cpus_per_actor,
@@ -65,10 +77,15 @@ class RayJudge(OptionScoring):
             max_restarts=ray_config.max_restarts,
             max_task_retries=ray_config.max_restarts,
         )(JudgeActor)
-        self.actors = [actor.remote(config.model_dump()) for _ in range(ray_config.actors)]
-        identities = set(ray.get([a.identity.remote() for a in self.actors]))
-        if len(identities) != 1:
-            raise FeedbackError(f"the judge actors load different models: {sorted(identities)}")
+        self.actors: list[Any] = []
+        try:
+            self.actors = [actor.remote(config.model_dump()) for _ in range(ray_config.actors)]
+            identities = set(ray.get([a.identity.remote() for a in self.actors]))
+            if len(identities) != 1:
+                raise FeedbackError(f"the judge actors load different models: {sorted(identities)}")
+        except BaseException:
+            self.close()  # no actor (or Ray cluster of ours) outlives a judge that failed to start
+            raise
         self.identity = identities.pop()
         self.name = f"vllm:{display_name(config.model)}"
         self.max_model_len = config.max_model_len

@@ -31,7 +31,8 @@ from constitution.llm.config import VllmConfig
 from constitution.llm.dtypes import resolve_dtype
 from constitution.llm.options import OptionScoring
 from constitution.llm.vllm_env import apply_vllm_env, default_block_size
-from constitution.models import display_name, model_identity, resolve_model
+from constitution.model_identity import model_identity
+from constitution.embedded_models import display_name, resolve_model
 
 
 def engine_kwargs(config: VllmConfig, model_path: str, dtype: str) -> dict[str, Any]:
@@ -84,10 +85,10 @@ class VllmBackend(OptionScoring):
         path = resolve_model(self.config.model)
         self.dtype = resolve_dtype(self.config.dtype)
         self.name = f"vllm:{display_name(self.config.model)}"
-        self.identity = f"vllm:{model_identity(path)}:{self.dtype}"
         self.max_model_len = self.config.max_model_len
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.llm = LLM(**engine_kwargs(self.config, path, self.dtype))
+        self.identity = f"vllm:{model_identity(path)}:{self.dtype}"  # after loading: a hub id's commit is the one loaded
         self._ids = itertools.count()
 
     def score_options(self, requests: Iterable[OptionRequest]) -> Iterator[OptionResult]:

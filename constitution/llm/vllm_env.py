@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from constitution.models import cache_dir
+from constitution.embedded_models import cache_dir
 
 DEFAULT_KVCACHE_GIB = 2
 CPU_BLOCK_SIZE = 32

@@ -7,7 +7,6 @@ fingerprint each stage finished with. A stage runs again when its fingerprint ch
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -17,6 +16,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from constitution.atomic import atomic_write_text
+from constitution.embedded_models import cache_dir
+from constitution.file_digests import FileDigests
+from constitution.hashing import content_hash, joined_digest
 
 STAGES = ["generate", "label", "train", "evaluate", "report"]
 
@@ -32,21 +34,15 @@ class StageRecord(BaseModel):
 
 
 def file_fingerprint(source: str | Path) -> str:
-    """Content hash of a file; a folder hashes its files' names, sizes and mtimes; anything else its name."""
+    """Content hash of a file, or of a folder's files (their relative names and contents); anything else (a hub id)
+    its name. Digests are remembered per (path, size, mtime, inode), so an unchanged input is read once."""
     path = Path(source)
-    digest = hashlib.sha256()
-    if path.is_file():
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    elif path.is_dir():
-        for f in sorted(path.rglob("*")):
-            if f.is_file():
-                st = f.stat()
-                digest.update(f"{f.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}".encode())
-    else:
-        digest.update(str(source).encode())
-    return digest.hexdigest()[:16]
+    if not path.exists():
+        return joined_digest(str(source)).hex()[:16]
+    with FileDigests(cache_dir() / "file_digests.sqlite") as digests:
+        if path.is_file():
+            return digests.sha256(path)[:16]
+        return content_hash([[str(f.relative_to(path)), digests.sha256(f)] for f in sorted(path.rglob("*")) if f.is_file()])
 
 
 class StageRunner:

@@ -60,7 +60,7 @@ class GenerationCache(SqliteStore):
                 "SELECT model, request_hash, round, sampling, text FROM generations_v1 "
                 f"WHERE (model, request_hash, round, sampling) IN (VALUES {','.join(['(?, ?, ?, ?)'] * len(chunk))})"
             )
-            for model, request_hash, round_, sampling, text in self._db.execute(query, [v for key in chunk for v in key]):
+            for model, request_hash, round_, sampling, text in self.select(query, [v for key in chunk for v in key]):
                 found[GenerationKey(model, request_hash, round_, sampling)] = text
         return found
 

@@ -7,14 +7,14 @@ is deterministic, independent of the input's order, and changes only where an ad
 
 from __future__ import annotations
 
-import hashlib
 import math
 
+from constitution.hashing import joined_digest
 from constitution.principles import Constitution, ResolvedPrinciple
 
 
 def _draw(seed: int, prompt_key: str, round_: int, principle: ResolvedPrinciple) -> float:
-    digest = hashlib.sha256(f"{seed}\0{prompt_key}\0{round_}\0{principle.id}".encode()).digest()
+    digest = joined_digest(seed, prompt_key, round_, principle.id)
     u = (int.from_bytes(digest[:8], "big") + 0.5) / 2.0**64
     return -math.log(u) / principle.weight
 

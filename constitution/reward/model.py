@@ -12,7 +12,7 @@ from constitution.batching import length_sorted_batches
 from constitution.devices import bf16_supported
 from constitution.data.records import Pair
 from constitution.errors import InputError
-from constitution.models import resolve_model
+from constitution.embedded_models import resolve_model
 from constitution.principles import Constitution
 from constitution.reward.heads import combine, contributions, head_weights, reward_stats
 from constitution.reward.inputs import Item, encode, input_kind, item_text, pad_batch, prepare_tokenizer

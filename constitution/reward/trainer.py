@@ -26,7 +26,7 @@ from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from constitution.data import Pair, iter_rows, split_pairs
-from constitution.models import resolve_model
+from constitution.embedded_models import resolve_model
 from constitution.reward.checkpoints import CHECKPOINTS_DIR, CheckpointEvery, prepare_resume, run_identity
 from constitution.reward.config import RewardTrainingConfig
 from constitution.reward.evaluate import preference_metrics

@@ -12,7 +12,7 @@ from tests.reward.reward_helpers import synthetic_rows, write_jsonl
 
 @pytest.fixture(scope="module")
 def cli_model(tmp_path_factory):
-    from constitution.models import BACKBONE_ALIAS, ModelNotFoundError, resolve_model
+    from constitution.embedded_models import BACKBONE_ALIAS, ModelNotFoundError, resolve_model
 
     try:
         resolve_model(BACKBONE_ALIAS)

@@ -20,7 +20,7 @@ import torch
 from constitution.cli import main
 from constitution.diff import reward_diff
 from constitution.loader import load_constitution
-from constitution.models import BACKBONE_ALIAS, ModelNotFoundError, resolve_model
+from constitution.embedded_models import BACKBONE_ALIAS, ModelNotFoundError, resolve_model
 from constitution.reward.inputs import pad_batch
 from constitution.reward.metadata import RewardMetadata, read_metadata, write_metadata
 from constitution.reward.model import RewardModel

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from constitution.llm.config import DType
 from constitution.llm.vllm_env import apply_vllm_env, default_block_size
-from constitution.models import resolve_model
+from constitution.embedded_models import resolve_model
 
 
 class ServerConfig(BaseModel):

@@ -1,12 +1,10 @@
-"""What every backend shares: option tokens, prompt encoding, configs, the factory, and model identities."""
+"""What every backend shares: option tokens, prompt encoding, configs, the factory, and display names (identities:
+test_identity.py)."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
-
-import os
-import shutil
 
 from constitution.errors import InputError
 from constitution.llm import llm_config, make_llm
@@ -17,7 +15,7 @@ from constitution.devices import cpu_has_native_bf16
 from constitution.llm.dtypes import resolve_dtype
 from constitution.llm.options import option_token_ids
 from constitution.llm.vllm_backend import engine_kwargs
-from constitution.models import display_name, model_identity
+from constitution.embedded_models import display_name
 
 
 def test_option_token_ids_are_single_tokens_in_order(judge_tokenizer):
@@ -64,24 +62,6 @@ def test_display_name_is_a_name_not_a_path(tmp_path, judge_model_path):
     folder.mkdir()
     assert display_name(str(folder)) == "my-judge"
     assert display_name("org/some-model") == "org/some-model"
-
-
-def test_identity_tells_checkpoints_with_the_same_name_apart(tmp_path, judge_model_path):
-    """runs/a/checkpoint-1000 and runs/b/checkpoint-1000 are different judges; a model retrained in place too."""
-    a, b = tmp_path / "a" / "checkpoint-1000", tmp_path / "b" / "checkpoint-1000"
-    for folder in (a, b):
-        shutil.copytree(judge_model_path, folder)
-    assert display_name(str(a)) == display_name(str(b))
-    assert model_identity(str(a)) != model_identity(str(b))
-    assert model_identity(str(a)) == model_identity(str(a))  # stable
-    before = model_identity(str(a))
-    weights = next(f for f in a.iterdir() if f.suffix == ".safetensors")
-    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))  # rewritten weights
-    assert model_identity(str(a)) != before
-    config = a / "config.json"
-    config.write_text(config.read_text().replace("{", '{"x": 1, ', 1))
-    assert model_identity(str(a)) != before
-    assert model_identity("org/some-model") == "hub:org/some-model"
 
 
 def test_configs_are_one_per_backend_and_reject_strangers():

@@ -81,6 +81,26 @@ def test_request_shape_and_api_key(judge_model_path, prompts):
     assert headers["Authorization"] == "Bearer s3cret"
 
 
+def test_the_service_key_is_never_sent_to_judge_endpoints(judge_model_path, prompts, monkeypatch):
+    """The CLI's judge flags: the endpoints get $CONSTITUTION_JUDGE_API_KEY, never the service's own key."""
+    import argparse
+
+    from constitution.cli._llm_flags import add_llm_flags, llm_from_args
+
+    parser = argparse.ArgumentParser()
+    add_llm_flags(parser, "judge", model_flag="--judge")
+    monkeypatch.setenv("CONSTITUTION_API_KEY", "service-secret")
+    sent = []
+    for judge_key in (None, "endpoint-secret"):
+        if judge_key:
+            monkeypatch.setenv("CONSTITUTION_JUDGE_API_KEY", judge_key)
+        with FakeServer(healthy) as fake:
+            config = llm_from_args(parser.parse_args(["--backend", "openai", "--base-url", fake.base_url]), "judge")
+            OpenAIBackend(config, tokenizer=_TOKENIZER[0] if _TOKENIZER else None).option_logprobs(prompts[:1], ["A", "B"])
+        sent.append(fake.headers[0].get("Authorization"))
+    assert sent == [None, "Bearer endpoint-secret"]
+
+
 @pytest.mark.reliability
 @pytest.mark.parametrize(
     "fault",

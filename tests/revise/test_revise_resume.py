@@ -15,7 +15,7 @@ import pytest
 
 from constitution.llm.config import HfConfig
 from constitution.loader import load_constitution
-from constitution.models import JUDGE_ALIAS
+from constitution.embedded_models import JUDGE_ALIAS
 from constitution.revise import GenerationCache, ReviseConfig, Reviser, load_inputs
 from tests.helpers.paths import ROOT
 from tests.revise.helpers import ROWS, write_principles, write_rows

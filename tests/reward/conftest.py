@@ -12,7 +12,7 @@ from tests.reward.principle_data import TRAIN_WEIGHTS, principle_rows, write_con
 
 @pytest.fixture(scope="session")
 def minilm_path() -> str:
-    from constitution.models import BACKBONE_ALIAS, ModelNotFoundError, resolve_model
+    from constitution.embedded_models import BACKBONE_ALIAS, ModelNotFoundError, resolve_model
 
     try:
         return resolve_model(BACKBONE_ALIAS)

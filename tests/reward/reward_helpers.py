@@ -42,7 +42,7 @@ def tiny_llama(folder: Path) -> Path:
     """A random 2-layer Llama with the SmolLM2 tokenizer (chat template, no pad token set up by us)."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from constitution.models import JUDGE_ALIAS, resolve_model
+    from constitution.embedded_models import JUDGE_ALIAS, resolve_model
 
     tok = AutoTokenizer.from_pretrained(resolve_model(JUDGE_ALIAS))
     config = LlamaConfig(

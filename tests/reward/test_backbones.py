@@ -65,7 +65,7 @@ def test_mean_pooling_model_saves_as_standard_folder(minilm_path, tmp_path):
 
 @pytest.fixture(scope="module")
 def llama_folder(tmp_path_factory):
-    from constitution.models import ModelNotFoundError
+    from constitution.embedded_models import ModelNotFoundError
 
     try:
         return tiny_llama(tmp_path_factory.mktemp("tiny-llama"))

