@@ -12,6 +12,7 @@ import os
 
 from constitution.cli._flags import add_fields, build, flag_name
 from constitution.errors import InputError
+from constitution.labeling import reward_judge  # noqa: F401  (registers backend "reward" before --backend is built)
 from constitution.llm.config import DEFAULT_BACKEND, backend, backends
 from constitution.models import JUDGE_ALIAS
 
