@@ -1,4 +1,5 @@
-"""Data shipped inside the package: the default constitution (principles YAML) and the demo prompts.
+"""Data shipped inside the package: the default constitution (principles YAML), the demo prompts and the reward
+audit's default probes.
 
 ``constitution init DIR`` copies the principles out for editing; commands fall back to these when no
 ``--constitution`` is given and there is no ``principles/`` folder in the working directory.
@@ -25,3 +26,8 @@ def default_principles() -> Path:
 def demo_prompts() -> Path:
     """The embedded demo's prompts (benign, borderline-but-fine and clearly harmful), one JSON object a line."""
     return _packaged("demo_prompts.jsonl")
+
+
+def default_audit_probes() -> Path:
+    """The probes ``constitution audit`` runs unless given ``--probes`` (copy it out to edit)."""
+    return _packaged("audit_probes.yaml")
