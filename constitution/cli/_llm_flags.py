@@ -67,4 +67,4 @@ def llm_from_args(args: argparse.Namespace, role: str, **fixed: object):
     if chosen == "openai" and values.get("api_key") is None and os.environ.get(API_KEY_ENV):
         values["api_key"] = os.environ[API_KEY_ENV]
     values.update({k: v for k, v in fixed.items() if k in config.model_fields})
-    return build(config, values, f"{role} model", NAMES)
+    return build(config, values, f"{role} model", {**NAMES, "model": f"--{role}"})

@@ -4,9 +4,9 @@ Every response in FILE (rows with ``prompt`` and ``response``, as ``score`` read
 is rewritten by each probe: filler, a restatement, repetition, a confident tone, flattery, self-praise, a markdown
 list, emoji, a fake citation, the prompt parroted, refusal boilerplate (safe prompts only) must not raise the reward;
 the answer cut in half must lower it. Probes are YAML (``--probes FILE``; default the shipped set,
-``constitution/resources/audit_probes.yaml``, to copy and edit), rendered in the principles' template sandbox. DIR gets ``audit.json`` and ``audit.md``:
-per probe the items, the mean change of the normalised reward with a 95% interval, the share of items raised and,
-for a per-principle model, the heads that move. ``--fail-on PROBE>X`` (repeatable; also ``PROBE<X``) exits 1 when a
+``constitution/resources/audit_probes.yaml``, to copy and edit), rendered in the principles' template sandbox.
+DIR gets ``audit.json`` and ``audit.md``: per probe the items, the mean change of the normalised reward with a 95%
+interval, the share of items raised and, for a per-principle model, the heads that move. ``--fail-on PROBE>X`` (repeatable; also ``PROBE<X``) exits 1 when a
 probe's mean change crosses X: a gate for CI.
 """
 
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--responses", required=True, help="responses to rewrite: JSONL/Parquet/CSV/datasets folder")
     p.add_argument("--out", required=True, help="output folder (audit.json, audit.md)")
     p.add_argument("--probes", default=None, help="probes YAML (default: the shipped set)")
-    p.add_argument("--fail-on", action="append", default=[], metavar="PROBE>X", help="exit 1 when the probe's mean change is above X (or below, with <)")
+    p.add_argument("--fail-on", action="append", default=[], metavar="PROBE>X", help="exit 1 when the probe's mean change is above X (or below, with <); quote it in a shell")
     add_heads_constitution_flag(p)
     add_fields(p, AuditSettings)
     p.set_defaults(func=run)

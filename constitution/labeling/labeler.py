@@ -145,19 +145,18 @@ class _Run:
                 self._finish(state)
         return missing
 
-    def requests(self, pairs: Iterable[Pair]) -> Iterator[OptionRequest]:
-        """The judgments to ask, planned a chunk at a time as the backend asks for more."""
+    def requests(self, pairs: Iterable[Pair]) -> Iterator[OptionRequest | PairRequest]:
+        """The judgments to ask, planned a chunk at a time as the backend asks for more: rendered prompts, or for a
+        pair judge the conversation and the responses in the judgment's slot order."""
+        pair_judge = isinstance(self.labeler.llm, PairJudge)
         for chunk in _chunks(pairs, self.labeler.config.chunk_pairs):
             for index, k, judgment in self.plan_chunk(chunk):
-                yield self.labeler.request((index, k), judgment.prompt.text, judgment.token_ids, judgment.prompt.options)
-
-    def pair_requests(self, pairs: Iterable[Pair]) -> Iterator[PairRequest]:
-        """The same judgments for a pair judge: the conversation and the responses in the judgment's slot order."""
-        for chunk in _chunks(pairs, self.labeler.config.chunk_pairs):
-            for index, k, judgment in self.plan_chunk(chunk):
-                pair = self.open[index].planned.pair
-                first, second = (pair.response_a, pair.response_b) if judgment.order == "ab" else (pair.response_b, pair.response_a)
-                yield PairRequest((index, k), pair.prompt, first, second, judgment.principle.id)
+                if pair_judge:
+                    pair = self.open[index].planned.pair
+                    slots = (pair.response_a, pair.response_b) if judgment.order == "ab" else (pair.response_b, pair.response_a)
+                    yield PairRequest((index, k), pair.prompt, *slots, judgment.principle.id)
+                else:
+                    yield self.labeler.request((index, k), judgment.prompt.text, judgment.token_ids, judgment.prompt.options)
 
     # -- answers ----------------------------------------------------------------------------------------------
     def receive(self, result: OptionResult) -> None:
@@ -275,11 +274,9 @@ class Labeler:
         try:
             if self.kind == "cot":
                 self._label_cot(pairs, run)
-            elif isinstance(self.llm, PairJudge):
-                for result in self.llm.compare(run.pair_requests(pairs)):
-                    run.receive(result)
             else:
-                for result in self.llm.score_options(run.requests(pairs)):
+                ask = self.llm.compare if isinstance(self.llm, PairJudge) else self.llm.score_options
+                for result in ask(run.requests(pairs)):  # type: ignore[arg-type]
                     run.receive(result)
         finally:
             run.flush()

@@ -68,7 +68,10 @@ class RewardJudge:
 
         self.config = config
         folder = resolve_model(config.model)
-        self.model = RewardModel.load(folder, device=None if config.device == "auto" else config.device)
+        try:
+            self.model = RewardModel.load(folder, device=None if config.device == "auto" else config.device)
+        except OSError as exc:
+            raise InputError(f"not a reward model folder (or hub id) that loads: {exc}", where=config.model) from exc
         content = folder_digest(folder) if Path(folder).is_dir() else f"hub:{folder}"
         self.name = f"reward:{display_name(config.model)}"
         self.identity = f"reward:{content}:T={config.temperature!r}:{'bf16' if self.model.bf16 else 'fp32'}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from constitution.audit import AuditItem, audit_reward_model, load_probes
 from constitution.data.records import Message
 from constitution.resources import default_audit_probes
@@ -9,6 +11,7 @@ from constitution.reward.model import RewardModel
 from tests.reward.principle_data import TOPICS
 
 
+@pytest.mark.slow
 def test_a_fake_citation_moves_the_cites_head_and_filler_the_concise_head(headed):
     folder, _ = headed
     items = [
