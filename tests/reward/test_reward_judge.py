@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from constitution.cli import main
 from constitution.errors import InputError
 from constitution.labeling import JudgmentCache, Labeler, LabelConfig, label_pairs
-from constitution.labeling.reward_judge import RewardJudge, RewardJudgeConfig
+from constitution.labeling.reward_judge import RewardJudge, RewardJudgeConfig, folder_digest
 from constitution.llm import make_llm
 from constitution.loader import load_constitution
 from tests.reward.principle_data import TRAIN_WEIGHTS, principle_rows, write_constitution, write_principle_jsonl
@@ -74,3 +75,14 @@ def test_a_principle_without_a_head_is_an_input_error(two_heads, tmp_path):
         label_pairs(Labeler(constitution, judge, cache, LabelConfig()), pairs)
     with pytest.raises(InputError, match="chain-of-thought"):
         Labeler(constitution, judge, JudgmentCache(tmp_path / "c2.sqlite"), LabelConfig(chain_of_thought=True))
+
+
+def test_the_judge_identity_is_the_folder_content_not_its_path(tmp_path):
+    model = tmp_path / "rm"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    (model / "config.json").write_text("{}")
+    copy = shutil.copytree(model, tmp_path / "elsewhere")
+    assert folder_digest(model) == folder_digest(copy)
+    (copy / "model.safetensors").write_bytes(b"weightz")  # retrained in place
+    assert folder_digest(model) != folder_digest(copy)
