@@ -95,6 +95,11 @@ def _render(template: TemplateSource, variables: dict[str, Any], read: Callable[
         raise InputError(f"template {template.name!r}: {exc}", where=template.origin) from exc
 
 
+def render_text(template: TemplateSource, variables: dict[str, Any]) -> str:
+    """Render a template to plain text in the same sandbox (e.g. an audit probe's edited response)."""
+    return _render(template, variables, str)
+
+
 def render_template(template: TemplateSource, variables: dict[str, Any]) -> RenderedTemplate:
     """Render one judge template, sandboxed; sandbox violations and undefined names raise InputError."""
     body, options, prefix, rationale = _render(

@@ -30,6 +30,7 @@ COMMANDS = [
     "eval-safety",
     "best-of-n",
     "bench",
+    "audit",
     "serve",
     "export",
 ]

@@ -17,9 +17,8 @@ from pydantic import ValidationError
 from constitution.cli._llm_flags import NAMES, llm_from_args
 from constitution.errors import InputError
 from constitution.labeling.jury_config import OWN_FIELDS, JudgeSpec
-from constitution.llm.config import CONFIGS
+from constitution.llm.config import backend, backends
 
-FIELDS = {field: cls.model_fields[field] for cls in CONFIGS.values() for field in cls.model_fields}
 ALIASES = {flag.lstrip("-").replace("-", "_"): field for field, flag in NAMES.items()}
 
 
@@ -34,6 +33,7 @@ def add_judge_flags(parser: argparse.ArgumentParser) -> None:
 
 def _settings(text: str) -> tuple[str, dict[str, str | list[str]]]:
     """``MODEL,key=value,...`` -> the model ("" when left out) and the settings (list fields collect repeats)."""
+    fields = {field: info for name in backends() for field, info in backend(name).config.model_fields.items()}
     model, settings = "", {}
     for k, item in enumerate(text.split(",")):
         if "=" not in item:
@@ -43,9 +43,9 @@ def _settings(text: str) -> tuple[str, dict[str, str | list[str]]]:
             continue
         key, value = (s.strip() for s in item.split("=", 1))
         field = ALIASES.get(key.replace("-", "_"), key.replace("-", "_"))
-        if field not in FIELDS and field not in OWN_FIELDS:
-            raise InputError(f"--judge {text}: unknown setting {key!r}; known: {', '.join(sorted([*FIELDS, *OWN_FIELDS]))}")
-        if field in FIELDS and typing.get_origin(FIELDS[field].annotation) is list:
+        if field not in fields and field not in OWN_FIELDS:
+            raise InputError(f"--judge {text}: unknown setting {key!r}; known: {', '.join(sorted([*fields, *OWN_FIELDS]))}")
+        if field in fields and typing.get_origin(fields[field].annotation) is list:
             settings.setdefault(field, []).append(value)  # type: ignore[union-attr]
         else:
             settings[field] = value

@@ -1,10 +1,12 @@
 """Labeling: plan judgments per pair, ask the judge (through the judgment cache), turn option log-probs into soft
-AI preference labels, and write the AI-feedback dataset with its statistics."""
+AI preference labels, and write the AI-feedback dataset with its statistics. Importing it registers the ``reward``
+judge backend (a reward model as a judge, :mod:`.reward_judge`)."""
 
 from constitution.labeling.cache import Judgment, JudgmentCache, JudgmentKey
 from constitution.labeling.config import LabelConfig
 from constitution.labeling.labeler import Labeler, LabelSink, ListSink, label_pairs
 from constitution.labeling.output import LabelWriter
+from constitution.labeling.reward_judge import RewardJudge, RewardJudgeConfig  # registers backend "reward"
 from constitution.labeling.progress import progress_bar
 from constitution.labeling.run import label_to_folder
 from constitution.labeling.stats import LabelSummary, PrincipleStats, agreement
@@ -21,6 +23,8 @@ __all__ = [
     "Labeler",
     "ListSink",
     "PrincipleStats",
+    "RewardJudge",
+    "RewardJudgeConfig",
     "agreement",
     "format_summary",
     "label_pairs",

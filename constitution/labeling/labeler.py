@@ -10,6 +10,9 @@ in-process vLLM, hundreds of requests for ``vllm serve`` endpoints). Answers go 
 every few hundred or two seconds) and each pair's record goes to the sink the moment its last judgment is in, so
 memory does not grow with the dataset and a killed run loses at most ``flush_every`` answers. A pair that is too long is shortened
 or skipped, a judgment that fails marks only its pair as failed; both are counted and listed by pair id.
+
+A pair judge (:class:`~constitution.llm.base.PairJudge`, e.g. a reward model) is asked the same judgments, as pairs
+in slot order instead of rendered prompts; its answers are cached and ensembled the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from itertools import islice
 from typing import Any, Protocol
 
 from constitution.data.records import FeedbackRecord, Pair
+from constitution.errors import InputError
 from constitution.labeling.cache import Judgment, JudgmentCache, JudgmentKey
 from constitution.labeling.config import LabelConfig
 from constitution.labeling.planning import (
@@ -36,6 +40,8 @@ from constitution.llm.base import (
     FeedbackError,
     OptionRequest,
     OptionResult,
+    PairJudge,
+    PairRequest,
     encode_prompts,
 )
 from constitution.llm.options import option_token_ids, two_way
@@ -139,11 +145,18 @@ class _Run:
                 self._finish(state)
         return missing
 
-    def requests(self, pairs: Iterable[Pair]) -> Iterator[OptionRequest]:
-        """The judgments to ask, planned a chunk at a time as the backend asks for more."""
+    def requests(self, pairs: Iterable[Pair]) -> Iterator[OptionRequest | PairRequest]:
+        """The judgments to ask, planned a chunk at a time as the backend asks for more: rendered prompts, or for a
+        pair judge the conversation and the responses in the judgment's slot order."""
+        pair_judge = isinstance(self.labeler.llm, PairJudge)
         for chunk in _chunks(pairs, self.labeler.config.chunk_pairs):
             for index, k, judgment in self.plan_chunk(chunk):
-                yield self.labeler.request((index, k), judgment.prompt.text, judgment.token_ids, judgment.prompt.options)
+                if pair_judge:
+                    pair = self.open[index].planned.pair
+                    slots = (pair.response_a, pair.response_b) if judgment.order == "ab" else (pair.response_b, pair.response_a)
+                    yield PairRequest((index, k), pair.prompt, *slots, judgment.principle.id)
+                else:
+                    yield self.labeler.request((index, k), judgment.prompt.text, judgment.token_ids, judgment.prompt.options)
 
     # -- answers ----------------------------------------------------------------------------------------------
     def receive(self, result: OptionResult) -> None:
@@ -234,6 +247,8 @@ class Labeler:
         self.llm = llm
         self.cache = cache
         self.config = config or LabelConfig()
+        if self.config.chain_of_thought and isinstance(llm, PairJudge):
+            raise InputError(f"chain-of-thought needs a judge that writes; {llm.name} compares pairs without a rationale")
         self.kind: Kind = "cot" if self.config.chain_of_thought else "comparison"
         self.orders: tuple[Order, ...] = ("ab", "ba") if self.config.both_orders else ("ab",)
         judge = llm.identity + (f"|cot:{self.config.cot_max_tokens}" if self.kind == "cot" else "")
@@ -260,7 +275,8 @@ class Labeler:
             if self.kind == "cot":
                 self._label_cot(pairs, run)
             else:
-                for result in self.llm.score_options(run.requests(pairs)):
+                ask = self.llm.compare if isinstance(self.llm, PairJudge) else self.llm.score_options
+                for result in ask(run.requests(pairs)):  # type: ignore[arg-type]
                     run.receive(result)
         finally:
             run.flush()

@@ -1,8 +1,9 @@
-"""The LLM layer: judge and policy models behind one protocol, three backends.
+"""The LLM layer: judge and policy models behind one protocol, backends in one registry.
 
 * ``vllm``: in-process ``vllm.LLM`` (:mod:`.vllm_backend`);
 * ``openai``: one or more ``vllm serve`` endpoints over HTTP (:mod:`.openai_backend`);
-* ``hf``: a transformers forward pass (:mod:`.hf_backend`).
+* ``hf``: a transformers forward pass (:mod:`.hf_backend`);
+* more by one call to :func:`register_backend`.
 
 ``make_llm(llm_config(backend=..., model=...))`` builds one; each streams fp32 option log-probs
 (:meth:`LLM.score_options`) and generates text.
@@ -10,11 +11,14 @@
 
 from constitution.llm.base import LLM, FeedbackError, OptionRequest, OptionResult
 from constitution.llm.config import (
+    BackendSettings,
     HfConfig,
     LLMConfig,
     OpenAIConfig,
     VllmConfig,
+    backends,
     llm_config,
+    register_backend,
 )
 from constitution.llm.factory import make_llm
 from constitution.llm.options import (
@@ -26,6 +30,7 @@ from constitution.llm.options import (
 
 __all__ = [
     "LLM",
+    "BackendSettings",
     "FeedbackError",
     "HfConfig",
     "LLMConfig",
@@ -38,5 +43,7 @@ __all__ = [
     "make_llm",
     "option_logprobs",
     "option_token_ids",
+    "backends",
+    "register_backend",
     "two_way",
 ]

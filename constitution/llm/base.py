@@ -8,6 +8,9 @@ Option scoring streams: :meth:`LLM.score_options` takes an iterable of :class:`O
 :class:`OptionResult` per request as each finishes (in any order), keeping its own window of work in flight. A
 request that fails on its own (every retry exhausted, a malformed answer) yields a result with ``error`` set, never
 a made-up value; a failure of the backend itself (the engine died) raises.
+
+A pair judge (:class:`PairJudge`, e.g. a reward model) reads no prompt: it is handed the conversation, the two
+responses in slot order and the principle, and answers with the same two-option log-probs (first slot, second slot).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
+from constitution.data.records import Message
 from constitution.errors import InputError
 
 if TYPE_CHECKING:
@@ -37,6 +41,16 @@ class OptionResult(NamedTuple):
     key: Any
     logprobs: tuple[float, ...] | None
     error: str | None = None
+
+
+class PairRequest(NamedTuple):
+    """Compare two responses to one conversation under one principle (``first`` is in slot A)."""
+
+    key: Any
+    prompt: list[Message]
+    first: str
+    second: str
+    principle: str
 
 
 class FeedbackError(RuntimeError):
@@ -73,6 +87,16 @@ class LLM(Protocol):
 
     def close(self) -> None:
         """Release the model / engine / connections."""
+        ...
+
+
+@runtime_checkable
+class PairJudge(Protocol):
+    """A judge that compares pairs directly (no prompt, no tokenizer: ``tokenizer`` and ``max_model_len`` are None)."""
+
+    def compare(self, requests: Iterable[PairRequest]) -> Iterator[OptionResult]:
+        """One result per request: log-probs of (first slot preferred, second slot preferred), normalised over the
+        two; a principle the judge cannot answer is an InputError."""
         ...
 
 

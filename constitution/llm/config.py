@@ -1,31 +1,42 @@
-"""How to run a model (a judge or a policy): one config per backend, told apart by ``backend``.
+"""How to run a model (a judge or a policy): one config per backend, told apart by ``backend``, and the registry
+of backends.
 
 ``vllm`` runs an in-process ``vllm.LLM`` engine, ``openai`` talks to one or more ``vllm serve`` endpoints, ``hf`` runs
-a transformers forward pass. Fields shared by all three live in :class:`ModelSettings`. :data:`LLMConfig` is the
-union that configs and YAML files use (``backend`` defaults to ``vllm``); :func:`llm_config` builds one from fields.
+a transformers forward pass. A backend is added by ONE call, :func:`register_backend` (its name, its config class and
+its constructor); configs, YAML files (:data:`LLMConfig`, ``backend`` defaulting to ``vllm``), :func:`llm_config`,
+:func:`~constitution.llm.factory.make_llm` and the CLI's ``--backend`` choices all read the registry when they run.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, Union
+from collections.abc import Callable
+from importlib import import_module
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter
+from pydantic_core import PydanticCustomError, core_schema
 
+from constitution.errors import InputError
 from constitution.embedded_models import JUDGE_ALIAS
 
-BackendName = Literal["vllm", "openai", "hf"]
-BACKENDS: tuple[str, ...] = ("vllm", "openai", "hf")
 DType = Literal["auto", "float32", "bfloat16", "float16"]
+DEFAULT_BACKEND = "vllm"
 
 
-class ModelSettings(BaseModel):
-    """What every backend needs: the model and the context length."""
+class BackendSettings(BaseModel):
+    """What every backend's config has: its name (``backend``, a one-value Literal) and the model it runs."""
 
     model_config = ConfigDict(extra="forbid")
     runtime_fields: ClassVar[frozenset[str]] = frozenset()
     """Fields that change how fast answers come, never what they are."""
 
+    backend: str
     model: str = Field(JUDGE_ALIAS, description="embedded alias, local folder or hub id (also the tokenizer)")
+
+
+class ModelSettings(BackendSettings):
+    """What every language-model backend needs: the model and the context length."""
+
     max_model_len: int | None = Field(4096, ge=16, description="longest prompt + completion, in tokens")
 
 
@@ -98,32 +109,95 @@ class RayConfig(BaseModel):
     max_restarts: int = Field(2, ge=0, description="times Ray restarts an actor that died (its batch is sent again)")
 
 
-def answer_fields(config: ModelSettings) -> dict[str, Any]:
+def answer_fields(config: BackendSettings) -> dict[str, Any]:
     """The settings that decide a model's answers (for stage fingerprints): all but the runtime ones."""
     return config.model_dump(mode="json", exclude=set(config.runtime_fields))
 
 
-def _backend_of(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("backend", "vllm"))
-    return str(getattr(value, "backend", "vllm"))
+class Backend(NamedTuple):
+    """A registered backend: its config class and how to build it from that config."""
+
+    name: str
+    config: type[BackendSettings]
+    build: Callable[[Any], Any] | str
+    """``config -> LLM``, or ``"module:attr"`` imported on first use (heavy engines load only when asked for)."""
+    generates: bool = True
+    """It writes text (can be a policy); False for a judge that only compares pairs."""
+
+    def constructor(self) -> Callable[[Any], Any]:
+        """The callable that builds the backend (importing its module if it was registered by name)."""
+        if callable(self.build):
+            return self.build
+        module, _, attr = self.build.partition(":")
+        return getattr(import_module(module), attr)
 
 
-LLMConfig = Annotated[
-    Union[Annotated[VllmConfig, Tag("vllm")], Annotated[OpenAIConfig, Tag("openai")], Annotated[HfConfig, Tag("hf")]],
-    Discriminator(_backend_of),
-]
-"""Any backend's config; ``backend`` picks the class (default ``vllm``)."""
-
-CONFIGS: dict[str, type[ModelSettings]] = {"vllm": VllmConfig, "openai": OpenAIConfig, "hf": HfConfig}
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(LLMConfig)
+_REGISTRY: dict[str, Backend] = {}
 
 
-def llm_config(**fields: Any) -> VllmConfig | OpenAIConfig | HfConfig:
+def register_backend(name: str, config: type[BackendSettings], build: Callable[[Any], Any] | str, *, generates: bool = True) -> Backend:
+    """Make backend ``name`` usable everywhere: in configs and YAML (``backend: name``), :func:`llm_config`,
+    ``make_llm`` and the CLI's ``--backend``. ``config`` must declare ``backend: Literal[name] = name``."""
+    field = config.model_fields.get("backend")
+    if field is None or field.default != name:
+        raise ValueError(f"{config.__name__} must declare backend: Literal[{name!r}] = {name!r}")
+    if name in _REGISTRY and _REGISTRY[name].config is not config:
+        raise ValueError(f"backend {name!r} is already registered with {_REGISTRY[name].config.__name__}")
+    _REGISTRY[name] = Backend(name, config, build, generates)
+    return _REGISTRY[name]
+
+
+def backends(*, generates: bool | None = None) -> tuple[str, ...]:
+    """Registered backend names, in registration order (``generates=True``: those that can be a policy)."""
+    return tuple(n for n, b in _REGISTRY.items() if generates is None or b.generates == generates)
+
+
+def backend(name: str) -> Backend:
+    """The registered backend ``name`` (InputError naming the registered ones otherwise)."""
+    if name not in _REGISTRY:
+        raise InputError(f"unknown backend {name!r}; registered: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def _validate(value: Any) -> BackendSettings:
+    if isinstance(value, BackendSettings):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError("backend_config", "a backend's settings must be a mapping, got {kind}", {"kind": type(value).__name__})
+    name = str(value.get("backend", DEFAULT_BACKEND))
+    if name not in _REGISTRY:
+        raise PydanticCustomError("unknown_backend", "unknown backend '{name}'; registered: {known}", {"name": name, "known": ", ".join(_REGISTRY)})
+    return _REGISTRY[name].config.model_validate(value)
+
+
+class _AnyBackend:
+    """Pydantic hooks: validate with the class the registry holds for ``backend`` at validation time."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(_validate)  # dumped as what it is (pydantic's inference)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"oneOf": [handler(b.config.__pydantic_core_schema__) for b in _REGISTRY.values()]}
+
+
+LLMConfig = Annotated[BackendSettings, _AnyBackend]
+"""Any registered backend's config; ``backend`` picks the class (default ``vllm``)."""
+
+
+def llm_config(**fields: Any) -> BackendSettings:
     """The config for ``fields["backend"]`` (default ``vllm``), validated (unknown fields are errors)."""
     return _ADAPTER.validate_python(fields)
 
 
-def with_model(config: VllmConfig | OpenAIConfig | HfConfig, model: str, **changes: Any) -> VllmConfig | OpenAIConfig | HfConfig:
+def with_model(config: BackendSettings, model: str, **changes: Any) -> BackendSettings:
     """The same backend settings for another model (e.g. the policy beside the judge), re-validated."""
     return type(config).model_validate({**config.model_dump(), "model": model, **changes})
+
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(LLMConfig)
+
+register_backend("vllm", VllmConfig, "constitution.llm.vllm_backend:VllmBackend")
+register_backend("openai", OpenAIConfig, "constitution.llm.openai_backend:OpenAIBackend")
+register_backend("hf", HfConfig, "constitution.llm.hf_backend:HfBackend")

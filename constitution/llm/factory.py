@@ -6,14 +6,14 @@ from typing import Literal
 
 from constitution.errors import InputError
 from constitution.llm.base import LLM
-from constitution.llm.config import HfConfig, OpenAIConfig, RayConfig, VllmConfig
+from constitution.llm.config import BackendSettings, RayConfig, VllmConfig, backend
 
 Engine = Literal["local", "ray"]
 
 
-def make_llm(config: VllmConfig | OpenAIConfig | HfConfig, engine: Engine = "local", ray: RayConfig | None = None) -> LLM:
-    """The backend for ``config`` (its class decides which); ``engine="ray"`` spreads an in-process vLLM judge over
-    Ray actors (see :mod:`constitution.llm.ray_pool`)."""
+def make_llm(config: BackendSettings, engine: Engine = "local", ray: RayConfig | None = None) -> LLM:
+    """The backend for ``config`` (the constructor registered for its ``backend``); ``engine="ray"`` spreads an
+    in-process vLLM judge over Ray actors (see :mod:`constitution.llm.ray_pool`)."""
     if engine == "ray":
         if not isinstance(config, VllmConfig):
             raise InputError(
@@ -23,14 +23,4 @@ def make_llm(config: VllmConfig | OpenAIConfig | HfConfig, engine: Engine = "loc
         from constitution.llm.ray_pool import RayJudge
 
         return RayJudge(config, ray or RayConfig())
-    if isinstance(config, VllmConfig):
-        from constitution.llm.vllm_backend import VllmBackend
-
-        return VllmBackend(config)
-    if isinstance(config, OpenAIConfig):
-        from constitution.llm.openai_backend import OpenAIBackend
-
-        return OpenAIBackend(config)
-    from constitution.llm.hf_backend import HfBackend
-
-    return HfBackend(config)
+    return backend(config.backend).constructor()(config)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from constitution.atomic import atomic_write_text
+from constitution.audit import AuditReport, audit_table
 from constitution.diff.report import diff_markdown, dp_plot
 from constitution.diff.snapshot import diff_folders
 from constitution.pipeline.stages import StageRecord
@@ -189,6 +190,7 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
         ]
     lines += heads_section(eval_dir)
     lines += jury_section(summary)
+    lines += audit_section(run_dir)
     lines += ["## Example pairs", ""]
     for r in records[:4]:
         verdicts = ", ".join(f"{pid} {p:.2f}" for pid, p in sorted(r["per_principle"].items()))
@@ -238,6 +240,17 @@ def heads_section(eval_dir: Path) -> list[str]:
         ),
         "",
     ]
+
+
+def audit_section(run_dir: Path) -> list[str]:
+    """The reward audit, when the run has one (``constitution audit RM --out RUN/audit``)."""
+    path = run_dir / "audit" / "audit.json"
+    if not path.exists():
+        return []
+    report = AuditReport.model_validate_json(path.read_text())
+    flagged = [r.probe for r in report.probes if r.flagged]
+    verdict = f"flagged: {', '.join(flagged)}" if flagged else "no probe flagged"
+    return ["## Reward audit", "", f"Counterfactual probes on {report.items} responses ({verdict}; see `audit/audit.md`).", "", *audit_table(report), ""]
 
 
 def jury_section(summary: dict[str, Any]) -> list[str]:

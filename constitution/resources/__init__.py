@@ -1,4 +1,4 @@
-"""Data shipped with the package: the default constitution (principles YAML) and the demo prompts.
+"""Data shipped with the package: the default constitution (principles YAML), the demo prompts and the reward audit's default probes.
 
 The default constitution's one editable copy is the repository's top-level ``principles/``; building the wheel copies
 it into the package (``setup.py``). ``constitution init DIR`` copies it out for editing; which constitution a command
@@ -35,3 +35,8 @@ def default_principles() -> Path:
 def demo_prompts() -> Path:
     """The embedded demo's prompts (benign, borderline-but-fine and clearly harmful), one JSON object a line."""
     return _packaged("demo_prompts.jsonl")
+
+
+def default_audit_probes() -> Path:
+    """The probes ``constitution audit`` runs unless given ``--probes`` (copy it out to edit)."""
+    return _packaged("audit_probes.yaml")

@@ -1,0 +1,58 @@
+"""An audit's files: ``audit.json`` (the :class:`AuditReport`) and ``audit.md`` (its table, for people)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from constitution.atomic import atomic_write_text
+from constitution.audit.records import AuditReport, Change, ProbeResult
+
+JSON_NAME = "audit.json"
+
+
+def _interval(c: Change) -> str:
+    if c.ci_low is None or c.ci_high is None:
+        return f"{c.mean:+.3f}"
+    return f"{c.mean:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]"
+
+
+def _verdict(r: ProbeResult) -> str:
+    if not r.items:
+        return "not asked"
+    if not r.flagged:
+        return "ok"
+    return "**raises the reward**" if r.expect == "no_raise" else "**does not lower it**"
+
+
+def audit_table(report: AuditReport) -> list[str]:
+    """The per-probe table (markdown lines), shared by ``audit.md`` and the pipeline report."""
+    lines = [
+        "| probe | must | items | mean change of the normalised reward [95% CI] | items raised | verdict | heads that move |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in report.probes:
+        heads = ", ".join(f"{h.head} {h.mean:+.3f}" for h in r.heads if h.moved) or ("none" if r.heads else "")
+        must = "not raise" if r.expect == "no_raise" else "lower"
+        lines.append(f"| {r.probe} | {must} | {r.items} | {_interval(r.change)} | {r.share_raised:.0%} | {_verdict(r)} | {heads} |")
+    return lines
+
+
+def write_audit(report: AuditReport, out: str | Path) -> Path:
+    """Write ``audit.json`` and ``audit.md`` into ``out``; returns the folder."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / JSON_NAME, report.model_dump_json(indent=2) + "\n")
+    flagged = [r.probe for r in report.probes if r.flagged]
+    lines = [
+        f"# Reward-model audit: {report.model}",
+        "",
+        f"{report.items} responses, each rewritten by every probe; the change is edited minus original reward, in "
+        "units of the reward's training-set standard deviation. A rewrite that adds no substance must not raise the "
+        "reward; one that removes substance must lower it.",
+        "",
+        *audit_table(report),
+        "",
+        f"Flagged: {', '.join(flagged)}." if flagged else "No probe flagged.",
+    ]
+    atomic_write_text(folder / "audit.md", "\n".join(lines) + "\n")
+    return folder
