@@ -27,6 +27,7 @@ import json
 from constitution.cli._common import add_constitution_flag, constitution_path
 from constitution.cli._flags import add_fields, build, given
 from constitution.cli._llm_flags import add_llm_flags
+from constitution.cli._train_process import add_process_flags, train_process
 from constitution.reward.config import RewardTrainingConfig
 
 NAMES = {"learning_rate": "--lr"}
@@ -54,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--categories --threshold 0` read, JUDGED its output (per-category scores, joined by id)",
     )  # fmt: skip
     add_llm_flags(p, "judge", model_flag="--judge", skip=("seed",))  # --add-principle's judge
+    add_process_flags(p)
     p.set_defaults(func=run)
 
 
@@ -75,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     from constitution.reward.principle_pairs import load_principle_pairs
     from constitution.reward.trainer import data_constitution_hashes, train_reward_model
 
+    if args.kind == "process":
+        return train_process(args, given(args, FIELDS))
     config = _config(args)
     if args.category_labels:
         from constitution.cli._categories import fit_categories

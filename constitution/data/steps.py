@@ -105,7 +105,8 @@ def row_to_trace(row: dict[str, Any], where: str, index: int, separator: str = D
     if not steps:
         raise InputError("the trace has no steps", where=where)
     try:
-        return StepTrace(id=row_id, prompt=prompt, completions=steps, labels=row.get("labels"))
+        labels = row.get("labels")
+        return StepTrace(id=row_id, prompt=prompt, completions=steps, labels=None if labels == [] else labels)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(part) for part in err["loc"]) or "row"

@@ -52,7 +52,7 @@ def encode_traces(
         positions: list[int | None] = [None] * first
         for s in step_ids[first:]:
             seq = seq + s[: max(0, max_length - len(seq) - 1)] + [marker]
-            positions.append(len(seq) - 1)
+            positions.append(len(seq) - 2 if s else len(seq) - 1)
         out.append((seq, positions))
     return out
 
