@@ -1,8 +1,10 @@
 """What a process reward model reads: a trace -> token ids with a marker token after every step.
 
 ``[CLS] prompt [SEP] step 1 [M] step 2 [M] …``: the marker ``M`` (the tokenizer's separator token, else EOS) ends
-each step, and the head's logit at a step's marker is that step's score. A trace longer than ``max_length`` loses the
-start of its prompt first, then its earliest steps (whose positions are then ``None``: they get no score).
+each step, and the head's logit at the step's last token (just before its marker) is that step's score. (Read at the
+marker itself, MiniLM's identical [SEP] states gave one score for every step and learnt nothing; an empty step is
+read at its marker.) A trace longer than ``max_length`` loses the start of its prompt first, then its earliest steps
+(whose positions are then ``None``: they get no score).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def prompt_text(prompt: str | Sequence[Message] | Sequence[dict]) -> str:
 def encode_traces(
     tokenizer, prompts: Sequence[str], steps: Sequence[Sequence[str]], max_length: int, marker: int
 ) -> list[tuple[list[int], list[int | None]]]:
-    """(input ids, marker position per step: None for a step cut off) per trace; pieces tokenized in one batch."""
+    """(input ids, the position read per step: None for a step cut off) per trace; pieces tokenized in one batch."""
     pieces = [p for prompt, trace in zip(prompts, steps) for p in (prompt, *trace)]
     ids = tokenizer(pieces, add_special_tokens=False)["input_ids"] if pieces else []
     start = [tokenizer.cls_token_id] if tokenizer.cls_token_id is not None else ([tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else [])

@@ -36,7 +36,7 @@ class ProcessMetadata(BaseModel):
     base_model: str
     architecture: str = ""
     max_length: int = 256
-    marker_token_id: int = Field(description="The token that ends every step; the head is read there.")
+    marker_token_id: int = Field(description="The token that ends every step (the head is read just before it).")
     separator: str = Field("\n\n", description="How a plain response is split into steps.")
     aggregate: Aggregate = "min"
     threshold: float = 0.5

@@ -1,5 +1,5 @@
-"""Process reward training on ``transformers.Trainer``: a token-classification head (one logit) read at the marker
-after each step, trained with binary cross-entropy on soft step labels (P(step good)).
+"""Process reward training on ``transformers.Trainer``: a token-classification head (one logit) read at the end of
+each step (:mod:`process_data`), trained with binary cross-entropy on soft step labels (P(step good)).
 
 A plain Trainer, so ``accelerate launch`` runs it unchanged; LoRA (peft, ``TOKEN_CLS``) as for the scalar model,
 merged on save. The folder (model, tokenizer, ``constitution_process.json``, a README model card) is written beside
@@ -30,7 +30,7 @@ from constitution.reward.process_model import PROCESS_FILE, ProcessMetadata, Pro
 
 
 class ProcessTrainer(Trainer):
-    """A Trainer whose loss is BCE at the step markers (every other position is ignored)."""
+    """A Trainer whose loss is BCE at the step ends (every other position is ignored)."""
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
@@ -179,8 +179,8 @@ def _save(model, tokenizer, meta: ProcessMetadata, staged: Path, out: Path) -> N
     (staged / "README.md").write_text(
         f"# Process reward model\n\nBase: `{meta.base_model}`; trained with `constitution train --kind process` on "
         f"{meta.train_traces} traces ({meta.train_steps} steps) of soft step labels.\n\n"
-        f"Each step ends with token id {meta.marker_token_id}; `AutoModelForTokenClassification` (one label) gives the "
-        f"step's logit there, P(step good) = sigmoid(logit). A trace's score is the `{meta.aggregate}` of its step "
+        f"Input: `[CLS] prompt [SEP] step [M] step [M] …` with marker token id {meta.marker_token_id} after each step; "
+        f"`AutoModelForTokenClassification` (one label) gives each step's logit at its last token, P(step good) = sigmoid(logit). A trace's score is the `{meta.aggregate}` of its step "
         f"scores; a step below {meta.threshold} is an error. Metadata in `{PROCESS_FILE}`; held-out metrics:\n\n"
         f"```json\n{json.dumps(meta.eval_metrics, indent=2)}\n```\n"
     )

@@ -172,3 +172,70 @@ def minilm_tokenizer():
         return AutoTokenizer.from_pretrained(resolve_model(BACKBONE_ALIAS))
     except ModelNotFoundError as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def process_model(tmp_path_factory, minilm_tokenizer) -> Path:
+    """A MiniLM process model trained (through the CLI) on step labels that the stand-in judge gave 64 chains
+    whose planted wrong step states a number without working."""
+    from constitution.cli import main
+
+    root = tmp_path_factory.mktemp("prm")
+    (root / "principles").mkdir()
+    (root / "principles" / "steps.yaml").write_text(STEP_SET)
+    traces = [t.model_copy(update={"labels": None}) for t in chains(64, seed=11, error="guess")]
+    source = write_steps(root / "traces.jsonl", traces)
+    labeler = StepLabeler(load_step_principles(root / "principles"), ChainJudge(), JudgmentCache(root / "c.sqlite"))
+    label_steps_to_folder(labeler, StepReader(source), root / "labels", show_progress=False)
+    args = ["--max-length", "48", "--epochs", "2", "--batch-size", "8", "--lr", "5e-4", "--eval-fraction", "0", "--aggregate", "min"]
+    assert main(["train", str(root / "labels" / "labels.jsonl"), "--kind", "process", "--out", str(root / "prm"), *args]) == 0
+    return root / "prm"
+
+
+@pytest.mark.slow
+def test_process_model_finds_the_first_wrong_step_on_heldout_traces(process_model: Path, tmp_path: Path):
+    from constitution.cli import main
+    from constitution.reward.process_model import PROCESS_FILE
+
+    meta = json.loads((process_model / PROCESS_FILE).read_text())
+    assert meta["train_traces"] == 64 and meta["step_principles_hash"] and (process_model / "README.md").exists()
+    held = chains(60, seed=12, error="guess")
+    assert main(["score-steps", str(process_model), str(write_steps(tmp_path / "held.jsonl", held)), "--out", str(tmp_path / "s.jsonl")]) == 0
+    rows = [json.loads(x) for x in (tmp_path / "s.jsonl").read_text().splitlines()]
+    metrics = processbench_metrics([r["first_error"] for r in rows], [t.first_error() for t in held])
+    # Chance: a random step (or "no error") is right about 1 time in 5.
+    assert metrics["first_error_f1"] > 0.8 and metrics["first_error_accuracy"] > 0.8
+    assert all(r["score"] == min(r["step_scores"]) for r in rows)
+
+
+class ScriptedPolicy:
+    """A fake policy (isolates the reward side): for each prompt it "samples" the candidates the test planted."""
+
+    tokenizer = type("NoTemplate", (), {"bos_token": "", "chat_template": None})()
+
+    def __init__(self, candidates: dict[str, list[str]]) -> None:
+        self.candidates = candidates
+
+    def generate(self, prompts, *, max_tokens, temperature=0.0, n=1, seed=None, stop=None):
+        return [next(c for p, c in self.candidates.items() if p in text) for text in prompts]
+
+
+@pytest.mark.slow
+def test_best_of_n_and_the_trl_reward_pick_by_the_weakest_step(process_model: Path):
+    from constitution.best_of_n import best_of_n
+    from constitution.data import Message
+    from constitution.generation import PromptItem
+    from constitution.process_rl import ProcessRewardFunction, load_reward
+
+    reward = load_reward(str(process_model))
+    assert isinstance(reward, ProcessRewardFunction)
+    candidates: dict[str, list[str]] = {}
+    for problem in range(16):  # one right chain (first) and three with a wrong step, for the same problem
+        wrong = [None, *random.Random(problem).sample(range(4), 3)]
+        made = [make_chain(random.Random(100 + problem), problem, 4, w, "guess")[0] for w in wrong]
+        candidates[made[0].prompt] = ["\n\n".join(t.completions) for t in made]
+    prompts = [PromptItem(id=str(i), messages=[Message(role="user", content=p)]) for i, p in enumerate(candidates)]
+    results = best_of_n(prompts, ScriptedPolicy(candidates), reward, n=4)
+    assert sum(r.best_index == 0 for r in results) / len(results) > 0.8  # chance: 0.25
+    as_trl = reward([p.messages[-1].content for p in prompts], [[{"role": "assistant", "content": c[0]}] for c in candidates.values()])
+    assert as_trl == pytest.approx([r.rewards[0] for r in results], abs=1e-5)
