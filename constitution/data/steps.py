@@ -24,6 +24,7 @@ from constitution.atomic import atomic_write_lines
 from constitution.data.dialogue import as_messages
 from constitution.data.records import LoadReport, Message
 from constitution.data.rows import OnBad, iter_rows, report_or_raise
+from constitution.data.writers import build_dataset
 from constitution.errors import InputError
 from constitution.hashing import content_hash
 
@@ -166,15 +167,4 @@ def _dataset_rows(path: str) -> Iterator[dict[str, Any]]:
 
 def save_steps_dataset(jsonl: Path, out: Path) -> Path:
     """A stepwise JSONL file as a `datasets` folder (columns id, prompt, completions, labels as floats)."""
-    import shutil
-    import tempfile
-
-    import datasets
-
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
-    try:
-        ds = datasets.Dataset.from_generator(_dataset_rows, gen_kwargs={"path": str(jsonl)}, cache_dir=str(scratch))
-        ds.save_to_disk(str(out))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return out
+    return build_dataset(_dataset_rows, jsonl, out)

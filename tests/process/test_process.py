@@ -239,3 +239,23 @@ def test_best_of_n_and_the_trl_reward_pick_by_the_weakest_step(process_model: Pa
     assert sum(r.best_index == 0 for r in results) / len(results) > 0.8  # chance: 0.25
     as_trl = reward([p.messages[-1].content for p in prompts], [[{"role": "assistant", "content": c[0]}] for c in candidates.values()])
     assert as_trl == pytest.approx([r.rewards[0] for r in results], abs=1e-5)
+
+
+@pytest.mark.slow
+def test_label_steps_cli_with_the_embedded_judge(tmp_path: Path, judge_model_path: str):
+    """The command end to end with the real judge (hf): soft labels in (0, 1) for every step, a bad row listed and
+    exit 2, and a re-run that asks the judge nothing."""
+    from constitution.cli import main
+
+    source = write_steps(tmp_path / "t.jsonl", [t.model_copy(update={"labels": None}) for t in chains(2, seed=8, steps=(2, 2))])
+    with source.open("a") as fh:
+        fh.write('{"prompt": "p", "completions": []}\n')
+    args = ["label-steps", str(source), "--out", str(tmp_path / "out"), "--backend", "hf", "--dtype", "float32", "--no-progress"]
+    assert main(args) == 2
+    rows = [json.loads(x) for x in (tmp_path / "out" / "labels.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(len(r["labels"]) == 2 and all(0 < p < 1 for p in r["labels"]) for r in rows)
+    assert set(rows[0]["per_principle"]) == {"step-correct", "step-harmless"}  # the shipped step principles
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["judgments_computed"] == 2 * 2 * 2 * 2 and summary["rows_bad"] == 1
+    assert main(args) == 2
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["judgments_cached"] == 16
