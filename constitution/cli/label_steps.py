@@ -9,7 +9,8 @@ DIR receives ``labels.jsonl`` (TRL's stepwise layout with soft labels = P(step g
 `datasets` folder of the same rows, ``summary.json``, ``skipped.jsonl`` and, unless --cache moves it,
 ``judgments.sqlite``: judgments are cached per (prompt, steps before, step), so a re-run resumes and editing step k
 of a trace re-judges only steps k and later. A bad row is listed in skipped.jsonl and the rest labelled (exit 2).
-One judge only (a jury of step judges is not built yet).
+With several --judge a jury labels: each judge labels every trace into DIR/judges/<name>/ (one after the other,
+through the same judgment cache) and DIR gets their weighted mean, for the traces at least --quorum judges labelled.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pathlib import Path
 
 from constitution.cli._common import add_constitution_flag, constitution_path
 from constitution.cli._flags import add_fields, build, given
-from constitution.cli._llm_flags import add_llm_flags, llm_from_args
+from constitution.cli._judges import add_judge_flags, judges_from_args
+from constitution.cli._llm_flags import add_llm_flags
 from constitution.labeling.steps import StepLabelConfig
 
 
@@ -34,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", default=None, help="judgment cache (default OUT/judgments.sqlite)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_fields(p.add_argument_group("step labeling"), StepLabelConfig)
-    add_llm_flags(p, "judge", model_flag="--judge")
+    add_llm_flags(p, "judge", model_flag=None)
+    add_judge_flags(p)
     p.set_defaults(func=run)
 
 
@@ -56,22 +59,28 @@ def _principles(given_path: str | None):
 def run(args: argparse.Namespace) -> int:
     from constitution.data.steps import StepReader
     from constitution.labeling.cache import JudgmentCache
+    from constitution.labeling.jury_config import check_quorum
     from constitution.labeling.step_output import label_steps_to_folder
     from constitution.labeling.steps import StepLabeler
     from constitution.llm.factory import make_llm
 
     principles = _principles(args.constitution)
     config = build(StepLabelConfig, given(args, StepLabelConfig.model_fields), "step labeling")
-    judge = llm_from_args(args, "judge")
+    judges = judges_from_args(args)
+    check_quorum(args.quorum, len(judges))
     out = Path(args.out)
-    llm = make_llm(judge)
-    try:
-        with JudgmentCache(Path(args.cache or out / "judgments.sqlite")) as cache:
-            labeler = StepLabeler(principles, llm, cache, config)
-            reader = StepReader(args.traces, separator=args.separator, limit=args.limit)
-            summary = label_steps_to_folder(labeler, reader, out, show_progress=not args.no_progress)
-    finally:
-        llm.close()
+    reader = StepReader(args.traces, separator=args.separator, limit=args.limit)
+    with JudgmentCache(Path(args.cache or out / "judgments.sqlite")) as cache:
+        if len(judges) > 1:
+            from constitution.labeling.step_jury import step_jury
+
+            summary = step_jury(principles, judges, cache, config, reader, out, quorum=args.quorum, show_progress=not args.no_progress)
+        else:
+            llm = make_llm(judges[0].llm)
+            try:
+                summary = label_steps_to_folder(StepLabeler(principles, llm, cache, config), reader, out, show_progress=not args.no_progress)
+            finally:
+                llm.close()
     print(summary.model_dump_json(indent=2))
     if summary.rows_bad:
         print(f"error: {summary.rows_bad} input row(s) could not be read and were skipped (listed in {out / 'skipped.jsonl'})", file=sys.stderr)

@@ -259,3 +259,24 @@ def test_label_steps_cli_with_the_embedded_judge(tmp_path: Path, judge_model_pat
     assert summary["judgments_computed"] == 2 * 2 * 2 * 2 and summary["rows_bad"] == 1
     assert main(args) == 2
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["judgments_cached"] == 16
+
+
+def test_a_jury_of_step_judges_gives_their_weighted_mean(tmp_path: Path, step_folder: Path, monkeypatch):
+    from constitution.labeling import step_jury
+    from constitution.labeling.jury_config import JudgeSpec
+
+    def stand_in(config):  # two stand-in judges (fakes for the loaded models), told apart by the model name
+        judge = ChainJudge(confidence=0.95 if config.model == "sure" else 0.75)
+        judge.identity = judge.name = config.model
+        return judge
+
+    monkeypatch.setattr(step_jury, "make_llm", stand_in)
+    traces = chains(5, seed=6)
+    source = write_steps(tmp_path / "t.jsonl", traces)
+    judges = [JudgeSpec.model_validate({"backend": "hf", "model": "sure"}), JudgeSpec.model_validate({"backend": "hf", "model": "unsure", "weight": 3})]
+    summary = step_jury.step_jury(load_step_principles(step_folder), judges, JudgmentCache(tmp_path / "c.sqlite"), StepLabelConfig(), StepReader(source), tmp_path / "out", show_progress=False)
+    assert summary.traces == 5 and summary.judge == "jury:hf-sure+hf-unsure"
+    rows = [json.loads(x) for x in (tmp_path / "out" / "labels.jsonl").read_text().splitlines()]
+    for row, trace in zip(rows, traces):
+        assert row["labels"] == pytest.approx([(0.95 + 3 * 0.75) / 4 if good else (0.05 + 3 * 0.25) / 4 for good in trace.labels])
+    assert (tmp_path / "out" / "judges" / "hf-unsure" / "labels.jsonl").exists()
