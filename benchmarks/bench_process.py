@@ -11,7 +11,7 @@ buys on synthetic arithmetic chains (tests/process/chains.py).
    the process model's first-error accuracy and F1 (ProcessBench), and best-of-4 accuracy (the right chain picked
    among one right and three wrong) of the process model, the outcome model and chance.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python benchmarks/bench_process.py --traces 12 --train 96 --out benchmarks/results
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_process.py --traces 24 --train 96 --test 60 --out benchmarks/results
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def synthetic(n_train: int, n_test: int, tmp: Path) -> dict:
     pairs = [Pair(id=f"{i}-{j}", prompt=[{"role": "user", "content": g[0].prompt}], response_a="\n\n".join(g[0].completions),
                   response_b="\n\n".join(g[j].completions), p_a=1.0) for i, g in enumerate(groups) for j in range(1, len(g))]  # fmt: skip
     started = time.perf_counter()
-    train_reward_model(RewardTrainingConfig(max_length=96, epochs=2, batch_size=8, learning_rate=5e-4, eval_fraction=0), pairs, tmp / "orm")
+    train_reward_model(RewardTrainingConfig(max_length=64, epochs=2, batch_size=8, learning_rate=5e-4, eval_fraction=0), pairs, tmp / "orm")
     orm_s = time.perf_counter() - started
     held = chains(n_test, seed=22, error="guess")
     reward = ProcessRewardFunction.load(tmp / "prm")

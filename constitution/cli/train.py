@@ -13,6 +13,9 @@ are judged through the judgment cache (only that principle, only what is not cac
 fitted, on frozen features. A principle deleted from the constitution simply drops out of the reward (its head
 stays in the folder, with weight 0). --category-labels JUDGED fits safety-category heads for OUT (see its help).
 
+--kind process trains a process reward model instead: DATA holds step labels (`label-steps` output or TRL's
+stepwise layout); see constitution.reward.process_trainer.
+
 Crash-safe: checkpoints go to OUT/checkpoints every --checkpoint-steps updates (and per epoch with held-out pairs);
 running the same command again after a crash or kill resumes from the newest complete one. OUT is replaced as a
 whole, in one rename, once the new model is fully written. A nan/inf loss, reward or gradient stops training with
