@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, Protocol
+
 from pydantic import BaseModel
 
 from constitution.llm.base import LLM
 from constitution.generation import PromptItem, render_prompt
-from constitution.rl import RewardFunction
+
+
+class RewardFunction(Protocol):
+    """What picks the winner: an outcome reward (``rl.RewardFunction``) or a process one (``process_rl``)."""
+
+    def score(self, items: Sequence[Any]) -> list[float]: ...
 
 
 class BestOfN(BaseModel):

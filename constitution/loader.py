@@ -89,6 +89,8 @@ def _collect(files: list[Path], errors: list[InputError]) -> _Collected:
             errors.append(InputError("expected a mapping with a `kind` key", where=doc.where(())))
             continue
         kind = doc.data.get("kind")
+        if kind == "step_principle_set":  # read by constitution.step_principles (label-steps)
+            continue
         if kind not in _KINDS:
             errors.append(InputError(f"kind: must be one of {sorted(_KINDS)}, got {kind!r}", where=doc.where(("kind",))))
             continue

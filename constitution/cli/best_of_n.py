@@ -1,7 +1,8 @@
 """``constitution best-of-n PROMPTS --model RM_DIR --out FILE``: n samples per prompt, keep the highest reward.
 
 With several --model folders the ensemble's conservative reward (mean − k·std) picks the winner. --constitution
-weighs a per-principle model's heads."""
+weighs a per-principle model's heads. A process reward model (`train --kind process`) picks by the aggregate of
+each candidate's step scores (steps split at its separator)."""
 
 from __future__ import annotations
 
@@ -34,11 +35,11 @@ def run(args: argparse.Namespace) -> int:
     from constitution.best_of_n import best_of_n
     from constitution.generation import load_prompts
     from constitution.llm.factory import make_llm
-    from constitution.rl import RewardFunction
+    from constitution.process_rl import load_reward
 
     sampling = {**GenerationConfig().model_dump(include=set(SAMPLING)), **given(args, SAMPLING)}
     prompts = load_prompts(args.prompts)
-    reward = RewardFunction.load(args.model, k=args.k, constitution=args.constitution)
+    reward = load_reward(args.model, k=args.k, constitution=args.constitution)
     policy = make_llm(llm_from_args(args, "policy", seed=sampling["seed"]))
     try:
         results = best_of_n(prompts, policy, reward, n=args.n, **sampling)

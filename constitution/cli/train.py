@@ -13,6 +13,9 @@ are judged through the judgment cache (only that principle, only what is not cac
 fitted, on frozen features. A principle deleted from the constitution simply drops out of the reward (its head
 stays in the folder, with weight 0). --category-labels JUDGED fits safety-category heads for OUT (see its help).
 
+--kind process trains a process reward model instead: DATA holds step labels (`label-steps` output or TRL's
+stepwise layout); see constitution.reward.process_trainer.
+
 Crash-safe: checkpoints go to OUT/checkpoints every --checkpoint-steps updates (and per epoch with held-out pairs);
 running the same command again after a crash or kill resumes from the newest complete one. OUT is replaced as a
 whole, in one rename, once the new model is fully written. A nan/inf loss, reward or gradient stops training with
@@ -27,6 +30,7 @@ import json
 from constitution.cli._common import add_constitution_flag, constitution_path
 from constitution.cli._flags import add_fields, build, given
 from constitution.cli._llm_flags import add_llm_flags
+from constitution.cli._train_process import add_process_flags, train_process
 from constitution.reward.config import RewardTrainingConfig
 
 NAMES = {"learning_rate": "--lr"}
@@ -54,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--categories --threshold 0` read, JUDGED its output (per-category scores, joined by id)",
     )  # fmt: skip
     add_llm_flags(p, "judge", model_flag="--judge", skip=("seed",))  # --add-principle's judge
+    add_process_flags(p)
     p.set_defaults(func=run)
 
 
@@ -75,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     from constitution.reward.principle_pairs import load_principle_pairs
     from constitution.reward.trainer import data_constitution_hashes, train_reward_model
 
+    if args.kind == "process":
+        return train_process(args, given(args, FIELDS))
     config = _config(args)
     if args.category_labels:
         from constitution.safety.category_labels import fit_categories

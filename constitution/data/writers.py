@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,16 @@ def save_jsonl_as_dataset(jsonl: Path, out: Path) -> Path:
     if not _has_records(jsonl):  # `datasets` cannot build from a generator that yields nothing
         datasets.Dataset.from_dict({name: [] for name in FeedbackRecord.model_fields}).save_to_disk(str(out), num_shards=1)
         return out
+    return build_dataset(_jsonl_rows, jsonl, out)
+
+
+def build_dataset(rows: Callable[[str], Iterator[dict[str, Any]]], jsonl: Path, out: Path) -> Path:
+    """``rows(path)``'s rows as a `datasets` folder at ``out``, streamed, built in a scratch cache that is removed."""
+    import datasets
+
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
-        ds = datasets.Dataset.from_generator(_jsonl_rows, gen_kwargs={"path": str(jsonl)}, cache_dir=str(scratch))
+        ds = datasets.Dataset.from_generator(rows, gen_kwargs={"path": str(jsonl)}, cache_dir=str(scratch))
         ds.save_to_disk(str(out))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -52,7 +52,7 @@ def test_init_copies_the_default_constitution_for_editing(tmp_path: Path):
 
     assert main(["init", str(tmp_path / "principles")]) == 0
     assert sorted(p.name for p in (tmp_path / "principles").iterdir()) == [
-        "constitution.yaml", "harmlessness.yaml", "helpfulness.yaml", "safety_policy.yaml",
+        "constitution.yaml", "harmlessness.yaml", "helpfulness.yaml", "safety_policy.yaml", "steps.yaml",
     ]  # fmt: skip
     assert main(["init", str(tmp_path / "principles")]) == 2  # never overwrites edits unasked
     spec = tmp_path / "principles" / "helpfulness.yaml"
