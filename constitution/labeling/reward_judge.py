@@ -12,11 +12,9 @@ the same weights give cached answers wherever the folder lives, a retrained mode
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -25,6 +23,7 @@ from constitution.errors import InputError
 from constitution.llm.base import OptionRequest, OptionResult, PairRequest
 from constitution.llm.config import BackendSettings, register_backend
 from constitution.embedded_models import display_name, resolve_model
+from constitution.model_identity import model_identity
 
 ROWS_PER_CALL = 4  # batches' worth of requests handed to the model at once (it sorts them by length)
 
@@ -38,18 +37,6 @@ class RewardJudgeConfig(BackendSettings):
     temperature: float = Field(1.0, gt=0.0, description="p_a = σ((r_a − r_b) / temperature)")
     reward_batch_size: int = Field(64, ge=1, description="responses per forward pass of the reward model")
     device: str = Field("auto", description="torch device; 'auto': cuda when available, else cpu")
-
-
-def folder_digest(folder: str | Path) -> str:
-    """SHA-256 (16 hex) of a folder's files (names and bytes, top level: the model, not its training checkpoints)."""
-    digest = hashlib.sha256()
-    for f in sorted(p for p in Path(folder).iterdir() if p.is_file()):
-        digest.update(f.name.encode() + b"\0")
-        with f.open("rb") as stream:
-            while block := stream.read(1 << 20):
-                digest.update(block)
-        digest.update(b"\0")
-    return digest.hexdigest()[:16]
 
 
 def log_sigmoid(x: float) -> float:
@@ -72,7 +59,7 @@ class RewardJudge:
             self.model = RewardModel.load(folder, device=None if config.device == "auto" else config.device)
         except OSError as exc:
             raise InputError(f"not a reward model folder (or hub id) that loads: {exc}", where=config.model) from exc
-        content = folder_digest(folder) if Path(folder).is_dir() else f"hub:{folder}"
+        content = model_identity(str(folder))
         self.name = f"reward:{display_name(config.model)}"
         self.identity = f"reward:{content}:T={config.temperature!r}:{'bf16' if self.model.bf16 else 'fp32'}"
 

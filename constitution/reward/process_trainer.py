@@ -21,7 +21,7 @@ from constitution.atomic import recover_dir, replace_dir
 from constitution.data.steps import StepTrace
 from constitution.devices import bf16_supported
 from constitution.errors import InputError
-from constitution.models import resolve_model
+from constitution.embedded_models import resolve_model
 from constitution.reward.inputs import prepare_tokenizer
 from constitution.reward.process_config import ProcessTrainingConfig
 from constitution.reward.process_data import IGNORE, StepCollator, encode_traces, marker_id, prompt_text

@@ -12,7 +12,8 @@ import pytest
 from constitution.cli import main
 from constitution.errors import InputError
 from constitution.labeling import JudgmentCache, Labeler, LabelConfig, label_pairs
-from constitution.labeling.reward_judge import RewardJudge, RewardJudgeConfig, folder_digest
+from constitution.labeling.reward_judge import RewardJudge, RewardJudgeConfig
+from constitution.model_identity import folder_identity
 from constitution.llm import make_llm
 from constitution.loader import load_constitution
 from tests.reward.principle_data import TRAIN_WEIGHTS, principle_rows, write_constitution, write_principle_jsonl
@@ -83,6 +84,6 @@ def test_the_judge_identity_is_the_folder_content_not_its_path(tmp_path):
     (model / "model.safetensors").write_bytes(b"weights")
     (model / "config.json").write_text("{}")
     copy = shutil.copytree(model, tmp_path / "elsewhere")
-    assert folder_digest(model) == folder_digest(copy)
+    assert folder_identity(model) == folder_identity(copy)
     (copy / "model.safetensors").write_bytes(b"weightz")  # retrained in place
-    assert folder_digest(model) != folder_digest(copy)
+    assert folder_identity(model) != folder_identity(copy)
