@@ -27,7 +27,7 @@ def constitution_path(given: str | None) -> Path:
 
     path = find_constitution(given)
     if not given and path == default_principles():
-        print(f"note: using the constitution shipped with the package ({path}); `constitution init principles` copies it here to edit", file=sys.stderr)
+        print(f"note: using the default constitution ({path}); `constitution init principles` copies it here to edit", file=sys.stderr)
     return path
 
 

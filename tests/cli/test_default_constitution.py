@@ -37,4 +37,4 @@ def test_without_local_principles_both_read_the_packaged_one(tmp_path: Path, mon
     assert Pipeline(PipelineConfig(run_dir="run")).constitution.hash == load_constitution(default_principles()).hash
     assert main(["run", "--print-config"]) == 0
     out = capsys.readouterr()
-    assert f"\nconstitution: {default_principles()}\n" in out.out and "shipped with the package" in out.err
+    assert f"\nconstitution: {default_principles()}\n" in out.out and "note: using the default constitution" in out.err
