@@ -45,8 +45,6 @@ def test_every_command_the_readme_names_answers_help(command: str, capsys: pytes
 @pytest.mark.parametrize("script", _named_scripts())
 def test_every_script_the_readme_names_answers_help(script: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     path = ROOT / script
-    if not path.exists() and script == "pipelines/rl_grpo.py":
-        pytest.skip("replaced by `constitution rl`")
     assert path.is_file(), f"the README names {script}, which does not exist"
     monkeypatch.setattr(sys, "argv", [str(path), "--help"])
     with pytest.raises(SystemExit) as done:
