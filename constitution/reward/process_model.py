@@ -19,7 +19,7 @@ from constitution.devices import bf16_supported
 from constitution.errors import InputError
 from constitution.reward.inputs import pad_batch, prepare_tokenizer
 from constitution.reward.process_config import Aggregate
-from constitution.reward.process_data import encode_traces, marker_id, prompt_text
+from constitution.reward.process_data import encode_traces, prompt_text
 from constitution.reward.process_eval import aggregate, first_error
 
 PROCESS_FILE = "constitution_process.json"

@@ -15,7 +15,7 @@ from constitution.data.steps import StepReader, StepTrace, load_steps, save_step
 from constitution.errors import InputError, InputErrors
 from constitution.labeling.cache import JudgmentCache
 from constitution.labeling.step_output import label_steps_to_folder
-from constitution.labeling.steps import StepLabelConfig, StepLabeler, label_steps, records_as_traces
+from constitution.labeling.steps import StepLabelConfig, StepLabeler, label_steps
 from constitution.reward.process_eval import aggregate, best_of_n_accuracy, first_error, processbench_metrics
 from constitution.step_principles import load_step_principles
 from tests.process.chains import ChainJudge, chains, check_trace, make_chain
