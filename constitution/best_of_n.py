@@ -11,7 +11,7 @@ from constitution.llm.base import LLM
 from constitution.generation import PromptItem, render_prompt
 
 
-class RewardFunction(Protocol):
+class Scorer(Protocol):
     """What picks the winner: an outcome reward (``rl.RewardFunction``) or a process one (``process_rl``)."""
 
     def score(self, items: Sequence[Any]) -> list[float]: ...
@@ -32,7 +32,7 @@ class BestOfN(BaseModel):
 def best_of_n(
     prompts: list[PromptItem],
     policy: LLM,
-    reward: RewardFunction,
+    reward: Scorer,
     *,
     n: int = 4,
     max_tokens: int = 128,

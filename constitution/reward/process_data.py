@@ -2,8 +2,8 @@
 
 ``[CLS] prompt [SEP] step 1 [M] step 2 [M] …``: the marker ``M`` (the tokenizer's separator token, else EOS) ends
 each step, and the head's logit at the step's last token (just before its marker) is that step's score. (Read at the
-marker itself, MiniLM's identical [SEP] states gave one score for every step and learnt nothing; an empty step is
-read at its marker.) A trace longer than ``max_length`` loses the start of its prompt first, then its earliest steps
+marker itself, MiniLM's alike [SEP] states once collapsed to one score for every step, at lr 1e-3; the step's own
+last token carries its content. An empty step is read at its marker.) A trace longer than ``max_length`` loses the start of its prompt first, then its earliest steps
 (whose positions are then ``None``: they get no score).
 """
 

@@ -87,6 +87,7 @@ def _backbone(config: ProcessTrainingConfig):
         lora = config.lora
         model = get_peft_model(model, LoraConfig(
             task_type=TaskType.TOKEN_CLS, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
+            exclude_modules=["classifier", "score"],  # the head is trained whole (TOKEN_CLS saves it), not adapted
         ))  # fmt: skip
     return model, tokenizer
 

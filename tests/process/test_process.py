@@ -280,3 +280,20 @@ def test_a_jury_of_step_judges_gives_their_weighted_mean(tmp_path: Path, step_fo
     for row, trace in zip(rows, traces):
         assert row["labels"] == pytest.approx([(0.95 + 3 * 0.75) / 4 if good else (0.05 + 3 * 0.25) / 4 for good in trace.labels])
     assert (tmp_path / "out" / "judges" / "hf-unsure" / "labels.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_lora_training_saves_a_plain_token_classification_folder(tmp_path: Path, minilm_tokenizer):
+    """LoRA adapters on every linear layer but the head (peft trains the head whole), merged on save."""
+    from constitution.reward.config import LoraSettings
+    from constitution.reward.process_config import ProcessTrainingConfig
+    from constitution.reward.process_model import ProcessRewardModel
+    from constitution.reward.process_trainer import train_process_model
+
+    config = ProcessTrainingConfig(max_length=48, epochs=1, batch_size=8, lora=LoraSettings(r=4, alpha=8), eval_fraction=0)
+    train_process_model(config, chains(16, error="guess"), tmp_path / "prm")
+    model = ProcessRewardModel.load(tmp_path / "prm")
+    assert type(model.model).__name__ == "BertForTokenClassification" and model.metadata.training_config["lora"]["r"] == 4
+    assert not any("lora" in name for name, _ in model.model.named_parameters())
+    [[score]] = model.step_scores([("Start at 3, then + 2.", ["3 + 2 = 5"])])
+    assert 0.0 < score < 1.0
