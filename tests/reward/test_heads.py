@@ -124,7 +124,7 @@ def test_a_scalar_model_refuses_a_constitution(scalar, heads_root):
 
 
 def test_masked_loss_trains_only_the_heads_that_judged():
-    from constitution.reward.trainer import bradley_terry_loss
+    from constitution.reward.loss import bradley_terry_loss
 
     r_a = torch.tensor([[2.0, 0.5], [0.0, 1.0]], requires_grad=True)
     r_b = torch.zeros(2, 2)
@@ -141,7 +141,7 @@ def test_tokenized_labels_mark_the_judging_principles(minilm_path):
     from transformers import AutoTokenizer
 
     from constitution.reward.principle_pairs import PrinciplePair
-    from constitution.reward.trainer import tokenize_pairs
+    from constitution.reward.pair_dataset import tokenize_pairs
 
     tok = AutoTokenizer.from_pretrained(minilm_path)
     pair = PrinciplePair(id="x", prompt=[{"role": "user", "content": "hi"}], response_a="a", response_b="b", p_a=0.8,
