@@ -71,3 +71,32 @@ def write_results(out: Path, name: str, blob: dict) -> Path:
     path.write_text(json.dumps(blob, indent=2) + "\n")
     print(json.dumps(blob, indent=2))
     return path
+
+
+def provenance() -> dict:
+    """Command, git commit, date and machine (CPU model and its bf16/AVX-512 flags, cores, torch threads) of a run."""
+    import datetime
+    import shlex
+    import subprocess
+
+    import torch
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        commit, dirty = "unknown", False
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), platform.processor())
+    flags = sorted({f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in cpuinfo.split()})
+    return {
+        "command": shlex.join([sys.executable.rsplit("/", 1)[-1], *sys.argv]),
+        "git_commit": commit + (" (uncommitted changes)" if dirty else ""),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu": model,
+        "cpu_flags": flags,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }

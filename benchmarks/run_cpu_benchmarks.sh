@@ -13,7 +13,7 @@ step $PY benchmarks/bench_ray.py --pairs 48 --repeats 2 --out $OUT
 step $PY benchmarks/bench_diff.py --pairs 96 --repeats 3 --out $OUT
 step $PY benchmarks/bench_revise.py --prompts 32 --rounds 2 --max-tokens 96 --repeats 3 --out $OUT
 step $PY benchmarks/bench_jury.py --pairs 64 --out $OUT
-step $PY benchmarks/bench_heads.py --pairs 300 --out $OUT
+step $PY benchmarks/bench_heads.py --seeds 5 --out $OUT
 step $PY benchmarks/bench_process.py --traces 24 --train 96 --test 60 --out $OUT
 step $PY benchmarks/bench_service.py --clients 32 --requests 100 --repeats 3 --json $OUT/bench_service.json
 step $PY benchmarks/bench_reward_training.py --train 1800 --seeds 0 1 2 3 4 --epochs 1 --out $OUT

@@ -1,7 +1,7 @@
 """``constitution export MODEL --scalar --out DIR [--constitution C]``: a per-principle reward model as a plain scalar
 one.
 
-The constitution-weighted sum of linear heads is itself one linear head, so DIR is a standard transformers folder
+The constitution-weighted mean of linear heads is itself one linear head, so DIR is a standard transformers folder
 (AutoModelForSequenceClassification, num_labels=1) whose score equals the weighted reward (up to float rounding),
 loadable by TRL and OpenRLHF unchanged. The weights are --constitution's (default: the training weights), frozen
 into DIR; constitution_reward.json records them and the source model. Prints the result as JSON.

@@ -6,7 +6,7 @@ Runs unchanged under ``accelerate launch`` (DDP/FSDP/DeepSpeed). Prints the trai
 
 Per-principle heads (--heads per_principle): DATA must be AI-feedback records (`constitution label` output), whose
 per_principle labels train one head per principle of --constitution, each only on the pairs its principle judged.
-The reward is then the constitution-weighted sum of the heads, read when the model is loaded: `score`,
+The reward is then the constitution-weighted mean of the heads (Σ w_k r_k / Σ w_k, on the scale of the labels' p_a), read when the model is loaded: `score`,
 `classify`, `best-of-n`, `serve` and the RL reward take --constitution, and a weight edit needs no retraining.
 --add-principle ID adds one head to such a model (OUT, or --from MODEL written to OUT): the pairs missing its label
 are judged through the judgment cache (only that principle, only what is not cached), and only the new head is
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from constitution.cli._common import add_constitution_flag, constitution_path
 from constitution.cli._flags import add_fields, build, given
@@ -73,12 +74,33 @@ def _config(args: argparse.Namespace) -> RewardTrainingConfig:
     return build(RewardTrainingConfig, flags, "training config", NAMES)
 
 
+def _add_principle(args: argparse.Namespace, config: RewardTrainingConfig) -> int:
+    from constitution.cli._llm_flags import llm_from_args
+    from constitution.labeling.principle_judge import default_cache, principle_judge
+    from constitution.loader import load_constitution
+    from constitution.reward.add_principle import add_principle
+    from constitution.reward.principle_pairs import load_principle_pairs
+
+    constitution = load_constitution(constitution_path(args.constitution))
+    pairs = load_principle_pairs(args.data, limit=args.limit)
+    judge = principle_judge(llm_from_args(args, "judge"), args.cache or default_cache(args.data))
+    result = add_principle(args.from_model or args.out, args.out, constitution, args.add_principle, pairs, judge=judge, config=config)
+    print(
+        f"principle {result.principle}: {result.judgments_computed} judgments asked, {result.judgments_cached} cached, "
+        f"{result.pairs_unlabelled} pair(s) not labelled",
+        file=sys.stderr,
+    )
+    print(json.dumps(result.model_dump()))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from constitution.data.pairs import load_pairs
     from constitution.errors import InputError
     from constitution.loader import load_constitution
     from constitution.reward.principle_pairs import load_principle_pairs
-    from constitution.reward.trainer import data_constitution_hashes, train_reward_model
+    from constitution.data.rows import constitution_hashes
+    from constitution.reward.trainer import train_reward_model
 
     if args.kind == "process":
         return train_process(args, given(args, FIELDS))
@@ -90,10 +112,7 @@ def run(args: argparse.Namespace) -> int:
         print(fitted.model_dump_json())
         return 0
     if args.add_principle:
-        from constitution.cli._add_principle import add_principle
-
-        print(json.dumps(add_principle(args, config).model_dump()))
-        return 0
+        return _add_principle(args, config)
     constitution = None
     if config.heads == "per_principle":
         constitution = load_constitution(constitution_path(args.constitution))
@@ -112,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         eval_pairs=eval_pairs,
         train_data=str(args.data),
-        constitution_hash=data_constitution_hashes(args.data),
+        constitution_hash=constitution_hashes(args.data),
         constitution=constitution,
     )
     if result.process_index == 0:  # under accelerate launch, one JSON line from the main process

@@ -163,3 +163,13 @@ def first_row(source: str | Path) -> Row:
     for row in iter_rows(source):
         return row
     raise InputError("no rows", where=str(source))
+
+
+def constitution_hashes(source: str | Path) -> list[str]:
+    """Distinct ``constitution_hash`` values in a data source, in order of appearance (empty for human-labelled data)."""
+    seen: list[str] = []
+    for _, row in iter_rows(source):
+        value = row.get("constitution_hash")
+        if value and value not in seen:
+            seen.append(str(value))
+    return seen

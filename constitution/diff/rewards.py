@@ -1,8 +1,8 @@
 """The effect of an edit on rewards, for a reward model with one head per principle.
 
 Contract with per-principle reward heads: ``score_heads(items, batch_size=...)`` gives one score per head, in the
-order of ``metadata.heads`` (principle ids), and the reward under a constitution is the sum of the heads weighted by
-its principles' weights (a head whose principle the constitution lacks weighs 0). Both responses of every pair are
+order of ``metadata.heads`` (principle ids), and the reward under a constitution is the mean of the heads weighted by
+its principles' weights (a head whose principle the constitution lacks weighs 0), as the model combines them. Both responses of every pair are
 scored once; the rewards under the old and the new weights follow, then the unsafe score of each normalised reward
 and the decision at the model's stored threshold (:mod:`constitution.safety.scorers`, as ``classify`` decides).
 """
@@ -80,8 +80,11 @@ def head_names(path: str | Path) -> list[str]:
 
 
 def _weights(constitution: Constitution, heads: list[str]) -> np.ndarray:
+    """The heads' weights under ``constitution`` divided by their sum, as the reward model combines them."""
+    from constitution.reward.heads import unit_weights
+
     by_id = {p.id: p.weight for p in constitution.principles}
-    return np.asarray([by_id.get(h, 0.0) for h in heads], dtype=float)
+    return unit_weights([by_id.get(h, 0.0) for h in heads], f"constitution {constitution.id!r}")
 
 
 def _unsafe(rewards: np.ndarray, meta: RewardMetadata, weights: np.ndarray) -> list[float]:

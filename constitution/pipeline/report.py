@@ -227,7 +227,7 @@ def heads_section(eval_dir: Path) -> list[str]:
     return [
         "## Reward per principle",
         "",
-        f"The reward is the constitution-weighted sum of one head per principle; on {heads['pairs']} held-out pairs "
+        f"The reward is the constitution-weighted mean of one head per principle; on {heads['pairs']} held-out pairs "
         f"it agrees with the ensembled label on {_fmt(heads['accuracy'])}. *Agreement*: the head prefers what the "
         "judge's label for that principle prefers. *Contribution*: the principle's mean part of the normalised reward "
         "gap between chosen and rejected (the parts sum to the gap). *Share*: its part of how much the reward moves.",

@@ -6,7 +6,8 @@ labelled response is computed once, and the new row w is the soft Bradley–Terr
 on h(a) − h(b), with an L2 penalty, by L-BFGS (seconds, where retraining takes minutes). Its bias is 0: a pairwise
 loss cannot see it (jointly trained heads keep their zero initial bias for the same reason). A temperature is fitted
 on held-out labelled pairs as for every head. The other heads' rows and the backbone are copied bit for bit, so
-their outputs do not change.
+their outputs do not change; nor do their statistics (mean, covariance: the new head's are carried over to the same
+responses, :func:`extend_stats`), the category heads, the safety threshold or anything else in the folder.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from pydantic import BaseModel
 
@@ -59,6 +61,29 @@ def _append_row(rm: RewardModel, row: torch.Tensor, principle: str) -> None:
     heads = [*rm.heads, principle]
     rm.model.config.id2label = dict(enumerate(heads))
     rm.model.config.label2id = {h: i for i, h in enumerate(heads)}
+
+
+def extend_stats(mean: list[float], cov: list[list[float]], matrix: np.ndarray) -> tuple[list[float], list[list[float]]]:
+    """The heads' mean and covariance with one head more, the old heads' entries kept exactly.
+
+    ``matrix``: outputs of the old heads and (last column) the new one on the responses at hand, which are not the
+    training responses the stored statistics came from. The new head is regressed on the old ones there
+    (r_new = βᵀ r_old + ε), and the statistics of that relation carried over to the stored ones:
+    μ_new = m_new + βᵀ(μ_old − m_old), C_old,new = C_old β, C_new,new = βᵀ C_old β + Var ε — a valid covariance.
+    Without stored statistics (a folder assembled by hand) all come from ``matrix``.
+    """
+    if not mean:
+        return head_stats(matrix)
+    m, s = (np.asarray(x) for x in head_stats(matrix))
+    k = len(mean)
+    mu, c = np.asarray(mean), np.asarray(cov)
+    beta = np.linalg.pinv(s[:k, :k]) @ s[:k, k]
+    residual = max(float(s[k, k] - s[:k, k] @ beta), 0.0)
+    cross = c @ beta
+    new = np.zeros((k + 1, k + 1))
+    new[:k, :k], new[:k, k], new[k, :k] = c, cross, cross
+    new[k, k] = float(beta @ c @ beta) + residual
+    return [*mean, float(m[k] + beta @ (mu - m[:k]))], [[*row, float(x)] for row, x in zip(cov, cross)] + [new[k].tolist()]
 
 
 def add_principle_head(
@@ -111,10 +136,10 @@ def add_principle_head(
     stat = torch.cat([f_a[: config.norm_stats_pairs], f_b[: config.norm_stats_pairs]])
     head = scalar_head(rm.model, len(meta.heads))
     matrix = stat @ head.weight.double().T.detach() + (head.bias.double().detach() if head.bias is not None else 0.0)
-    meta.head_mean, meta.head_cov = head_stats(matrix.numpy())
+    meta.head_mean, meta.head_cov = extend_stats(meta.head_mean, meta.head_cov, matrix.numpy())
     meta.reward_mean, meta.reward_std = reward_stats(meta, head_weights(meta))
     rm.model.config.update({"mean": meta.reward_mean, "std": meta.reward_std})
-    write_folder(Path(out_dir).resolve(), rm.model, rm.tokenizer, meta)
+    write_folder(Path(out_dir).resolve(), rm.model, rm.tokenizer, meta, source=Path(source).resolve())
     return AddHeadResult(
         out_dir=str(out_dir),
         principle=principle.id,

@@ -21,10 +21,9 @@ from constitution.atomic import atomic_path
 from constitution.errors import InputError
 from constitution.reward.features import fit_logistic, head_features
 from constitution.reward.inputs import Item
-from constitution.reward.metadata import read_metadata, write_metadata
+from constitution.reward.metadata import CATEGORY_FILE, read_metadata, write_metadata
 from constitution.reward.model import RewardModel
 
-CATEGORY_FILE = "category_heads.safetensors"
 
 
 class CategoryFit(BaseModel):

@@ -50,7 +50,7 @@ class RewardTrainingConfig(BaseModel):
         description=(
             "'scalar': one reward head trained on the ensembled label p_a. 'per_principle': one head per principle "
             "of the constitution, each trained only on the pairs its principle judged (the labels' per_principle), "
-            "one temperature per head; the reward is the constitution-weighted sum of the heads, read at load "
+            "one temperature per head; the reward is the constitution-weighted mean of the heads, read at load "
             "time, so editing a weight needs no relabeling and no retraining."
         ),
     )

@@ -1,5 +1,7 @@
 """Evaluation of a reward model on labelled pairs: accuracy, calibration (ECE + reliability plot), length bias.
 
+A reward tie (r_a = r_b) counts half in every figure, as in ``bench``: neither side is preferred.
+
 Length bias is measured within pairs (two responses to the same prompt), as the length-bias literature does: pooling
 all responses would mostly measure which prompts get long answers, not whether the model rewards length.
 """
@@ -17,7 +19,8 @@ from constitution.data import Pair
 
 
 class Bin(BaseModel):
-    """One reliability bin: pairs whose confidence fell in [lo, hi)."""
+    """One reliability bin: pairs whose confidence fell in [lo, hi) (a reward tie has confidence 0.5 and counts
+    half correct)."""
 
     lo: float
     hi: float
@@ -64,12 +67,23 @@ def _accuracy(correct: np.ndarray) -> float | None:
     return float(correct.mean()) if correct.size else None
 
 
+def preferred(d: np.ndarray) -> np.ndarray:
+    """1 where the gap ``d`` is positive, 0 where negative, 0.5 for a tie: how every figure here (and ``bench``) counts
+    a reward tie."""
+    return np.where(d > 0, 1.0, np.where(d == 0, 0.5, 0.0))
+
+
+def correctness(d: np.ndarray, p_a: np.ndarray) -> np.ndarray:
+    """Per pair, 1 when the reward gap ``d`` (A minus B) prefers the side the label prefers, 0 when the other, 0.5
+    for a tie (``d`` = 0); ``p_a`` = 0.5 reads as preferring B (leave such pairs out)."""
+    return preferred(np.where(p_a > 0.5, d, -d))
+
+
 def _share_longer(d: np.ndarray, longer_a: np.ndarray) -> float | None:
     """Share of pairs where the gap ``d`` (A minus B) favours the longer response; a zero gap counts half."""
     if d.size == 0:
         return None
-    signed = np.where(longer_a, d, -d)
-    return float(np.mean(np.where(signed > 0, 1.0, np.where(signed == 0, 0.5, 0.0))))
+    return float(np.mean(preferred(np.where(longer_a, d, -d))))
 
 
 def length_bias(r_a: np.ndarray, r_b: np.ndarray, p_a: np.ndarray, len_a: np.ndarray, len_b: np.ndarray) -> dict:
@@ -94,7 +108,7 @@ def calibration(r_a: np.ndarray, r_b: np.ndarray, p_a: np.ndarray, n_bins: int =
     if d.size == 0:
         return None, []
     conf = 1.0 / (1.0 + np.exp(-np.abs(d)))
-    correct = ((d > 0) == (p_a[labelled] > 0.5)).astype(float)
+    correct = correctness(d, p_a[labelled])
     edges = np.linspace(0.5, 1.0, n_bins + 1)
     bins, ece = [], 0.0
     for lo, hi in zip(edges[:-1], edges[1:]):
@@ -108,11 +122,12 @@ def calibration(r_a: np.ndarray, r_b: np.ndarray, p_a: np.ndarray, n_bins: int =
 
 
 def preference_metrics(r_a: Sequence[float], r_b: Sequence[float], p_a: Sequence[float]) -> dict[str, float]:
-    """accuracy (pairs with p_a != 0.5), ece and the soft-label Bradley–Terry NLL; used by the trainer too."""
+    """accuracy (pairs with p_a != 0.5; a reward tie counts half), ece and the soft-label Bradley–Terry NLL; used by
+    the trainer too."""
     ra, rb, p = (np.asarray(x, dtype=np.float64) for x in (r_a, r_b, p_a))
     labelled = p != 0.5
-    correct = ((ra - rb) > 0) == (p > 0.5)
     d = ra - rb
+    correct = correctness(d, p)
     nll = -(p * -np.logaddexp(0, -d) + (1 - p) * -np.logaddexp(0, d))
     ece, _ = calibration(ra, rb, p)
     out = {"nll": float(nll.mean()) if nll.size else float("nan")}
@@ -138,7 +153,7 @@ def report_from_scores(
 ) -> EvalReport:
     """The report from rewards, labels, response lengths and per-pair sources."""
     labelled = p_a != 0.5
-    correct = ((r_a - r_b) > 0) == (p_a > 0.5)
+    correct = correctness(r_a - r_b, p_a)
     chosen_len = np.where(p_a > 0.5, len_a, len_b)
     rejected_len = np.where(p_a > 0.5, len_b, len_a)
     longer = labelled & (chosen_len > rejected_len)

@@ -1,7 +1,8 @@
 """Export a per-principle reward model as a plain scalar one, exactly.
 
 The heads are rows of one linear layer (``W``, ``b``) over a shared feature vector h, and the reward is
-``Σ_k w_k (W_k·h + b_k) = (Σ_k w_k W_k)·h + Σ_k w_k b_k``: itself one linear head. Replacing the K-output layer by
+``Σ_k w_k (W_k·h + b_k) = (Σ_k w_k W_k)·h + Σ_k w_k b_k`` (``w`` the weights divided by their sum,
+:func:`heads.head_weights`): itself one linear head. Replacing the K-output layer by
 that single row gives a standard ``*ForSequenceClassification`` folder with ``num_labels=1`` whose score is the
 weighted reward (equal up to float rounding), loadable by TRL and OpenRLHF as is. The weights are those of the
 constitution given (or the training weights), frozen into the folder; its metadata records where it came from.
@@ -23,7 +24,7 @@ from constitution.reward.temperature import replace_head, scalar_head
 
 
 class ExportResult(BaseModel):
-    """Where the scalar model went and the weights frozen into it."""
+    """Where the scalar model went and the weights frozen into it (divided by their sum)."""
 
     out_dir: str
     weights: dict[str, float]
@@ -63,5 +64,5 @@ def export_scalar(source: str | Path, out_dir: str | Path, constitution: Constit
             "heads": {h: info.model_dump() for h, info in meta.head_info.items()},
         },
     )
-    write_folder(out, model, rm.tokenizer, scalar)
+    write_folder(out, model, rm.tokenizer, scalar, source=Path(source).resolve())
     return ExportResult(out_dir=str(out), weights=weights, reward_mean=rm.reward_mean, reward_std=rm.reward_std)

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import BaseModel, Field
 
-from constitution.reward.evaluate import preference_metrics
+from constitution.reward.evaluate import correctness, preference_metrics
+from constitution.reward.heads import unit_weights
 from constitution.reward.model import RewardModel
 from constitution.reward.principle_pairs import PrinciplePair
 from constitution.reward.temperature import HeldoutCalibration, heldout_report
@@ -29,11 +30,13 @@ class HeadReport(BaseModel):
 
 
 def head_metrics(rewards: np.ndarray, p: np.ndarray, mask: np.ndarray, p_a: np.ndarray, weights: np.ndarray) -> dict[str, float]:
-    """Metrics of ``rewards`` (pairs × heads × (a, b)): the weighted reward vs ``p_a`` (accuracy, ece, nll) and
-    ``judgment_*`` over every (pair, head) whose principle judged the pair, vs that principle's label."""
+    """Metrics of ``rewards`` (pairs × heads × (a, b)): the weighted-mean reward (``weights`` divided by their sum, as
+    the model combines them) vs ``p_a`` (accuracy, ece, nll) and ``judgment_*`` over every (pair, head) whose
+    principle judged the pair, vs that principle's label."""
     judged = mask > 0
     out = {f"judgment_{k}": v for k, v in preference_metrics(rewards[..., 0][judged], rewards[..., 1][judged], p[judged]).items()}
-    out.update(preference_metrics(rewards[..., 0] @ weights, rewards[..., 1] @ weights, p_a))
+    w = unit_weights(weights)
+    out.update(preference_metrics(rewards[..., 0] @ w, rewards[..., 1] @ w, p_a))
     return out
 
 
@@ -72,9 +75,11 @@ class PrincipleReport(BaseModel):
     """One principle's part in a per-principle model's decisions on labelled pairs."""
 
     principle: str
-    weight: float = Field(description="its weight in the constitution used")
+    weight: float = Field(description="its weight in the constitution used, divided by the weights' sum (as the reward uses it)")
     judged_pairs: int = Field(description="pairs this principle judged with a non-tied label")
-    agreement: float | None = Field(description="share of those pairs where the head prefers what the principle's label prefers")
+    agreement: float | None = Field(
+        description="share of those pairs where the head prefers what the principle's label prefers (a tie counts half)"
+    )
     contribution: float = Field(
         description="mean of w_k (r_k(chosen) - r_k(rejected)) / std over pairs with a non-tied p_a: this principle's "
         "part of the normalised reward gap (the contributions sum to the whole gap)"
@@ -86,7 +91,7 @@ class HeadsReport(BaseModel):
     """Per-principle figures of a per-principle model on labelled pairs, and its weighted reward's accuracy."""
 
     pairs: int
-    accuracy: float | None = Field(description="weighted reward vs the ensembled label p_a (non-tied pairs)")
+    accuracy: float | None = Field(description="weighted reward vs the ensembled label p_a (non-tied labels; a reward tie counts half)")
     principles: list[PrincipleReport]
 
 
@@ -107,7 +112,7 @@ def heads_report(model: RewardModel, pairs: Sequence[PrinciplePair], *, batch_si
             continue
         labels = np.asarray([p.per_principle.get(head, 0.5) for p in pairs])
         judged = labels != 0.5
-        agree = (gap[judged, k] > 0) == (labels[judged] > 0.5)
+        agree = correctness(gap[judged, k], labels[judged])
         principles.append(
             PrincipleReport(
                 principle=head,
@@ -119,5 +124,5 @@ def heads_report(model: RewardModel, pairs: Sequence[PrinciplePair], *, batch_si
             )
         )
     combined = gap @ model.weights
-    accuracy = float(((combined[decided] > 0) == (p_a[decided] > 0.5)).mean()) if decided.any() else None
+    accuracy = float(correctness(combined[decided], p_a[decided]).mean()) if decided.any() else None
     return HeadsReport(pairs=len(pairs), accuracy=accuracy, principles=principles)

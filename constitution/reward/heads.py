@@ -1,17 +1,20 @@
-"""Per-principle heads: the reward as the constitution-weighted sum of the heads, and what follows from it.
+"""Per-principle heads: the reward as the constitution-weighted mean of the heads, and what follows from it.
 
 A per-principle reward model has one output ``r_k`` per principle (``RewardMetadata.heads``). Its reward is
 
-    r = Σ_k w_k r_k,
+    r = Σ_k w_k r_k / Σ_k w_k,
 
 ``w_k`` being the principle's effective weight (principle weight × set weight) in the constitution read at load
-time. So editing a weight in the YAML changes every reward, with no relabeling and no training. (``constitution
-diff`` computes rewards the same way from ``score_heads``.) The normalised reward ``(r − mean) / std`` does not
-depend on the weights' overall scale: doubling every weight doubles r, its mean and its std. A head whose principle is absent from the
-constitution gets weight 0 (deleting a principle from the YAML drops its head from the reward; the head stays in the
-folder, so restoring the principle restores it); a principle of positive weight with no head is an error that names
-it. Without a constitution the weights the model was trained with (``HeadInfo.weight``) are used (1 for a head
-whose weight the metadata does not record, as in a folder assembled by hand).
+time. It is a weighted *mean*, as the label ``p_a`` is a weighted mean of the principles' labels: each head is
+trained (and calibrated) against its own principle's labels, so σ(r(a) − r(b)) stays on the scale of ``p_a`` whatever
+the weights add up to (a weighted sum would be over-confident by Σw), and ECE/NLL of per-principle and scalar models
+compare. So editing a weight in the YAML changes every reward, with no relabeling and no training (``constitution
+diff`` computes rewards the same way from ``score_heads``); multiplying every weight by one factor changes nothing.
+A head whose principle is absent from the constitution gets weight 0 (deleting a principle from the YAML drops its
+head from the reward; the head stays in the folder, so restoring the principle restores it); a principle of
+positive weight with no head is an error that names it. Without a constitution the weights the model was trained
+with (``HeadInfo.weight``) are used (1 for a head whose weight the metadata does not record, as in a folder assembled
+by hand). :func:`head_weights` returns the weights already divided by their sum.
 
 The reward is linear in the heads, so its training-set mean and std under any weights follow exactly from the heads'
 mean vector μ and covariance C over the training responses: mean = w·μ, std = √(wᵀCw); and the normalised
@@ -29,9 +32,18 @@ from constitution.principles import Constitution
 from constitution.reward.metadata import RewardMetadata
 
 
+def unit_weights(raw: Sequence[float], where: str = "") -> np.ndarray:
+    """``raw / Σ raw``: the weights of a weighted mean (InputError when they are all 0)."""
+    weights = np.asarray(raw, dtype=np.float64)
+    total = weights.sum()
+    if not total > 0:
+        raise InputError(f"every head of the reward model has weight 0{' under ' + where if where else ''}")
+    return weights / total
+
+
 def head_weights(meta: RewardMetadata, constitution: Constitution | None = None) -> np.ndarray:
     """The weights of ``meta.heads`` under ``constitution`` (0 for a head whose principle it lacks), else the
-    training weights.
+    training weights; divided by their sum (:func:`unit_weights`).
 
     Raises InputError for a principle of positive weight that has no head, and for weights that are all 0.
     """
@@ -51,9 +63,7 @@ def head_weights(meta: RewardMetadata, constitution: Constitution | None = None)
         by_id = {p.id: p.weight for p in constitution.principles}
         raw = np.asarray([by_id.get(h, 0.0) for h in meta.heads], dtype=np.float64)
         where = f"constitution {constitution.id!r}"
-    if not raw.sum() > 0:
-        raise InputError(f"every head of the reward model ({', '.join(meta.heads)}) has weight 0 under {where}")
-    return raw
+    return unit_weights(raw, f"{where} (heads: {', '.join(meta.heads)})")
 
 
 def head_stats(matrix: np.ndarray) -> tuple[list[float], list[list[float]]]:

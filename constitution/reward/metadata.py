@@ -14,6 +14,8 @@ from constitution.reward.inputs import InputKind
 from constitution.reward.temperature import HeldoutCalibration
 
 METADATA_FILE = "constitution_reward.json"
+CATEGORY_FILE = "category_heads.safetensors"  # the safety-category heads (reward.category_heads)
+MODEL_CARD = "README.md"
 
 
 class HeadInfo(BaseModel):
@@ -38,7 +40,7 @@ class RewardMetadata(BaseModel):
     """Base model, input format, normalisation statistics and provenance of a trained reward model.
 
     A per-principle model (``heads`` non-empty) has one output per principle; its reward is the constitution's
-    weighted sum of the heads (:mod:`constitution.reward.heads`), and ``head_mean``/``head_cov`` give the reward
+    weighted mean of the heads (:mod:`constitution.reward.heads`), and ``head_mean``/``head_cov`` give the reward
     mean/std under any weights exactly.
     """
 

@@ -14,6 +14,7 @@ from constitution.data.records import Pair
 from constitution.errors import InputError
 from constitution.embedded_models import resolve_model
 from constitution.principles import Constitution
+from constitution.reward.fp32_head import keep_head_fp32
 from constitution.reward.heads import combine, contributions, head_weights, reward_stats
 from constitution.reward.inputs import Item, encode, input_kind, item_text, pad_batch, prepare_tokenizer
 from constitution.reward.metadata import RewardMetadata, read_metadata
@@ -23,7 +24,7 @@ class RewardModel:
     """Scores texts or (prompt, response) pairs with a sequence-classification model.
 
     A scalar model (``num_labels=1``) gives its one output. A per-principle model (``metadata.heads``) gives the
-    weighted sum of its heads under a constitution's weights (:mod:`constitution.reward.heads`): pass
+    weighted mean of its heads under a constitution's weights (:mod:`constitution.reward.heads`): pass
     ``constitution`` to :meth:`load` or call :meth:`use_constitution`; without one, the training weights apply.
     """
 
@@ -31,6 +32,7 @@ class RewardModel:
         self, model, tokenizer, metadata: RewardMetadata, *, bf16: bool | None = None, constitution: Constitution | None = None
     ) -> None:
         self.model = model.eval()
+        keep_head_fp32(self.model, self.model.config.num_labels)  # bf16 autocast may run the backbone, never the head
         self.tokenizer = prepare_tokenizer(tokenizer, metadata.max_length)
         if getattr(self.model.config, "pad_token_id", None) is None:
             self.model.config.pad_token_id = self.tokenizer.pad_token_id
@@ -102,6 +104,7 @@ class RewardModel:
 
         Batches are sorted by length, with a token budget of ``batch_size × max_length``: short inputs share
         bigger batches (up to 4 × batch_size rows) within the memory that ``batch_size`` long inputs would take.
+        With ``bf16`` the backbone runs under bf16 autocast and the head in fp32 (:mod:`fp32_head`).
         """
         from tqdm.auto import tqdm
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from constitution.data.pairs import row_to_pair
 from constitution.data.records import Pair
@@ -104,3 +104,16 @@ def principle_heads(pairs: Sequence[Pair], constitution: Constitution | None) ->
     if not heads:
         raise InputError(f"no principle of constitution {constitution.id!r} judged any training pair")
     return heads
+
+
+class JudgedLabels(BaseModel):
+    """One principle's labels asked of a judge for pairs that lacked them, and what asking cost."""
+
+    labels: dict[str, float] = Field(description="pair id -> P(response_a preferred) under the principle")
+    computed: int = Field(0, description="judgments the judge computed")
+    cached: int = Field(0, description="judgments found in the judgment cache")
+    unlabelled: int = Field(0, description="pairs that got no label (skipped or failed)")
+
+
+PrincipleJudge = Callable[[Constitution, Sequence[PrinciplePair]], JudgedLabels]
+"""Labels pairs under a constitution that holds one principle (``constitution.labeling.principle_judge`` gives one)."""

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from constitution.atomic import recover_dir, replace_dir
 from constitution.errors import InputError
-from constitution.reward.metadata import METADATA_FILE, RewardMetadata, write_metadata
+from constitution.reward.checkpoints import CHECKPOINTS_DIR
+from constitution.reward.metadata import CATEGORY_FILE, METADATA_FILE, MODEL_CARD, RewardMetadata, write_metadata
 
 
 def staging_dir(out: Path) -> Path:
@@ -41,9 +42,13 @@ def publish(out: Path, carry: Sequence[str] = ()) -> None:
     replace_dir(staging_dir(out), out, carry)
 
 
-def write_folder(out: Path, model, tokenizer, meta: RewardMetadata) -> None:
-    """Write model, tokenizer and metadata as the reward-model folder ``out``: staged, then swapped in atomically
-    (``out`` may be the folder the model was loaded from)."""
+def write_folder(out: Path, model, tokenizer, meta: RewardMetadata, *, source: Path | None = None) -> None:
+    """Write model, tokenizer and metadata as the reward-model folder ``out``: staged, then swapped in atomically.
+
+    ``source``: the folder the model was loaded from (may be ``out``). What it holds besides the model, tokenizer
+    and metadata comes along: the safety-category heads (which read the same features) and the model card, and,
+    when ``out`` is ``source``, its training checkpoints.
+    """
     check_replaceable(out, [])
     recover(out)
     staged = staging_dir(out)
@@ -51,4 +56,7 @@ def write_folder(out: Path, model, tokenizer, meta: RewardMetadata) -> None:
     model.save_pretrained(staged)
     tokenizer.save_pretrained(staged)
     write_metadata(staged, meta)
-    publish(out)
+    kept = [name for name in (CATEGORY_FILE, MODEL_CARD) if source is not None and (source / name).is_file()]
+    for name in kept:
+        shutil.copy2(source / name, staged / name)
+    publish(out, carry=[CHECKPOINTS_DIR] if source is not None and source.resolve() == out.resolve() else [])

@@ -81,8 +81,8 @@ def test_rewards_and_safety_decisions_under_the_old_and_new_weights(tmp_path: Pa
     scorer = _load(headed_model)
     scores = np.asarray(scorer.score_heads([(p.prompt, r) for p in pairs for r in (p.response_a, p.response_b)]))
     assert scores.shape == (20, 3) and len({round(x, 6) for x in scores[:, 0]}) > 1
-    old = scores @ np.array([1.0, 1.0, 1.0])  # kind, short, polite
-    new = scores @ np.array([3.0, 1.0, 0.0])  # polite is gone; 'warm' has no head
+    old = scores @ np.array([1.0, 1.0, 1.0]) / 3  # kind, short, polite: the weighted mean
+    new = scores @ np.array([3.0, 1.0, 0.0]) / 4  # polite is gone; 'warm' has no head
     unsafe = lambda r: 1.0 / (1.0 + math.exp((r - 0.01) / 0.05))  # noqa: E731 - sigmoid(-(r - mean) / std)
     i = int(np.argmax(np.abs([unsafe(n) - unsafe(o) for o, n in zip(old, new)])))
     scorer.metadata.safety_threshold = (unsafe(old[i]) + unsafe(new[i])) / 2  # "stored": between one response's two scores

@@ -38,12 +38,13 @@ def trained(minilm_path, synthetic_file, tmp_path_factory):
     """(folder, TrainResult) of a MiniLM reward model trained a few steps on the synthetic pairs."""
     from constitution.data import load_pairs
     from constitution.reward.config import RewardTrainingConfig
-    from constitution.reward.trainer import data_constitution_hashes, train_reward_model
+    from constitution.data.rows import constitution_hashes
+    from constitution.reward.trainer import train_reward_model
 
     out = tmp_path_factory.mktemp("rm")
     config = RewardTrainingConfig(max_length=64, epochs=2, batch_size=8, learning_rate=1e-4, eval_fraction=0.25)
     result = train_reward_model(
-        config, load_pairs(synthetic_file)[0], out, constitution_hash=data_constitution_hashes(synthetic_file)
+        config, load_pairs(synthetic_file)[0], out, constitution_hash=constitution_hashes(synthetic_file)
     )
     return out, result
 

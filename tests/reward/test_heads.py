@@ -68,7 +68,7 @@ def test_weight_edit_is_followed_by_the_heads_and_not_by_a_scalar_model(headed, 
     trained_weights = RewardModel.load(headed[0], bf16=False)
     edited = RewardModel.load(headed[0], bf16=False, constitution=load_constitution(heads_root / "concise_off"))
     scalar_model = RewardModel.load(scalar[0], bf16=False)
-    assert edited.weights.tolist() == [1.0, 1.0, 0.0]
+    assert edited.weights.tolist() == [0.5, 0.5, 0.0]  # 1:1:0, divided by the sum
     assert agrees(trained_weights, concise_is_a) >= 0.9 and agrees(scalar_model, concise_is_a) >= 0.9
     assert agrees(edited, 1 - concise_is_a) >= 0.9
     assert agrees(scalar_model, 1 - concise_is_a) <= 0.1
@@ -92,17 +92,17 @@ def test_a_principle_removed_from_the_constitution_drops_out_of_the_reward(heade
     from constitution.reward.model import RewardModel
 
     model = RewardModel.load(headed[0], bf16=False, constitution=load_constitution(heads_root / "no_cites"))
-    assert model.weights.tolist() == [1.0, 0.0, 3.0]
+    assert model.weights.tolist() == [0.25, 0.0, 0.75]
     items = _items(principle_rows(4, 3, TRAIN_WEIGHTS))
     heads = np.asarray(model.score_heads(items))
-    assert model.score(items) == pytest.approx((heads[:, 0] + 3.0 * heads[:, 2]).tolist(), abs=1e-9)
+    assert model.score(items) == pytest.approx(((heads[:, 0] + 3.0 * heads[:, 2]) / 4).tolist(), abs=1e-9)
     rewards, shares = model.explain(items)
     assert all(set(s) == {"polite", "concise"} for s in shares)
     assert [sum(s.values()) for s in shares] == pytest.approx(rewards, abs=1e-9)
 
 
-def test_the_reward_is_the_weighted_sum_of_the_heads_and_normalised_it_ignores_the_weights_scale(headed, tmp_path):
-    """The contract `constitution diff` relies on: reward = score_heads · the constitution's weights."""
+def test_the_reward_is_the_weighted_mean_of_the_heads_and_ignores_the_weights_scale(headed, tmp_path):
+    """The contract `constitution diff` relies on: reward = score_heads · the constitution's weights / their sum."""
     from constitution.loader import load_constitution
     from constitution.reward.model import RewardModel
 
@@ -110,8 +110,8 @@ def test_the_reward_is_the_weighted_sum_of_the_heads_and_normalised_it_ignores_t
     once = RewardModel.load(headed[0], bf16=False, constitution=load_constitution(write_constitution(tmp_path / "x1", TRAIN_WEIGHTS)))
     twice = RewardModel.load(headed[0], bf16=False, constitution=load_constitution(write_constitution(tmp_path / "x2", {k: 2 * v for k, v in TRAIN_WEIGHTS.items()})))
     heads = np.asarray(once.score_heads(items))
-    assert once.score(items) == pytest.approx((heads @ np.asarray([1.0, 1.0, 3.0])).tolist(), abs=1e-9)
-    assert twice.score(items) == pytest.approx([2 * r for r in once.score(items)], abs=1e-9)
+    assert once.score(items) == pytest.approx((heads @ np.asarray([1.0, 1.0, 3.0]) / 5).tolist(), abs=1e-9)
+    assert twice.score(items) == pytest.approx(once.score(items), abs=1e-9)
     assert twice.score(items, normalize=True) == pytest.approx(once.score(items, normalize=True), abs=1e-9)
 
 
@@ -124,7 +124,7 @@ def test_a_scalar_model_refuses_a_constitution(scalar, heads_root):
 
 
 def test_masked_loss_trains_only_the_heads_that_judged():
-    from constitution.reward.trainer import bradley_terry_loss
+    from constitution.reward.loss import bradley_terry_loss
 
     r_a = torch.tensor([[2.0, 0.5], [0.0, 1.0]], requires_grad=True)
     r_b = torch.zeros(2, 2)
@@ -141,7 +141,7 @@ def test_tokenized_labels_mark_the_judging_principles(minilm_path):
     from transformers import AutoTokenizer
 
     from constitution.reward.principle_pairs import PrinciplePair
-    from constitution.reward.trainer import tokenize_pairs
+    from constitution.reward.pair_dataset import tokenize_pairs
 
     tok = AutoTokenizer.from_pretrained(minilm_path)
     pair = PrinciplePair(id="x", prompt=[{"role": "user", "content": "hi"}], response_a="a", response_b="b", p_a=0.8,
@@ -171,7 +171,7 @@ def test_heads_without_recorded_weights_or_statistics_weigh_1_and_use_the_stored
 
     meta = RewardMetadata(base_model="x", heads=["a", "b"], reward_mean=0.01, reward_std=0.05)
     weights = head_weights(meta)
-    assert weights.tolist() == [1.0, 1.0] and reward_stats(meta, weights) == (0.01, 0.05)
+    assert weights.tolist() == [0.5, 0.5] and reward_stats(meta, weights) == (0.01, 0.05)
 
 
 def test_normalised_contributions_sum_to_the_normalised_reward(headed, heads_root):

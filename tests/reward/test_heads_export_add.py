@@ -37,7 +37,7 @@ def test_scalar_export_equals_the_weighted_heads(headed, heads_root, tmp_path, c
     out = tmp_path / "scalar"
     assert main(["export", str(folder), "--scalar", "--constitution", str(heads_root / "concise_off"), "--out", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["weights"] == {"polite": 1.0, "cites": 1.0, "concise": 0.0}
+    assert printed["weights"] == {"polite": 0.5, "cites": 0.5, "concise": 0.0}
     source = RewardModel.load(folder, bf16=False, constitution=load_constitution(heads_root / "concise_off"))
     items = _items(principle_rows(12, 21, TRAIN_WEIGHTS))
     expected = source.score(items)
@@ -87,7 +87,7 @@ def test_adding_a_principle_fits_one_head_and_leaves_the_others_unchanged(two_he
     assert ((gap[decided] > 0) == (labels[decided] > 0.5)).mean() >= 0.9
     info = model.metadata.head_info["cites"]
     assert info.fitted == "frozen_features" and info.weight == 1.0 and info.train_pairs == result.train_pairs
-    assert model.weights.tolist() == [1.0, 3.0, 1.0]  # polite, concise, cites: the 1:1:3 constitution
+    assert model.weights.tolist() == [0.2, 0.6, 0.2]  # polite, concise, cites: the 1:1:3 constitution / 5
     with pytest.raises(Exception, match="already has a head for principle 'cites'"):
         add_principle_head(out, out, constitution.principle("cites"), pairs)
 

@@ -15,7 +15,7 @@ def _nll(d: float, p: float, m: float = 0.0) -> float:
 
 
 def test_bradley_terry_soft_hard_margin_center():
-    from constitution.reward.trainer import bradley_terry_loss
+    from constitution.reward.loss import bradley_terry_loss
 
     r_a, r_b = torch.tensor([1.0, -0.5, 2.0]), torch.tensor([0.0, 0.5, 2.0])
     p = torch.tensor([0.8, 1.0, 0.3])
@@ -49,7 +49,7 @@ def test_left_truncation_keeps_the_end_and_special_tokens(minilm_path):
 
 
 def test_collator_puts_a_then_b_right_padded():
-    from constitution.reward.trainer import PairCollator
+    from constitution.reward.pair_dataset import PairCollator
 
     batch = PairCollator(pad_token_id=0)(
         [{"input_ids_a": [5, 6, 7], "input_ids_b": [8], "p": 1.0}, {"input_ids_a": [9], "input_ids_b": [3, 4], "p": 0.25}]

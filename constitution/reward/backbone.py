@@ -1,0 +1,65 @@
+"""The model a reward model is trained from: a backbone with a fresh scalar head (or one head per principle), mean
+pooling where it applies, frozen parts, dropout off, LoRA adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from constitution.embedded_models import resolve_model
+from constitution.reward.config import LoraSettings, RewardTrainingConfig
+from constitution.reward.inputs import input_kind, prepare_tokenizer
+from constitution.reward.pooling import add_mean_pooling_layer, supports_mean_pooling
+
+
+def load_backbone(config: RewardTrainingConfig, heads: Sequence[str] = ()):
+    """(model, tokenizer, input kind, pooling used) for a backbone with a fresh scalar head, or with one head per
+    entry of ``heads`` (named in the config's ``id2label``)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = resolve_model(config.base_model)
+    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(folder), config.max_length)
+    labels = {"id2label": dict(enumerate(heads)), "label2id": {h: i for i, h in enumerate(heads)}} if heads else {"num_labels": 1}
+    model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32, **labels)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    pooling = config.pooling
+    if pooling == "auto":
+        pooling = "mean" if supports_mean_pooling(model) else "native"
+    if pooling == "mean":
+        add_mean_pooling_layer(model)
+    _freeze(model, config)
+    if config.disable_dropout:
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+    return model, tokenizer, input_kind(tokenizer, model.config), pooling
+
+
+def _freeze(model, config: RewardTrainingConfig) -> None:
+    if config.freeze_embeddings:
+        embeddings = getattr(model.base_model, "embeddings", None) or model.get_input_embeddings()
+        embeddings.requires_grad_(False)
+    if config.freeze_layers:
+        n = model.config.num_hidden_layers
+        stacks = [m for m in model.base_model.modules() if isinstance(m, torch.nn.ModuleList) and len(m) == n]
+        if not stacks:
+            raise ValueError("freeze_layers: cannot find the transformer layer list")
+        for layer in stacks[0][: config.freeze_layers]:
+            layer.requires_grad_(False)
+
+
+def with_lora(model, lora: LoraSettings):
+    """``model`` wrapped with trainable LoRA adapters (peft; merged into the weights when the model is saved)."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    return get_peft_model(
+        model,
+        LoraConfig(
+            task_type=TaskType.SEQ_CLS,
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=lora.target_modules,
+        ),
+    )
