@@ -29,6 +29,7 @@ COMMANDS = [
     "classify",
     "eval-safety",
     "best-of-n",
+    "rl",
     "bench",
     "serve",
     "export",
