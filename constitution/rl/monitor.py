@@ -167,7 +167,7 @@ class GoldMonitor:
             step=step, pairs=len(labelled), decisive=decisive, agreement=agree,
             proxy_reward=sum(rewards) / len(rewards), length=sum(lengths) / len(lengths), kl=self.last_kl,
             gold_win_rate=self.win_rate() if self.win_rate is not None else None, alarm=alarm,
-            reward_version=self.version, failed_pairs=summary.failed,
+            reward_version=self.version, failed_pairs=summary.pairs_failed,
         )  # fmt: skip
         if alarm:
             self.alarm = True

@@ -29,13 +29,13 @@ def test_drift_raises_the_alarm_and_a_refresh_restores_agreement(minilm_path, tm
     from constitution.reward import RewardTrainingConfig, train_reward_model
     from constitution.rl import GoldMonitor, MonitorConfig, RefreshConfig, Refresher, RewardFunction
 
-    original = load_pairs(write_jsonl(original_rows(120, seed=0), tmp_path / "original.jsonl"))[0]
-    config = RewardTrainingConfig(max_length=48, epochs=3, batch_size=8, learning_rate=1e-4, eval_fraction=0.0, checkpoint_steps=0)
+    original = load_pairs(write_jsonl(original_rows(96, seed=0), tmp_path / "original.jsonl"))[0]
+    config = RewardTrainingConfig(max_length=32, epochs=3, batch_size=16, learning_rate=2e-4, freeze_layers=4, eval_fraction=0.0, checkpoint_steps=0)
     train_reward_model(config, original, tmp_path / "proxy")
     reward = RewardFunction.load(tmp_path / "proxy")
     constitution = load_constitution(write_principles(tmp_path / "gold_c", [("right", "Which response is more correct?", 1.0)]))
     labeler = Labeler(constitution, ProgramGold(), JudgmentCache(tmp_path / "gold.sqlite"))
-    refresher = Refresher(reward, tmp_path / "proxy", tmp_path / "refreshed", RefreshConfig(replay=0.5, min_pairs=8), replay=original)
+    refresher = Refresher(reward, tmp_path / "proxy", tmp_path / "refreshed", RefreshConfig(replay=0.5, min_pairs=8, batch_size=16, learning_rate=2e-4), replay=original)
     monitor = GoldMonitor(reward, labeler, MonitorConfig(every=1, pairs=24, pairs_per_group=4, threshold=0.6),
                           jsonl=tmp_path / "monitor.jsonl", refresher=refresher)  # fmt: skip
     logged: dict[str, float] = {}
