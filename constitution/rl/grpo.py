@@ -65,7 +65,8 @@ def reward_funcs(config: RLConfig, reward: RewardFunction) -> tuple[list[Any], l
     return [reward], None, reward
 
 
-def _grpo_args(config: RLConfig, out: Path, weights: list[float] | None):
+def grpo_args(config: RLConfig, out: Path, weights: list[float] | None):
+    """TRL's GRPOConfig for the RL config (bf16 only where native; CPU when there is no GPU)."""
     import torch
     from trl import GRPOConfig
 
@@ -135,7 +136,7 @@ def run_grpo(
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     data = datasets.Dataset.from_list([{"prompt": [m.model_dump() for m in p.messages]} for p in prompts])
     trainer = GRPOTrainer(
-        model=model, reward_funcs=funcs, args=_grpo_args(config, out, weights), train_dataset=data,
+        model=model, reward_funcs=funcs, args=grpo_args(config, out, weights), train_dataset=data,
         processing_class=tokenizer, callbacks=callbacks,
     )  # fmt: skip
     try:

@@ -19,7 +19,6 @@ reward model on the gold-labelled pairs on the alarm or every M steps and swaps 
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -190,7 +189,3 @@ class GoldMonitor:
                     log_metric(f"gold/{name}", float(value))
             log_metric("gold/alarm", float(record.alarm))
             log_metric("gold/reward_version", float(self.version))
-
-    def summary(self) -> dict[str, Any]:
-        """The checks so far, in short."""
-        return {"checks": len(self.records), "alarm": self.alarm, "records": [json.loads(r.model_dump_json()) for r in self.records]}

@@ -52,7 +52,7 @@ def test_grpo_logs_each_principle_and_the_gold_monitor(headed, heads_root, judge
     config = RLConfig(
         reward_model=[str(headed[0])], prompts=str(prompts), steps=2, prompts_per_step=2, num_generations=2,
         max_new_tokens=8, beta=0.0, bf16=False, rewards="per_principle", aggregation="normalize_then_sum",
-        gold_judge=HfConfig(dtype="float32", max_model_len=1024), monitor=MonitorConfig(every=1, pairs=2),
+        gold_judge=HfConfig(dtype="float32", max_model_len=1024), monitor=MonitorConfig(every=1, pairs=2, win_rate_prompts=1, win_rate_max_tokens=4),
     )  # fmt: skip
     constitution = load_constitution(heads_root / "train_c")
     result = run_grpo(config, tmp_path / "rl", constitution=constitution, gold=constitution)
@@ -63,3 +63,4 @@ def test_grpo_logs_each_principle_and_the_gold_monitor(headed, heads_root, judge
         assert "rewards/constitution_reward/mean" in row and "gold/proxy_reward" in row
     checks = [json.loads(line) for line in (tmp_path / "rl" / "monitor.jsonl").read_text().splitlines()]
     assert [c["step"] for c in checks] == [0, 1] and all(c["pairs"] == 2 for c in checks)
+    assert all(0.0 <= c["gold_win_rate"] <= 1.0 for c in checks)  # greedy policy vs the initial policy, gold-judged
