@@ -28,3 +28,17 @@ def test_rl_command_refuses_refresh_without_a_gold_judge(reward_folder, tmp_path
 
     assert main(["rl", "--reward-model", str(reward_folder), "--out", str(tmp_path), "--refresh"]) == 2
     assert "--refresh needs the gold monitor" in capsys.readouterr().err
+
+
+def test_flags_build_the_nested_rl_config(tmp_path):
+    from constitution.cli import build_parser
+    from constitution.cli.rl import config_from_args
+
+    (tmp_path / "rl.yaml").write_text("reward_model: [rm]\nsteps: 5\nmonitor: {every: 7, pairs: 3}\n")
+    argv = ["rl", "--out", str(tmp_path), "--config", str(tmp_path / "rl.yaml"), "--steps", "9", "--monitor-every", "2",
+            "--refresh", "--refresh-every", "4", "--gold-judge", "smollm2-135m-instruct", "--backend", "hf", "--lr", "1e-5"]  # fmt: skip
+    config = config_from_args(build_parser().parse_args(argv))
+    assert (config.steps, config.learning_rate, config.reward_model) == (9, 1e-5, ["rm"])
+    assert (config.monitor.every, config.monitor.pairs) == (2, 3)  # a flag overrides one key of the file's section
+    assert config.refresh is not None and config.refresh.every == 4 and config.refresh.on_alarm
+    assert config.gold_judge is not None and config.gold_judge.backend == "hf"
