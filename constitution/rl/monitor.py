@@ -12,7 +12,8 @@ pairs, has the gold judge label them through the labeler (and its judgment cache
   (when a callback set up ``win_rate``);
 * ``alarm``: agreement below ``threshold``.
 
-Each check goes to a JSONL file, to TRL's logs through its ``log_metric`` hook (``gold/…``; it reaches ``report_to``)
+A check whose gold judge is down (the labeler's FeedbackError) is logged and counted (``failed_checks``); training
+goes on. Each check goes to a JSONL file, to TRL's logs through its ``log_metric`` hook (``gold/…``; it reaches ``report_to``)
 and to :attr:`GoldMonitor.records`. A :class:`~constitution.rl.refresh.Refresher` given to the monitor fine-tunes the
 reward model on the gold-labelled pairs on the alarm or every M steps and swaps it into the reward function.
 """
@@ -30,6 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from constitution.data import Pair, as_messages
 from constitution.data.records import FeedbackRecord
 from constitution.labeling import Labeler, label_pairs
+from constitution.llm.base import FeedbackError
 from constitution.rl.config import MonitorConfig
 from constitution.rl.reward import completion_text
 
@@ -103,6 +105,7 @@ class GoldMonitor:
         self.last_kl: float | None = None
         self.win_rate: Callable[[], float | None] | None = None
         self.calls = 0
+        self.failed_checks = 0
         self._next_check = 0
         self._rng = random.Random(self.config.seed)
 
@@ -117,7 +120,11 @@ class GoldMonitor:
         self.calls += 1
         if step >= self._next_check:
             self._next_check = step + self.config.every
-            self.check(step, prompts, completions, rewards, completion_ids=kw.get("completion_ids"), log_metric=kw.get("log_metric"))
+            try:
+                self.check(step, prompts, completions, rewards, completion_ids=kw.get("completion_ids"), log_metric=kw.get("log_metric"))
+            except FeedbackError as exc:  # the gold judge is down: training goes on, the next check tries again
+                self.failed_checks += 1
+                log.error("gold check at step %d failed: %s", step, exc)
         return rewards
 
     def pairs(self, step: int, prompts: Sequence[Any], completions: Sequence[Any]) -> list[tuple[Pair, int, int]]:

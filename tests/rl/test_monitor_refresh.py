@@ -52,3 +52,27 @@ def test_drift_raises_the_alarm_and_a_refresh_restores_agreement(minilm_path, tm
     rows = [json.loads(line) for line in (tmp_path / "monitor.jsonl").read_text().splitlines()]
     assert [r["alarm"] for r in rows] == [False, True, False]
     assert logged["gold/agreement"] == pytest.approx(after.agreement) and "gold/proxy_reward" in logged
+
+
+def test_a_gold_judge_outage_does_not_stop_training(tmp_path):
+    """Fakes on purpose: a judge whose every answer fails (fault injection) and a proxy that rewards length (no model:
+    the test is about the monitor's failure path)."""
+    from constitution.labeling import JudgmentCache, Labeler, LabelConfig
+    from constitution.llm.base import OptionResult
+    from constitution.loader import load_constitution
+    from constitution.rl import GoldMonitor, MonitorConfig
+
+    class DownJudge(ProgramGold):
+        def score_options(self, requests):
+            for request in requests:
+                yield OptionResult(request.key, None, "connection refused")
+
+    def by_length(prompts, completions, **_):
+        return [float(len(c)) for c in completions]
+
+    constitution = load_constitution(write_principles(tmp_path / "c", [("right", "Which response is more correct?", 1.0)]))
+    labeler = Labeler(constitution, DownJudge(), JudgmentCache(tmp_path / "gold.sqlite"), LabelConfig(max_failure_streak=2))
+    monitor = GoldMonitor(by_length, labeler, MonitorConfig(every=1))
+    prompts, completions = batch(random.Random(0), 2, drifted=False)
+    assert monitor(prompts, completions) == by_length(prompts, completions)
+    assert monitor.failed_checks == 1 and monitor.records == [] and not monitor.alarm
