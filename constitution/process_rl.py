@@ -40,7 +40,7 @@ class ProcessRewardFunction:
 
 
 def load_reward(
-    paths: str | Path | Sequence[str | Path], *, k: float = 1.0, constitution: Constitution | str | Path | None = None
+    paths: str | Path | Sequence[str | Path], *, k: float = 1.0, constitution: Constitution | None = None
 ) -> RewardFunction | ProcessRewardFunction:
     """One process reward folder: its :class:`ProcessRewardFunction`; anything else: :meth:`RewardFunction.load`."""
     listed = [paths] if isinstance(paths, (str, Path)) else list(paths)

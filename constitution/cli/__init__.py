@@ -31,6 +31,7 @@ COMMANDS = [
     "classify",
     "eval-safety",
     "best-of-n",
+    "rl",
     "bench",
     "audit",
     "serve",

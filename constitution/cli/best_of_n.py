@@ -11,7 +11,7 @@ from pathlib import Path
 
 from constitution.cli._common import write_jsonl
 from constitution.cli._flags import add_fields, given
-from constitution.cli._heads_flag import add_heads_constitution_flag
+from constitution.cli._heads_flag import add_heads_constitution_flag, heads_constitution
 from constitution.cli._llm_flags import add_llm_flags, llm_from_args
 from constitution.generation import GenerationConfig
 
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     sampling = {**GenerationConfig().model_dump(include=set(SAMPLING)), **given(args, SAMPLING)}
     prompts = load_prompts(args.prompts)
-    reward = load_reward(args.model, k=args.k, constitution=args.constitution)
+    reward = load_reward(args.model, k=args.k, constitution=heads_constitution(args.constitution))
     policy = make_llm(llm_from_args(args, "policy", seed=sampling["seed"]))
     try:
         results = best_of_n(prompts, policy, reward, n=args.n, **sampling)

@@ -202,14 +202,16 @@ def test_rl_reward_function_takes_the_constitution(headed, heads_root):
     from constitution.reward.model import RewardModel
     from constitution.rl import RewardFunction
 
-    fn = RewardFunction.load(headed[0], constitution=heads_root / "concise_off")
+    from constitution.loader import load_constitution
+
+    fn = RewardFunction.load(headed[0], constitution=load_constitution(heads_root / "concise_off"))
     prompts, completions = ["How do I boil an egg?"] * 2, ["Thank you for asking! Boil it for eight minutes.", "Obviously, cook it in water."]
     expected = fn.scorer.score(list(zip(prompts, completions)), normalize=True)
     assert fn(prompts, completions) == pytest.approx(expected)
     default = RewardFunction.load(headed[0])(prompts, completions)
     assert default != pytest.approx(expected)  # the training weights give other rewards
     with pytest.raises(InputError, match="no head for principle 'harmless'"):
-        RewardFunction.load(headed[0], constitution=write_constitution(heads_root / "unknown", {"harmless": 1.0}))
+        RewardFunction.load(headed[0], constitution=load_constitution(write_constitution(heads_root / "unknown", {"harmless": 1.0})))
     assert isinstance(fn.scorer, RewardModel)
 
 

@@ -1,0 +1,188 @@
+"""Reward over-optimisation at small scale (Gao, Schulman & Hilton 2022): proxy and gold reward against √KL.
+
+1. gold: a MiniLM reward model trained on one half of the HH-RLHF harmless human labels (halves by a hash of the
+   prompt, so no prompt is on both sides);
+2. proxy: a MiniLM reward model trained on --proxy-pairs pairs of the other half, labelled by the gold model:
+   p_a = σ(r_a − r_b) with the gold's calibrated rewards (what the reward-model judge, ``--backend reward``, computes);
+3. GRPO (TRL) of the embedded policy against the proxy, --steps steps, β = --beta so TRL logs the KL to the initial
+   policy, per seed. The gold model scores the same completions as a second TRL reward function of weight 0 (logged,
+   not optimised), so each step gives the proxy reward, the gold reward and the KL of one batch;
+4. with --refresh-every M, the same run with the gold monitor and a refresh of the proxy every M steps (the gold
+   judge is the gold model behind the labeler's ``reward`` backend; the run stops with a message where that backend
+   is not installed).
+
+Output: ``overoptimization.json`` (per variant and seed: step, proxy, gold, kl, √kl) and, with matplotlib, a PNG of
+proxy and gold reward against √KL. If no over-optimisation shows at this scale, the curves say so.
+
+Full run (quiet machine, about 2-3 h on 2 cores):
+  python benchmarks/bench_overoptimization.py --steps 60 --seeds 0 1 2 --refresh-every 15 --out benchmarks/results
+Smoke run (~3 min): python benchmarks/bench_overoptimization.py --tiny --out /tmp/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import HH, machine, write_results  # noqa: E402
+
+
+def halves(data: Path):
+    """HH pairs split in two by a hash of the prompt (every pair of one prompt on one side)."""
+    from constitution.data import load_pairs
+    from constitution.hashing import content_hash
+
+    pairs, _ = load_pairs(data)
+    a, b = [], []
+    for p in pairs:
+        (a if int(content_hash([m.model_dump() for m in p.prompt]), 16) % 2 == 0 else b).append(p)
+    return a, b
+
+
+def gold_labelled(gold_dir: Path, pairs):
+    """The pairs with p_a = σ(r_a − r_b) from the gold model."""
+    from constitution.reward import RewardModel
+
+    gold = RewardModel.load(gold_dir)
+    ra, rb = gold.score_pairs(pairs)
+    return [p.model_copy(update={"p_a": 1.0 / (1.0 + math.exp(-(x - y)))}) for p, x, y in zip(pairs, ra, rb)]
+
+
+class GoldShadow:
+    """The gold reward of the completions the proxy scores: a TRL reward function of weight 0 (logged only)."""
+
+    __name__ = "gold"
+
+    def __init__(self, folder: Path) -> None:
+        from constitution.rl import RewardFunction
+
+        self.reward = RewardFunction.load(folder)
+
+    def __call__(self, prompts, completions, **kw):
+        return self.reward(prompts, completions)
+
+
+def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: Path, refresh: int) -> list[dict]:
+    """One GRPO run; per step: proxy and gold reward (batch means) and the KL TRL logged."""
+    import datasets
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOTrainer
+
+    from constitution.models import resolve_model
+    from constitution.rl import RewardFunction, RLConfig
+    from constitution.rl.grpo import grpo_args
+
+    config = RLConfig(reward_model=[str(proxy_dir)], steps=args.steps, prompts_per_step=args.prompts_per_step,
+                      num_generations=args.generations, max_new_tokens=args.max_new_tokens, beta=args.beta,
+                      learning_rate=args.lr, seed=seed, bf16=False)  # fmt: skip
+    proxy = RewardFunction.load(proxy_dir)
+    funcs: list = [proxy, GoldShadow(gold_dir)]
+    callbacks = None
+    if refresh:
+        funcs[0], callbacks = _monitored(proxy, proxy_dir, gold_dir, out, refresh, seed)
+    path = resolve_model(args.policy)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    data = datasets.Dataset.from_list([{"prompt": p} for p in prompts])
+    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=grpo_args(config, out, [1.0, 0.0]), train_dataset=data,
+                          processing_class=tokenizer, callbacks=callbacks)  # fmt: skip
+    trainer.train()
+    rows = []
+    for h in trainer.state.log_history:
+        if "rewards/gold/mean" in h:
+            kl = float(h.get("kl", 0.0))
+            rows.append({"step": h["step"], "proxy": h["rewards/constitution_reward/mean"], "gold": h["rewards/gold/mean"],
+                         "kl": kl, "sqrt_kl": math.sqrt(max(kl, 0.0))})  # fmt: skip
+    return rows
+
+
+def _monitored(proxy, proxy_dir: Path, gold_dir: Path, out: Path, every: int, seed: int):
+    from constitution.labeling import JudgmentCache, Labeler
+    from constitution.llm.config import CONFIGS, llm_config
+    from constitution.llm.factory import make_llm
+    from constitution.loader import load_constitution
+    from constitution.resources import default_principles
+    from constitution.rl import GoldMonitor, MonitorCallback, MonitorConfig, RefreshConfig, Refresher
+
+    if "reward" not in CONFIGS:
+        sys.exit("--refresh-every needs the reward-model judge backend (--backend reward), not installed here")
+    labeler = Labeler(load_constitution(default_principles()), make_llm(llm_config(backend="reward", model=str(gold_dir))),
+                      JudgmentCache(out / "gold.sqlite"))  # fmt: skip
+    refresher = Refresher(proxy, proxy_dir, out / "refreshed", RefreshConfig(on_alarm=False, every=every), seed=seed)
+    monitor = GoldMonitor(proxy, labeler, MonitorConfig(every=every), jsonl=out / "monitor.jsonl", refresher=refresher)
+    return monitor, [MonitorCallback(monitor)]
+
+
+def plot(curves: dict, path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for variant, runs in curves.items():
+        for seed, rows in runs.items():
+            x = [r["sqrt_kl"] for r in rows]
+            ax.plot(x, [r["proxy"] for r in rows], "--", label=f"proxy, {variant}, seed {seed}")
+            ax.plot(x, [r["gold"] for r in rows], "-", label=f"gold, {variant}, seed {seed}")
+    ax.set_xlabel("√KL to the initial policy")
+    ax.set_ylabel("normalised reward (batch mean)")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=HH)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--gold-pairs", type=int, default=1000)
+    parser.add_argument("--proxy-pairs", type=int, default=300)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--policy", default="smollm2-135m-instruct")
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--prompts-per-step", type=int, default=2)
+    parser.add_argument("--generations", type=int, default=4)
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--beta", type=float, default=0.04)
+    parser.add_argument("--lr", type=float, default=5e-6)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--refresh-every", type=int, default=0, help="also run with a refresh every M steps")
+    parser.add_argument("--tiny", action="store_true", help="smoke sizes: 64 gold pairs, 32 proxy pairs, 2 steps")
+    args = parser.parse_args()
+    if args.tiny:
+        args.gold_pairs, args.proxy_pairs, args.max_length, args.epochs = 64, 32, 64, 1.0
+        args.steps, args.generations, args.max_new_tokens = 2, 2, 8
+    from constitution.reward import RewardTrainingConfig, train_reward_model
+
+    started = time.perf_counter()
+    work = args.out / "overoptimization_work"
+    gold_half, proxy_half = halves(args.data)
+    config = RewardTrainingConfig(max_length=args.max_length, epochs=args.epochs, checkpoint_steps=0)
+    train_reward_model(config, gold_half[: args.gold_pairs], work / "gold")
+    train_reward_model(config, gold_labelled(work / "gold", proxy_half[: args.proxy_pairs]), work / "proxy")
+    prompts = [[m.model_dump() for m in p.prompt] for p in proxy_half[args.proxy_pairs :][:200]]
+    curves: dict[str, dict[int, list[dict]]] = {"no_refresh": {}}
+    for seed in args.seeds:
+        curves["no_refresh"][seed] = grpo(args, work / "proxy", work / "gold", prompts, seed, work / f"run{seed}", 0)
+        if args.refresh_every:
+            curves.setdefault(f"refresh_every_{args.refresh_every}", {})[seed] = grpo(
+                args, work / "proxy", work / "gold", prompts, seed, work / f"refresh{seed}", args.refresh_every)
+    figure = plot(curves, args.out / "overoptimization.png")
+    blob = {"command": " ".join(sys.argv), "machine": machine(), "settings": vars(args) | {"data": str(args.data), "out": str(args.out)},
+            "seconds": round(time.perf_counter() - started, 1), "curves": curves, "plot": str(figure) if figure else None}  # fmt: skip
+    write_results(args.out, "overoptimization", blob)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,198 @@
+"""The gold monitor: a wrapper around an RL reward function that checks the proxy against a gold judge.
+
+GRPO samples several completions per prompt, so every batch the reward function sees already holds pairs of the
+policy's own answers to one prompt: no extra generation. Every ``every`` steps the monitor takes up to ``pairs`` such
+pairs, has the gold judge label them through the labeler (and its judgment cache), and records:
+
+* ``agreement``: the share of pairs (gold not tied) where the proxy's higher reward goes to the gold's choice
+  (an exact proxy tie counts ½);
+* ``proxy_reward`` and ``length`` (tokens when the trainer passes completion ids, else words) of the batch;
+* ``kl`` to the reference policy, as TRL last logged it (the callback passes it; None without one or with beta 0);
+* ``gold_win_rate``: the policy's greedy answers against the reference policy's on fixed prompts, by the gold judge
+  (when a callback set up ``win_rate``);
+* ``alarm``: agreement below ``threshold``.
+
+A check whose gold judge is down (the labeler's FeedbackError) is logged and counted (``failed_checks``); training
+goes on. Each check goes to a JSONL file, to TRL's logs through its ``log_metric`` hook (``gold/…``; it reaches ``report_to``)
+and to :attr:`GoldMonitor.records`. A :class:`~constitution.rl.refresh.Refresher` given to the monitor fine-tunes the
+reward model on the gold-labelled pairs on the alarm or every M steps and swaps it into the reward function.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from constitution.data import Pair, as_messages
+from constitution.data.records import FeedbackRecord
+from constitution.labeling import Labeler, label_pairs
+from constitution.llm.base import FeedbackError
+from constitution.rl.config import MonitorConfig
+from constitution.rl.reward import completion_text
+
+log = logging.getLogger(__name__)
+
+
+class MonitorRecord(BaseModel):
+    """One gold check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: int
+    pairs: int
+    decisive: int
+    agreement: float | None
+    proxy_reward: float
+    length: float
+    kl: float | None = None
+    gold_win_rate: float | None = None
+    alarm: bool
+    reward_version: int
+    refreshed_to: int | None = None
+    failed_pairs: int = 0
+
+
+class RewardFn(Protocol):
+    """A TRL reward function (with a ``version`` when its model can be swapped)."""
+
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kw: Any) -> list[float]: ...
+
+
+class Refreshes(Protocol):
+    """What the monitor asks of a refresher."""
+
+    def due(self, step: int, alarm: bool) -> bool: ...
+    def refresh(self, labelled: Sequence[FeedbackRecord], step: int = 0) -> int | None: ...
+
+
+def agreement(proxy: Sequence[tuple[float, float]], gold_p_a: Sequence[float], margin: float) -> tuple[float | None, int]:
+    """Share of pairs where the proxy's higher reward goes to the gold's choice (proxy tie: ½), over the pairs whose
+    gold ``p_a`` is more than ``margin`` from ½; and how many those are."""
+    scores = []
+    for (r_a, r_b), p in zip(proxy, gold_p_a):
+        if abs(p - 0.5) <= margin:
+            continue
+        scores.append(0.5 if r_a == r_b else float((r_a > r_b) == (p > 0.5)))
+    return (sum(scores) / len(scores) if scores else None), len(scores)
+
+
+class GoldMonitor:
+    """Wraps ``reward`` (same TRL signature and name); see the module docstring."""
+
+    def __init__(
+        self,
+        reward: RewardFn,
+        labeler: Labeler,
+        config: MonitorConfig | None = None,
+        *,
+        jsonl: str | Path | None = None,
+        refresher: Refreshes | None = None,
+    ) -> None:
+        self.reward = reward
+        self.labeler = labeler
+        self.config = config or MonitorConfig()
+        self.jsonl = Path(jsonl) if jsonl else None
+        self.refresher = refresher
+        self.__name__ = getattr(reward, "__name__", "reward")
+        self.records: list[MonitorRecord] = []
+        self.labelled: list[FeedbackRecord] = []
+        self.alarm = False
+        self.last_kl: float | None = None
+        self.win_rate: Callable[[], float | None] | None = None
+        self.calls = 0
+        self.failed_checks = 0
+        self._next_check = 0
+        self._rng = random.Random(self.config.seed)
+
+    @property
+    def version(self) -> int:
+        return int(getattr(self.reward, "version", 0))
+
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kw: Any) -> list[float]:
+        rewards = self.reward(prompts, completions, **kw)
+        state = kw.get("trainer_state")
+        step = int(state.global_step) if state is not None else self.calls
+        self.calls += 1
+        if step >= self._next_check:
+            self._next_check = step + self.config.every
+            try:
+                self.check(step, prompts, completions, rewards, completion_ids=kw.get("completion_ids"), log_metric=kw.get("log_metric"))
+            except FeedbackError as exc:  # the gold judge is down: training goes on, the next check tries again
+                self.failed_checks += 1
+                log.error("gold check at step %d failed: %s", step, exc)
+        return rewards
+
+    def pairs(self, step: int, prompts: Sequence[Any], completions: Sequence[Any]) -> list[tuple[Pair, int, int]]:
+        """Up to ``pairs`` pairs of different completions to one prompt (``pairs_per_group`` per prompt), in random
+        A/B order: (pair, index of A, index of B)."""
+        groups: dict[str, list[int]] = {}
+        for i, p in enumerate(prompts):
+            groups.setdefault(repr(p), []).append(i)
+        texts = [completion_text(c) for c in completions]
+        chosen: list[tuple[Pair, int, int]] = []
+        keys = list(groups)
+        self._rng.shuffle(keys)
+        for key in keys:
+            rows = groups[key]
+            candidates = [(i, j) for n, i in enumerate(rows) for j in rows[n + 1 :] if texts[i] != texts[j]]
+            self._rng.shuffle(candidates)
+            for i, j in candidates[: self.config.pairs_per_group]:
+                if self._rng.random() < 0.5:
+                    i, j = j, i
+                pair = Pair(id=f"step{step}-{i}-{j}", prompt=as_messages(prompts[i]), response_a=texts[i], response_b=texts[j])
+                chosen.append((pair, i, j))
+                if len(chosen) == self.config.pairs:
+                    return chosen
+        return chosen
+
+    def check(
+        self,
+        step: int,
+        prompts: Sequence[Any],
+        completions: Sequence[Any],
+        rewards: Sequence[float],
+        *,
+        completion_ids: Sequence[Sequence[int]] | None = None,
+        log_metric: Callable[[str, float], None] | None = None,
+    ) -> MonitorRecord:
+        """Label pairs of this batch with the gold judge and record the check (see the module docstring)."""
+        chosen = self.pairs(step, prompts, completions)
+        records, summary = label_pairs(self.labeler, [pair for pair, _, _ in chosen])
+        by_id = {r.id: r for r in records}
+        labelled = [(by_id[pair.id], i, j) for pair, i, j in chosen if pair.id in by_id]
+        self.labelled.extend(r for r, _, _ in labelled)
+        agree, decisive = agreement([(rewards[i], rewards[j]) for _, i, j in labelled], [r.p_a for r, _, _ in labelled], self.config.min_gold_margin)
+        lengths = [len(ids) for ids in completion_ids] if completion_ids is not None else [len(completion_text(c).split()) for c in completions]
+        alarm = agree is not None and agree < self.config.threshold
+        record = MonitorRecord(
+            step=step, pairs=len(labelled), decisive=decisive, agreement=agree,
+            proxy_reward=sum(rewards) / len(rewards), length=sum(lengths) / len(lengths), kl=self.last_kl,
+            gold_win_rate=self.win_rate() if self.win_rate is not None else None, alarm=alarm,
+            reward_version=self.version, failed_pairs=summary.pairs_failed,
+        )  # fmt: skip
+        if alarm:
+            self.alarm = True
+            log.warning("gold monitor alarm at step %d: proxy–gold agreement %.2f < %.2f on %d pairs", step, agree, self.config.threshold, decisive)
+        if self.refresher is not None and self.refresher.due(step, alarm):
+            record.refreshed_to = self.refresher.refresh(self.labelled, step)
+        self._emit(record, log_metric)
+        return record
+
+    def _emit(self, record: MonitorRecord, log_metric: Callable[[str, float], None] | None) -> None:
+        self.records.append(record)
+        if self.jsonl is not None:
+            self.jsonl.parent.mkdir(parents=True, exist_ok=True)
+            with self.jsonl.open("a", encoding="utf-8") as f:
+                f.write(record.model_dump_json() + "\n")
+        if log_metric is not None:
+            for name in ("agreement", "proxy_reward", "length", "gold_win_rate"):
+                value = getattr(record, name)
+                if value is not None:
+                    log_metric(f"gold/{name}", float(value))
+            log_metric("gold/alarm", float(record.alarm))
+            log_metric("gold/reward_version", float(self.version))

@@ -1,0 +1,113 @@
+"""Refresh: fine-tune the reward model on the gold-labelled policy pairs and swap it into the running reward.
+
+The policy drifts to outputs the reward model never saw; the gold monitor has labelled pairs of exactly those. On the
+monitor's alarm (or every M steps), the :class:`Refresher` warm-starts from the model scoring now (its own folder as
+the backbone, its head included), trains on every gold-labelled policy pair so far plus a replay share of the original
+labels (so the model does not forget what it knew), writes a new versioned folder with ``train_reward_model`` (the
+project's reward training: atomic publish, saved normalisation) and swaps the loaded model into the
+:class:`~constitution.rl.reward.RewardFunction` between two calls. A per-principle model is refreshed head by head on
+the gold judge's per-principle labels (its constitution is needed).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from constitution.data import Pair
+from constitution.data.records import FeedbackRecord
+from constitution.errors import InputError
+from constitution.principles import Constitution
+from constitution.reward import PrinciplePair, RewardModel, RewardTrainingConfig, train_reward_model
+from constitution.rl.config import RefreshConfig
+from constitution.rl.reward import RewardFunction
+
+log = logging.getLogger(__name__)
+
+
+class Refresher:
+    """Fine-tunes the model of ``reward`` (loaded from ``folder``) into ``out_dir/reward_vN`` and swaps it in."""
+
+    def __init__(
+        self,
+        reward: RewardFunction,
+        folder: str | Path,
+        out_dir: str | Path,
+        config: RefreshConfig | None = None,
+        *,
+        replay: Sequence[Pair] = (),
+        constitution: Constitution | None = None,
+        seed: int = 0,
+    ) -> None:
+        if not isinstance(reward.scorer, RewardModel):
+            raise InputError("refresh needs one reward model, not an ensemble")
+        self.reward = reward
+        self.folder = Path(folder)
+        self.out_dir = Path(out_dir)
+        self.config = config or RefreshConfig()
+        self.replay = [p for p in replay if p.p_a is not None]
+        self.constitution = constitution
+        self.seed = seed
+        self.last_step = 0
+        self.folders: list[Path] = []
+        if reward.scorer.heads and constitution is None:
+            raise InputError("refreshing a per-principle reward model needs the constitution of its heads")
+
+    def due(self, step: int, alarm: bool) -> bool:
+        """Whether this check should refresh: on the alarm (``on_alarm``), or ``every`` steps after the last one."""
+        if alarm and self.config.on_alarm:
+            return True
+        return bool(self.config.every) and step - self.last_step >= self.config.every
+
+    def training_config(self, model: RewardModel) -> RewardTrainingConfig:
+        """The model's own training settings, warm-started from its folder, with the refresh's schedule."""
+        meta = model.metadata
+        overrides = {
+            "base_model": str(self.folder), "pooling": "native", "max_length": meta.max_length,
+            "heads": "per_principle" if meta.heads else "scalar", "epochs": self.config.epochs,
+            "learning_rate": self.config.learning_rate, "batch_size": self.config.batch_size, "eval_fraction": 0.0,
+            "checkpoint_steps": 0, "lora": None, "seed": self.seed + len(self.folders),
+        }  # fmt: skip
+        try:
+            return RewardTrainingConfig.model_validate({**meta.training_config, **overrides})
+        except ValidationError:  # settings of another version, or none: the defaults with the refresh's schedule
+            return RewardTrainingConfig.model_validate(overrides)
+
+    def pairs(self, labelled: Sequence[FeedbackRecord], headed: bool) -> list[Pair]:
+        """The gold-labelled policy pairs and the replayed original labels, shuffled."""
+        rng = random.Random(self.seed + len(self.folders))
+        fresh: list[Pair] = []
+        for r in labelled:
+            fields = {"id": r.id, "prompt": r.prompt, "response_a": r.response_a, "response_b": r.response_b, "p_a": r.p_a}
+            fresh.append(PrinciplePair(**fields, per_principle=r.per_principle) if headed else Pair(**fields))
+        count = min(len(self.replay), round(self.config.replay * len(fresh)))
+        replayed = rng.sample(self.replay, count)
+        out = fresh + replayed
+        rng.shuffle(out)
+        return out
+
+    def refresh(self, labelled: Sequence[FeedbackRecord], step: int = 0) -> int | None:
+        """Fine-tune on ``labelled`` (+ replay) and swap the new model in; its version, or None when there are fewer
+        than ``min_pairs`` labelled pairs."""
+        self.last_step = step
+        if len(labelled) < self.config.min_pairs:
+            log.info("refresh skipped: %d gold-labelled pairs < min_pairs %d", len(labelled), self.config.min_pairs)
+            return None
+        model = self.reward.scorer
+        assert isinstance(model, RewardModel)
+        headed = bool(model.heads)
+        out = self.out_dir / f"reward_v{self.reward.version + 1}"
+        result = train_reward_model(
+            self.training_config(model), self.pairs(labelled, headed), out,
+            train_data=f"refresh of {self.folder}", constitution=self.constitution if headed else None,
+        )  # fmt: skip
+        fresh = RewardModel.load(out, device=str(model.device), constitution=self.constitution if headed else None)
+        version = self.reward.swap(fresh)
+        self.folder = out
+        self.folders.append(out)
+        log.info("reward model refreshed to version %d (%s) on %d pairs", version, out, result.train_pairs)
+        return version

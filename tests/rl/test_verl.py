@@ -1,0 +1,69 @@
+"""verl's custom reward: ``compute_score`` / ``compute_score_batch`` backed by the in-process model or the service.
+
+Where verl imports (it is not in the project's venv: it pins transformers < 5.11), the test drives the functions
+through verl's own ``naive`` and ``batch`` reward managers on a real ``DataProto``; everywhere else the same functions
+are checked against verl's documented interface (the keyword arguments its managers pass)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.bench_service import Server
+from constitution.errors import InputError
+from constitution.rl import RewardFunction
+from constitution.rl.verl import compute_score, compute_score_batch
+
+PROMPTS = ["How do I boil an egg?", "Name a color."]
+RESPONSES = ["Boil it for eight minutes.", "Blue."]
+KEY = "verl-key-1"
+
+
+def test_compute_score_follows_verls_signature_in_process(reward_folder):
+    expected = RewardFunction.load(reward_folder)(PROMPTS, RESPONSES)
+    one = compute_score(data_source="demo", solution_str=RESPONSES[0], ground_truth=None, extra_info={"prompt": PROMPTS[0]}, model=str(reward_folder))
+    assert one == pytest.approx(expected[0])
+    batch = compute_score_batch(data_sources=["demo"] * 2, solution_strs=RESPONSES, ground_truths=[None, None],
+                                extra_infos=[{"prompt": p} for p in PROMPTS], model=str(reward_folder))  # fmt: skip
+    assert batch == pytest.approx(expected)
+    with pytest.raises(InputError, match="exactly one of"):
+        compute_score("demo", "x", None, {}, model=str(reward_folder), url="http://127.0.0.1:1")
+
+
+@pytest.mark.slow
+def test_compute_score_through_the_service_matches_in_process(reward_folder):
+    expected = compute_score_batch(["d"] * 2, RESPONSES, [None] * 2, [{"question": p} for p in PROMPTS], model=str(reward_folder))
+    with Server(reward_folder, api_key=KEY) as server:
+        remote = compute_score_batch(["d"] * 2, RESPONSES, [None] * 2, [{"question": p} for p in PROMPTS], url=server.base_url, api_key=KEY)
+    assert remote == pytest.approx(expected, abs=2e-2)  # the service may batch in bf16
+
+
+def test_verls_own_reward_managers(reward_folder, judge_tokenizer):
+    pytest.importorskip("verl", reason="verl is not installed here (it pins transformers < 5.11)")
+    import numpy as np
+    import torch
+    from verl import DataProto
+    from verl.workers.reward_manager.batch import BatchRewardManager
+    from verl.workers.reward_manager.naive import NaiveRewardManager
+
+    tok = judge_tokenizer
+    prompts = [tok(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
+    responses = [tok(r, add_special_tokens=False)["input_ids"] for r in RESPONSES]
+    width_p, width_r = max(map(len, prompts)), max(map(len, responses))
+    pad = tok.pad_token_id or 0
+    prompt_ids = torch.tensor([[pad] * (width_p - len(p)) + p for p in prompts])  # verl left-pads prompts
+    response_ids = torch.tensor([r + [pad] * (width_r - len(r)) for r in responses])  # and right-pads responses
+    mask = torch.tensor([[0] * (width_p - len(p)) + [1] * len(p) + [1] * len(r) + [0] * (width_r - len(r)) for p, r in zip(prompts, responses)])
+    data = DataProto.from_dict(
+        tensors={"prompts": prompt_ids, "responses": response_ids, "attention_mask": mask},
+        non_tensors={"data_source": np.array(["demo", "demo"], dtype=object),
+                     "reward_model": np.array([{"ground_truth": None}] * 2, dtype=object),
+                     "extra_info": np.array([{"prompt": p} for p in PROMPTS], dtype=object)},
+    )  # fmt: skip
+    expected = RewardFunction.load(reward_folder)(PROMPTS, RESPONSES)
+    kwargs = {"model": str(reward_folder)}
+    naive = NaiveRewardManager(tok, 0, compute_score=lambda **kw: compute_score(**kw, **kwargs))
+    batch = BatchRewardManager(tok, 0, compute_score=compute_score_batch, **kwargs)
+    for manager in (naive, batch):
+        tensor = manager(data)
+        lengths = [len(r) for r in responses]
+        assert [float(tensor[i, n - 1]) for i, n in enumerate(lengths)] == pytest.approx(expected, abs=1e-4)
