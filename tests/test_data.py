@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from constitution.data import Message, as_messages, load_pairs, parse_dialogue, split_pairs
+from constitution.data import Message, as_messages, load_pairs, parse_dialogue
 from constitution.errors import InputError
 
 from tests.helpers.paths import HH_TEST as HH
@@ -93,12 +93,6 @@ def test_as_messages_errors_name_where_and_column(value, message: str):
 def test_parse_dialogue_rejects_plain_text():
     with pytest.raises(ValueError):
         parse_dialogue("just text")
-
-
-def test_split_is_deterministic():
-    items = list(range(10))
-    a = split_pairs(items, 7, seed=0)  # type: ignore[arg-type]
-    assert a == split_pairs(items, 7, seed=0) and len(a[0]) == 7 and sorted(a[0] + a[1]) == items
 
 
 @pytest.mark.skipif(not HH.exists(), reason="shared HH-RLHF data not present (../shared/data)")

@@ -119,22 +119,22 @@ class Jury:
         judge_down = any(s is None for s in summaries)
         below = failed = 0
         with LabelWriter(out) as writer:
-            reader = PairReader(source, limit=limit, on_bad=writer.bad_row)
+            reader = writer.reading(PairReader(source, limit=limit))
             for index, pair in enumerate(reader):
                 pair_votes = votes.pop(pair.id)
                 stats.add_votes(pair_votes)
                 if pair_votes.count >= self.quorum:
                     record = _record(pair, combine(pair_votes, weights), pair_votes.truncated, self.name, self.constitution.hash)
                     stats.add_label(record, pair_votes)
-                    writer.write(index, record)
                     if record.truncated:
-                        writer.truncated(pair.id)
+                        writer.truncated(index, pair.id)
+                    writer.write(index, record)
                     continue
                 below += 1
                 failed += pair_votes.failed or judge_down
                 missing = [n for n, p in zip(self.names, pair_votes.p_a) if p is None]
                 writer.skipped(
-                    pair.id,
+                    index, pair.id,
                     f"below quorum: {pair_votes.count} of {len(self.names)} judges labelled it (quorum {self.quorum}); "
                     f"no label from {', '.join(missing)} (see judges/<name>/skipped.jsonl and the summary)",
                 )

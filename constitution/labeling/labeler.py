@@ -47,12 +47,13 @@ Progress = Callable[[int], None]  # pairs just finished (labelled, skipped or fa
 
 
 class LabelSink(Protocol):
-    """Where a labeling run's outcomes go, pair by pair."""
+    """Where a labeling run's outcomes go, pair by pair (``index``: the pair's place in the input). Each pair ends
+    in exactly one of ``write``, ``skipped`` and ``failed``, in any order; ``truncated`` may come before."""
 
     def write(self, index: int, record: FeedbackRecord) -> None: ...
-    def truncated(self, pair_id: str) -> None: ...
-    def skipped(self, pair_id: str, reason: str) -> None: ...
-    def failed(self, pair_id: str, error: str) -> None: ...
+    def truncated(self, index: int, pair_id: str) -> None: ...
+    def skipped(self, index: int, pair_id: str, reason: str) -> None: ...
+    def failed(self, index: int, pair_id: str, error: str) -> None: ...
 
 
 class ListSink:
@@ -67,13 +68,13 @@ class ListSink:
     def write(self, index: int, record: FeedbackRecord) -> None:
         self.records[index] = record
 
-    def truncated(self, pair_id: str) -> None:
+    def truncated(self, index: int, pair_id: str) -> None:
         self.truncated_ids.append(pair_id)
 
-    def skipped(self, pair_id: str, reason: str) -> None:
+    def skipped(self, index: int, pair_id: str, reason: str) -> None:
         self.skipped_ids[pair_id] = reason
 
-    def failed(self, pair_id: str, error: str) -> None:
+    def failed(self, index: int, pair_id: str, error: str) -> None:
         self.failed_ids[pair_id] = error
 
     def in_order(self) -> list[FeedbackRecord]:
@@ -114,7 +115,7 @@ class _Run:
         for plan in self.labeler.planner.plan_many(chunk):
             if isinstance(plan, SkippedPair):
                 self.skipped += 1
-                self.sink.skipped(plan.pair.id, plan.reason)
+                self.sink.skipped(plan.index, plan.pair.id, plan.reason)
                 self._progress()
             else:
                 planned.append(plan)
@@ -124,7 +125,7 @@ class _Run:
             state = _OpenPair(plan)
             if plan.truncated:
                 self.truncated += 1
-                self.sink.truncated(plan.pair.id)
+                self.sink.truncated(plan.index, plan.pair.id)
             self.judgments += len(plan.judgments)
             for k, judgment in enumerate(plan.judgments):
                 if judgment.key in cached:
@@ -186,7 +187,7 @@ class _Run:
         plan = state.planned
         if state.error is not None:
             self.failed += 1
-            self.sink.failed(plan.pair.id, state.error)
+            self.sink.failed(plan.index, plan.pair.id, state.error)
         else:
             record, per_order, first_order = self.labeler.record(plan, state.results)
             self.stats.add(record, per_order, first_order)

@@ -18,8 +18,7 @@ def label_to_folder(
     """Label the reader's pairs into ``out`` (see :mod:`constitution.labeling.output`); an unreadable row is listed
     in ``skipped.jsonl`` and counted, never a reason to stop. Returns the summary."""
     with LabelWriter(out) as writer, progress_bar(show=show_progress, total=total, desc=desc) as progress:
-        reader.on_bad = writer.bad_row
-        summary = labeler.label(reader, writer, progress)
+        summary = labeler.label(writer.reading(reader), writer, progress)
         summary.rows_bad = reader.report.bad_rows
         writer.finish(summary)
     return summary

@@ -38,6 +38,8 @@ from constitution.pipeline.report import write_report
 from constitution.pipeline.stages import STAGES, StageRunner, file_fingerprint
 from constitution.resources import default_principles, demo_prompts
 
+SPLIT = "by-prompt"  # how the test pairs are chosen (split_pairs): a run split another way trains again
+
 
 class Pipeline:
     """One run of the job over a run folder."""
@@ -97,7 +99,7 @@ class Pipeline:
             label_fp = content_hash(gen_fp, c.pairs_limit, self.constitution.hash, self._judges_fingerprint(), c.labeling)
             self.runner.run("label", label_fp, [self.labels_dir / "labels.jsonl"], lambda: self._label(source))
             self.close()  # free the judge's memory before training
-            train_fp = content_hash(label_fp, c.training, c.test_fraction, c.seed)
+            train_fp = content_hash(label_fp, c.training, c.test_fraction, c.seed, SPLIT)
             self.runner.run("train", train_fp, [self.model_dir / "config.json"], self._train)
             human = c.human_eval and file_fingerprint(c.human_eval)
             eval_fp = content_hash(train_fp, human, c.human_eval_limit)
