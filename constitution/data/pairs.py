@@ -197,9 +197,10 @@ def split_pairs(pairs: list[Pair], n_train: int, seed: int = 0) -> tuple[list[Pa
     """About ``n_train`` pairs to train on and the rest to test on, split by prompt: pairs that share a prompt (the
     responses ``generate`` samples for it) always land on the same side.
 
-    Prompts are ranked by a hash of (seed, prompt) and whole prompts go to the test side in that order until it holds
-    at least ``len(pairs) - n_train`` pairs (never every prompt: the train side keeps one at least). The split depends
-    only on the seed and the set of pairs, not on their order in the file; each side keeps the input order.
+    Prompts are ranked by a hash of (seed, prompt) and taken in that order: a prompt's pairs go to the test side when
+    that brings it no further from ``len(pairs) - n_train`` pairs (so it may hold a few more or fewer), and never every
+    prompt (the train side keeps one at least). The split depends only on the seed and the set of pairs, not on their
+    order in the file; each side keeps the input order.
     """
     n_test = len(pairs) - n_train
     groups: dict[str, list[int]] = {}
@@ -207,7 +208,6 @@ def split_pairs(pairs: list[Pair], n_train: int, seed: int = 0) -> tuple[list[Pa
         groups.setdefault(content_hash(seed, [m.model_dump() for m in pair.prompt]), []).append(i)
     test: set[int] = set()
     for key in sorted(groups)[: len(groups) - 1]:
-        if len(test) >= n_test:
-            break
-        test.update(groups[key])
+        if 2 * (n_test - len(test)) >= len(groups[key]):
+            test.update(groups[key])
     return [p for i, p in enumerate(pairs) if i not in test], [p for i, p in enumerate(pairs) if i in test]

@@ -7,7 +7,8 @@ In the output folder:
   ``labels.jsonl.partial``, fsynced every few hundred records, and it becomes ``labels.jsonl`` in one rename when
   the run ends. The same input and constitution give the same file, resumed or not;
 * the `datasets` files (``dataset_info.json``, ``state.json``, ``data-*.arrow``): the same records with TRL's
-  ``prompt``/``chosen``/``rejected`` columns, built from ``labels.jsonl`` without loading it into memory;
+  ``prompt``/``chosen``/``rejected`` columns, built from ``labels.jsonl`` without loading it into memory, beside the
+  folder, and published so that the folder loads as the old dataset or the new one, never half of either;
 * ``summary.json``: the :class:`LabelSummary`;
 * ``truncated.jsonl`` and ``skipped.jsonl``: pairs labelled on a shortened conversation, and pairs or rows not
   labelled (too long for the judge, a judgment that failed, an unreadable input row), one JSON object a line with
