@@ -237,3 +237,26 @@ def test_an_over_long_pair_is_shortened_from_the_start_or_skipped(folder: Path, 
     assert shown and all("Earlier question 0" not in t and "Now, last question?" in t for t in shown)
     assert all(len(judge_tokenizer(t, add_special_tokens=False)["input_ids"]) < 320 for t in judge.scored)
     assert records[1].prompt == long_chat.prompt  # the record keeps the whole conversation
+
+
+def test_a_failed_rationale_fails_only_its_pair(folder: Path, tmp_path: Path, judge_tokenizer):
+    """Chain-of-thought through the real endpoint client against a fake server that injects the fault: it refuses
+    every rationale request for one pair's conversation, and answers everything else."""
+    from constitution.llm.config import OpenAIConfig
+    from constitution.llm.openai_backend import OpenAIBackend
+    from tests.llm.llm_helpers import FakeServer, ok_body
+
+    def script(number, payload):
+        refused = not payload.get("logprob_token_ids") and "poison" in judge_tokenizer.decode(payload["prompt"])
+        return (400, b'{"error": "injected"}') if refused else (200, ok_body(payload))
+
+    pairs = [_pair(0, "kind", "short"), _pair(1, "poison", "short"), _pair(2, "kind", "x")]
+    with FakeServer(script) as server:
+        judge = OpenAIBackend(OpenAIConfig(base_urls=[server.base_url], max_retries=0, max_model_len=2048), tokenizer=judge_tokenizer)
+        labeler = Labeler(load_constitution(folder), judge, JudgmentCache(tmp_path / "c.sqlite"), LabelConfig(chain_of_thought=True))
+        sink = ListSink()
+        summary = labeler.label(pairs, sink)
+        judge.close()
+    assert [r.id for r in sink.in_order()] == ["0", "2"] and summary.pairs == 2 and summary.pairs_failed == 1
+    assert list(sink.failed_ids) == ["1"] and "no rationale" in sink.failed_ids["1"] and "injected" in sink.failed_ids["1"]
+    assert JudgmentCache(tmp_path / "c.sqlite").count() == 8  # the other pairs' judgments; nothing made up for pair 1

@@ -34,6 +34,7 @@ from constitution.labeling.stats import LabelStats, LabelSummary
 from constitution.llm.base import (
     LLM,
     FeedbackError,
+    GenerationFailed,
     OptionRequest,
     OptionResult,
     encode_prompts,
@@ -273,12 +274,21 @@ class Labeler:
             missing = run.plan_chunk(chunk)
             if not missing:
                 continue
-            rationales = self.llm.generate([j.prompt.text for _, _, j in missing], max_tokens=self.config.cot_max_tokens, temperature=0.0)
-            texts = [j.prompt.with_rationale(r[0] if r else "") for (_, _, j), r in zip(missing, rationales)]
+            prompts = [j.prompt.text for _, _, j in missing]
+            try:
+                rationales: list[list[str] | None] = list(self.llm.generate(prompts, max_tokens=self.config.cot_max_tokens, temperature=0.0))
+                errors: dict[int, str] = {}
+            except GenerationFailed as failed:  # only these judgments fail (and their pairs), not the run
+                rationales, errors = failed.completions, failed.errors
+            for i, error in sorted(errors.items()):
+                index, k, _ = missing[i]
+                run.receive(OptionResult((index, k), None, f"no rationale: {error}"))
+            asked = [(m, r[0] if r else "") for i, (m, r) in enumerate(zip(missing, rationales)) if i not in errors]
+            texts = [j.prompt.with_rationale(rationale) for (_, _, j), rationale in asked]
             ids = encode_prompts(self.llm.tokenizer, texts) if self.llm.tokenizer is not None else [None] * len(texts)
             requests = []
-            for (index, k, judgment), text, rationale, token_ids in zip(missing, texts, rationales, ids):
-                run.rationales[(index, k)] = rationale[0] if rationale else ""
+            for ((index, k, judgment), rationale), text, token_ids in zip(asked, texts, ids):
+                run.rationales[(index, k)] = rationale
                 requests.append(self.request((index, k), text, token_ids, judgment.prompt.options))
             for result in self.llm.score_options(requests):
                 run.receive(result)
