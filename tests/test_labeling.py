@@ -1,5 +1,5 @@
 """The labeler's logic: debiasing, ensembling, statistics, cache reuse, edit-one-principle, resume, CoT clamp,
-sampling that stays put under edits, over-long pairs, failed judgments.
+what a weight or principle edit re-draws, over-long pairs, failed judgments and rationales.
 
 A scripted judge (a real object implementing the backend protocol, with known preferences and a known position
 bias) makes the expected numbers exact; tests/llm and tests/cli run the same code on the real judge.
@@ -174,22 +174,20 @@ def _relabel(folder: Path, cache: Path, pairs: list[Pair]) -> tuple[ScriptedJudg
     return judge, records
 
 
-def test_sampling_stays_put_when_weights_change_or_a_principle_is_added(tmp_path: Path):
-    """k=4 of 24 principles: a weight change, even to 0, asks nothing; a new principle is asked only where it
-    enters a pair's first k (about k/K of the pairs), and only it."""
+def test_a_weight_or_principle_edit_asks_only_the_pairs_it_re_draws(tmp_path: Path):
+    """k=4 of 24 principles, drawn by weight: zeroing one principle's weight asks the judge only about the pairs
+    that had drawn it, one principle each (the next of their draw); a new principle is asked only where it enters a
+    pair's draw (about k/K of the pairs), and only it."""
     folder, cache = _default_copy(tmp_path), tmp_path / "c.sqlite"
     pairs = [_pair(i, f"kind {i}", f"short {i}") for i in range(120)]
     _, before = _relabel(folder, cache, pairs)
     harm = folder / "harmlessness.yaml"
-    harm.write_text(harm.read_text().replace("    tags: [harm]\n", "    tags: [harm]\n    weight: 2.5\n", 1))
-    judge, _ = _relabel(folder, cache, pairs)
-    assert judge.scored == []
-    harm.write_text(harm.read_text().replace("weight: 2.5", "weight: 0"))
+    harm.write_text(harm.read_text().replace("    tags: [harm]\n", "    tags: [harm]\n    weight: 0\n", 1))
     judge, zeroed = _relabel(folder, cache, pairs)
-    assert judge.scored == []
-    asked = [r for r in before if "least-harmful" in r.per_principle]
-    assert asked and all("least-harmful" not in r.per_principle for r in zeroed)
-    assert all(len(z.per_principle) == len(b.per_principle) - ("least-harmful" in b.per_principle) for b, z in zip(before, zeroed))
+    had = [i for i, r in enumerate(before) if "least-harmful" in r.per_principle]
+    assert had and [i for i, (b, z) in enumerate(zip(before, zeroed)) if b.per_principle.keys() != z.per_principle.keys()] == had
+    assert all(set(before[i].per_principle) - set(zeroed[i].per_principle) == {"least-harmful"} for i in had)
+    assert all(len(r.per_principle) == 4 for r in zeroed) and len(judge.scored) == 2 * len(had)
 
     helpful = folder / "helpfulness.yaml"
     question = "Which response is the most cheerful about the weather?"
@@ -198,7 +196,7 @@ def test_sampling_stays_put_when_weights_change_or_a_principle_is_added(tmp_path
     pairs_with_new = sum("cheerful" in r.per_principle for r in added)
     assert all(question in text for text in judge.scored)
     assert len(judge.scored) == 2 * pairs_with_new
-    assert 5 <= pairs_with_new <= 40  # expected 120 * 4/25 = 19.2
+    assert 2 <= pairs_with_new <= 30  # expected about 120 * 4 * 0.5 / (sum of the weights) ≈ 10
     assert sum(set(a.per_principle) != set(z.per_principle) for a, z in zip(added, zeroed)) == pairs_with_new
 
 

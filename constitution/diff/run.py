@@ -1,5 +1,6 @@
 """A diff run: the same pairs labelled under the old and the new constitution through one judgment cache, so only
-the judgments the edit invalidated are asked (a reworded principle: its own; a weight change: none), then compared.
+the judgments the edit invalidated are asked (a reworded principle: its own; a weight change: the principles it brings
+into pairs' weighted draws, none under rule ``all``), then compared.
 """
 
 from __future__ import annotations
