@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from constitution.data.pairs import PairReader, load_pairs, split_pairs
-from constitution.labeling import JudgmentCache, LabelConfig, Labeler, label_to_folder
+from constitution.data.pairs import load_pairs, split_pairs
+from constitution.errors import InputError
+from constitution.labeling import JudgmentCache, LabelConfig, label_dataset
 from constitution.labeling.in_order import InOrder
+from constitution.labeling.jury.config import JudgeSpec
 from constitution.loader import load_constitution
 from tests.helpers.scripted_judge import ScriptedJudge, word_pair
 
@@ -96,9 +98,22 @@ def principles(tmp_path: Path) -> Path:
     return folder
 
 
+SPEC = JudgeSpec.model_validate({"backend": "hf", "model": "scripted"})  # the judge is handed over loaded (``llm``)
+
+
 def _label(principles: Path, source: Path, out: Path, cache: Path, judge: ScriptedJudge) -> None:
-    labeler = Labeler(load_constitution(principles), judge, JudgmentCache(cache), LabelConfig(chunk_pairs=8))
-    label_to_folder(labeler, PairReader(source), out, show_progress=False)
+    with JudgmentCache(cache) as judgments:
+        label_dataset(str(source), out, load_constitution(principles), [SPEC], judgments, LabelConfig(chunk_pairs=8), llm=judge, show_progress=False)
+
+
+def test_the_entry_point_refuses_what_it_cannot_do(principles: Path, tmp_path: Path):
+    constitution, cache = load_constitution(principles), JudgmentCache(tmp_path / "c.sqlite")
+    with pytest.raises(InputError, match="no judge"):
+        label_dataset("x.jsonl", tmp_path / "out", constitution, [], cache)
+    with pytest.raises(InputError, match="quorum is for a jury"):
+        label_dataset("x.jsonl", tmp_path / "out", constitution, [SPEC], cache, quorum=1)
+    with pytest.raises(ValueError, match="a loaded judge is for a single judge"):
+        label_dataset("x.jsonl", tmp_path / "out", constitution, [SPEC, SPEC], cache, llm=ScriptedJudge())
 
 
 def test_the_same_input_gives_the_same_labels_and_split_when_resumed(principles: Path, tmp_path: Path):

@@ -1,12 +1,13 @@
 """Labeling: plan judgments per pair, ask the judge (through the judgment cache), turn option log-probs into soft
-AI preference labels, and write the AI-feedback dataset with its statistics."""
+AI preference labels, and write the AI-feedback dataset with its statistics. :func:`label_dataset` is the one entry
+point (one judge or a jury, :mod:`constitution.labeling.jury`), the CLI's and the pipeline's."""
 
 from constitution.labeling.cache import Judgment, JudgmentCache, JudgmentKey
 from constitution.labeling.config import LabelConfig
 from constitution.labeling.labeler import Labeler, LabelSink, ListSink, label_pairs
 from constitution.labeling.output import LabelWriter
 from constitution.labeling.progress import progress_bar
-from constitution.labeling.run import label_to_folder
+from constitution.labeling.run import describe, label_dataset
 from constitution.labeling.stats import LabelSummary, PrincipleStats, agreement
 from constitution.labeling.table import format_summary
 
@@ -22,8 +23,9 @@ __all__ = [
     "ListSink",
     "PrincipleStats",
     "agreement",
+    "describe",
     "format_summary",
+    "label_dataset",
     "label_pairs",
-    "label_to_folder",
     "progress_bar",
 ]

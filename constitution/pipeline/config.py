@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from constitution.generation import GenerationConfig
 from constitution.labeling.config import LabelConfig
-from constitution.labeling.jury_config import JudgeSpec, check_quorum
+from constitution.labeling.jury.config import JudgeSpec, check_quorum
 from constitution.llm.config import LLMConfig, RayConfig, VllmConfig
 from constitution.reward.config import RewardTrainingConfig
 
