@@ -41,12 +41,14 @@ def save_jsonl_as_dataset(jsonl: Path, out: Path) -> Path:
 
     The dataset is built in a temporary folder beside ``out`` (which also holds the Arrow build cache: `datasets`
     keys a generator's cache on its arguments, not on the file's content, so a shared cache could hand back a
-    previous run's rows), then published by :func:`publish_dataset`. A file without records (every pair failed)
-    gives an empty dataset with the record's columns.
+    previous run's rows, and is removed, as is any a killed run left), then published by :func:`publish_dataset`. A
+    file without records (every pair failed) gives an empty dataset with the record's columns.
     """
     import datasets
 
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.build-*"):  # left by a run killed while building
+        shutil.rmtree(stale, ignore_errors=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
         staged = scratch / "dataset"

@@ -3,9 +3,9 @@ comparison, and the jury's label is the weighted mean of theirs.
 
 The judges run one after the other, each loaded, run by the ordinary :class:`Labeler` into ``OUT/judges/<name>/``
 (a complete label folder of its own) and released. Their judgments share one judgment cache, told apart by the
-judge's identity. The jury then reads the judges' labels back, a few floats per pair id (:mod:`constitution.labeling.jury.votes`), and
-walks the input once more, writing a pair's jury label when at least ``quorum`` judges labelled it and listing it in
-``skipped.jsonl`` when not. ``OUT`` ends up like a single judge's folder (``labels.jsonl``, the dataset,
+judge's identity. The jury then reads the judges' labels back, a few floats per pair id
+(:mod:`constitution.labeling.jury.votes`), and walks the input once more, writing a pair's jury label when at least
+``quorum`` judges labelled it and listing it in ``skipped.jsonl`` when not. ``OUT`` ends up like a single judge's folder (``labels.jsonl``, the dataset,
 ``summary.json`` (a :class:`JurySummary`), ``truncated.jsonl``, ``skipped.jsonl``) plus ``judges/``.
 
 A judge that cannot be loaded, or stops (its backend down), is reported in the summary and labels nothing; two
@@ -23,12 +23,12 @@ from constitution.data.records import FeedbackRecord, Pair
 from constitution.errors import InputError
 from constitution.labeling.cache import JudgmentCache
 from constitution.labeling.config import LabelConfig
+from constitution.labeling.folder import label_to_folder
 from constitution.labeling.jury.config import JudgeSpec, check_quorum, juror_names
 from constitution.labeling.jury.summary import JurorReport, JuryStats, JurySummary
 from constitution.labeling.jury.votes import Combined, VoteTable, combine
 from constitution.labeling.labeler import Labeler
 from constitution.labeling.output import LabelWriter
-from constitution.labeling.folder import label_to_folder
 from constitution.labeling.stats import LabelSummary
 from constitution.llm.config import RayConfig
 from constitution.llm.factory import Engine, make_llm
