@@ -64,8 +64,8 @@ def run(n_pairs: int, judges: list[dict], reward_model: str | None) -> dict:
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     from constitution.preference_bench import bench_judge, bench_reward_model, read_bench
     from constitution.labeling.cache import JudgmentCache
-    from constitution.labeling.jury import Jury
-    from constitution.labeling.jury_config import JudgeSpec
+    from constitution.labeling.jury.config import JudgeSpec
+    from constitution.labeling.run import label_dataset
     from constitution.llm.factory import make_llm
     from constitution.loader import load_constitution
     from constitution.resources import default_principles
@@ -77,7 +77,7 @@ def run(n_pairs: int, judges: list[dict], reward_model: str | None) -> dict:
         pairs, rewardbench = _sample(n_pairs, folder)
         with JudgmentCache(folder / "judgments.sqlite") as cache:
             start = time.perf_counter()
-            summary = Jury(constitution, specs, cache).label(str(pairs), folder / "jury", show_progress=False)
+            summary = label_dataset(str(pairs), folder / "jury", constitution, specs, cache, show_progress=False)
             jury_s = time.perf_counter() - start
             llm = make_llm(specs[0].llm)
             try:

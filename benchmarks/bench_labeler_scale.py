@@ -59,7 +59,8 @@ def run_size(n: int) -> dict:
     from transformers import AutoTokenizer
 
     from constitution.data.pairs import PairReader
-    from constitution.labeling import JudgmentCache, Labeler, label_to_folder
+    from constitution.labeling import JudgmentCache, Labeler
+    from constitution.labeling.folder import label_to_folder
     from constitution.loader import load_constitution
     from constitution.embedded_models import JUDGE_ALIAS, resolve_model
     from constitution.resources import default_principles

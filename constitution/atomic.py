@@ -62,6 +62,16 @@ def atomic_write_lines(path: str | Path, lines: object) -> Path:
     return atomic_write(path, write)
 
 
+def move_into(folder: Path, files: Sequence[tuple[Path, str]]) -> None:
+    """Move finished files (each ``(path, new name)``, on the same file system) into ``folder``: each is synced
+    first, so a file that appears under its new name is whole."""
+    for path, name in files:
+        with open(path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(path, folder / name)
+    _fsync_dir(folder)
+
+
 def replace_dir(staged: Path, out: Path, carry: Sequence[str] = ()) -> None:
     """Swap the finished folder ``staged`` in at ``out``; the entries named in ``carry`` move over from the old
     ``out``, which is then removed.

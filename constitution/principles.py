@@ -12,6 +12,8 @@ has none. They never change a principle's comparison hash nor the constitution's
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -236,25 +238,36 @@ class Constitution(BaseModel):
         return self.model_copy(update={"principles": chosen, "sampling": Sampling(rule="all")})
 
     def plan(self, pair_hash: str) -> list[ResolvedPrinciple]:
-        """Principles to ask for one pair by the sampling rule: deterministic in (seed, pair, principle ids).
-
-        ``k`` and ``one`` rank every principle by a hash of (seed, pair, principle id) and take the first k; those
-        with weight 0 among them are not asked (a pair whose first k all have weight 0 asks the first principle
-        with a positive weight instead). So a weight change never re-draws a pair's sample: lowering a weight, even
-        to 0, asks nothing new; raising one from 0 asks only that principle, where it is among a pair's first k;
-        adding or removing a principle changes only the pairs where it enters or leaves the first k (about k/K).
-        """
+        """Principles to ask for one pair by the sampling rule (in the constitution's order): every principle with a
+        positive weight (``all``), or a weighted draw of ``k`` (``one``: 1) of them by :func:`weighted_draw` keyed on
+        the pair. Deterministic in (seed, pair, principle ids, weights); see :func:`weighted_draw` for what an edit
+        re-draws."""
         active = [p for p in self.principles if p.weight > 0]
         if self.sampling.rule == "all":
             return active
         k = 1 if self.sampling.rule == "one" else self.sampling.k
-        ranked = sorted(self.principles, key=lambda p: _rank(self.sampling.seed, pair_hash, p.id))
-        chosen = [p for p in ranked[:k] if p.weight > 0]
-        if not chosen:
-            chosen = [next(p for p in ranked if p.weight > 0)]
+        chosen = weighted_draw(self.principles, k, self.sampling.seed, pair_hash)
         return sorted(chosen, key=self.principles.index)
 
 
-def _rank(seed: int, pair_hash: str, principle_id: str) -> bytes:
-    """A principle's place in a pair's sampling order: a hash, so it does not depend on the other principles."""
-    return joined_digest(seed, pair_hash, principle_id)
+def _draw_key(seed: int, key: str, principle: ResolvedPrinciple) -> float:
+    """A principle's key in the draw for ``key``: ln(u) / weight (weight > 0), with u uniform in (0, 1) from a hash
+    of (seed, key, principle id): the log of Efraimidis–Spirakis' u^(1/w)."""
+    digest = joined_digest(seed, key, principle.id)
+    u = (int.from_bytes(digest[:8], "big") + 0.5) / 2.0**64
+    return math.log(u) / principle.weight
+
+
+def weighted_draw(principles: Sequence[ResolvedPrinciple], k: int, seed: int, key: str) -> list[ResolvedPrinciple]:
+    """The ``k`` principles drawn for ``key`` (a pair, or a prompt and revision round), without replacement and
+    weighted: the ``k`` largest keys ln(u)/w (u from a hash of (seed, key, principle id)) among
+    those with a positive weight (Efraimidis–Spirakis), largest first. A principle's chance to be the first drawn is its share of the weights.
+
+    A principle's key depends only on (seed, key, its id, its weight), so an edit re-draws only where the ranking of
+    the edited principle changes: weight 0 removes exactly that principle, and the pairs that had drawn it draw the
+    next one in its place; lowering (raising) a weight can only drop it from (bring it into) a pair's draw, with the
+    principle next in line leaving or entering in exchange; adding or removing a principle changes only the draws it
+    enters or leaves (about k/K of them). Any other principle is never re-drawn.
+    """
+    active = [p for p in principles if p.weight > 0]
+    return sorted(active, key=lambda p: _draw_key(seed, key, p), reverse=True)[:k]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from constitution.data import Message, as_messages, load_pairs, parse_dialogue, split_pairs
+from constitution.data import Message, as_messages, load_pairs, parse_dialogue
 from constitution.errors import InputError
 
 from tests.helpers.paths import HH_TEST as HH
@@ -95,15 +95,58 @@ def test_parse_dialogue_rejects_plain_text():
         parse_dialogue("just text")
 
 
-def test_split_is_deterministic():
-    items = list(range(10))
-    a = split_pairs(items, 7, seed=0)  # type: ignore[arg-type]
-    assert a == split_pairs(items, 7, seed=0) and len(a[0]) == 7 and sorted(a[0] + a[1]) == items
-
-
 @pytest.mark.skipif(not HH.exists(), reason="shared HH-RLHF data not present (../shared/data)")
 def test_real_hh_test_split_loads():
     pairs, report = load_pairs(HH)
     assert report.rows == 2312 and report.kept + report.dropped_mismatched == 2312
     assert report.dropped_mismatched < 20
     assert all(p.prompt and p.prompt[-1].role == "user" for p in pairs)
+
+
+def _labels(path: Path, n: int) -> Path:
+    from constitution.data import FeedbackRecord, Pair
+
+    pairs = [Pair(id=str(i), prompt=[Message(role="user", content=f"q{i}")], response_a="a", response_b="b") for i in range(n)]
+    records = [FeedbackRecord.of(p, 0.7, {"x": 0.7}, position_consistent=True, judge="j", constitution_hash="h") for p in pairs]
+    path.write_text("".join(r.model_dump_json() + "\n" for r in records))
+    return path
+
+
+def test_the_labels_dataset_is_replaced_whole_or_not_at_all(tmp_path: Path, monkeypatch):
+    """Failures injected while the new dataset is written and at the moment it is published: the folder still
+    loads, with the old rows; the next success leaves only the new dataset's files."""
+    import datasets
+
+    from constitution.data import writers
+
+    out = tmp_path / "labels"
+    writers.save_jsonl_as_dataset(_labels(tmp_path / "old.jsonl", 3), out)
+    new = _labels(tmp_path / "new.jsonl", 5)
+    write_shard = datasets.Dataset._save_to_disk_single
+
+    def killed_mid_write(**kwargs):
+        yield from write_shard(**kwargs)
+        Path(kwargs["fpath"]).write_bytes(Path(kwargs["fpath"]).read_bytes()[:64])  # the shard cut off
+        raise OSError("injected: killed while writing the Arrow file")
+
+    with monkeypatch.context() as m:
+        m.setattr(datasets.Dataset, "_save_to_disk_single", staticmethod(killed_mid_write))
+        with pytest.raises(OSError, match="injected"):
+            writers.save_jsonl_as_dataset(new, out)
+    assert len(datasets.load_from_disk(str(out))) == 3
+
+    def killed_at_commit(path, text):
+        if Path(path).name == "state.json":
+            raise OSError("injected: killed before state.json was replaced")
+        return atomic_write_text(path, text)
+
+    atomic_write_text = writers.atomic_write_text
+    with monkeypatch.context() as m:
+        m.setattr(writers, "atomic_write_text", killed_at_commit)
+        with pytest.raises(OSError, match="injected"):
+            writers.save_jsonl_as_dataset(new, out)
+    assert len(datasets.load_from_disk(str(out))) == 3 and len(list(out.glob("data-*.arrow"))) == 2
+
+    writers.save_jsonl_as_dataset(new, out)
+    assert [r["id"] for r in datasets.load_from_disk(str(out))] == ["0", "1", "2", "3", "4"]
+    assert len(list(out.glob("data-*.arrow"))) == 1 and not list(tmp_path.glob(".labels.build-*"))

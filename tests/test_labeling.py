@@ -1,5 +1,5 @@
 """The labeler's logic: debiasing, ensembling, statistics, cache reuse, edit-one-principle, resume, CoT clamp,
-sampling that stays put under edits, over-long pairs, failed judgments.
+what a weight or principle edit re-draws, over-long pairs, failed judgments and rationales.
 
 A scripted judge (a real object implementing the backend protocol, with known preferences and a known position
 bias) makes the expected numbers exact; tests/llm and tests/cli run the same code on the real judge.
@@ -8,7 +8,6 @@ bias) makes the expected numbers exact; tests/llm and tests/cli run the same cod
 from __future__ import annotations
 
 import math
-import re
 import shutil
 from pathlib import Path
 
@@ -16,57 +15,13 @@ import pytest
 
 from constitution.data import Message, Pair
 from constitution.labeling import JudgmentCache, LabelConfig, Labeler, ListSink, agreement, label_pairs
-from constitution.llm.base import FeedbackError, OptionResult, batched_scores
+from constitution.llm.base import FeedbackError, OptionResult
 from constitution.llm.options import two_way
 from constitution.loader import load_constitution
 from constitution.resources import default_principles
+from tests.helpers.scripted_judge import ScriptedJudge, word_pair
 
-SLOTS = re.compile(r"\(A\) (.*?)\n\n\(B\) (.*?)\n\nQuestion: (.*?)\n", re.S)
-
-
-class ScriptedJudge:
-    """Prefers the response that contains the word the principle asks about; adds `bias` nats to slot (B)."""
-
-    name = identity = "scripted"
-    tokenizer = None
-    max_model_len = None
-    batch = 8
-
-    def __init__(self, bias: float = 1.0, margin: float = 2.0, rationale: str = "Thinking.") -> None:
-        self.bias, self.margin, self.rationale = bias, margin, rationale
-        self.scored: list[str] = []
-        self.fail_after: int | None = None
-
-    def option_logprobs(self, prompts: list[str], options: list[str]) -> list[list[float]]:
-        if self.fail_after is not None and len(self.scored) + len(prompts) > self.fail_after:
-            raise RuntimeError("judge died")
-        out = []
-        for text in prompts:
-            a, b, question = SLOTS.search(text).groups()
-            word = "kind" if "kind" in question else "short"
-            la = self.margin * (word in a)
-            lb = self.margin * (word in b) + self.bias
-            z = math.log(math.exp(la) + math.exp(lb))
-            out.append([la - z, lb - z])
-        self.scored.extend(prompts)
-        return out
-
-    def score_options(self, requests):
-        def score(chunk):
-            logprobs = self.option_logprobs([r.text for r in chunk], ["A", "B"])
-            return [OptionResult(r.key, tuple(lp)) for r, lp in zip(chunk, logprobs)]
-
-        return batched_scores(score, requests, self.batch)
-
-    def generate(self, prompts, *, max_tokens, temperature=0.0, n=1, seed=None, stop=None):
-        return [[self.rationale] * n for _ in prompts]
-
-    def close(self) -> None:
-        pass
-
-
-def _pair(i: int, a: str, b: str, p_a: float | None = 1.0) -> Pair:
-    return Pair(id=str(i), prompt=[Message(role="user", content=f"question {i}")], response_a=a, response_b=b, p_a=p_a)
+_pair = word_pair
 
 
 @pytest.fixture()
@@ -219,22 +174,20 @@ def _relabel(folder: Path, cache: Path, pairs: list[Pair]) -> tuple[ScriptedJudg
     return judge, records
 
 
-def test_sampling_stays_put_when_weights_change_or_a_principle_is_added(tmp_path: Path):
-    """k=4 of 24 principles: a weight change, even to 0, asks nothing; a new principle is asked only where it
-    enters a pair's first k (about k/K of the pairs), and only it."""
+def test_a_weight_or_principle_edit_asks_only_the_pairs_it_re_draws(tmp_path: Path):
+    """k=4 of 24 principles, drawn by weight: zeroing one principle's weight asks the judge only about the pairs
+    that had drawn it, one principle each (the next of their draw); a new principle is asked only where it enters a
+    pair's draw (about k/K of the pairs), and only it."""
     folder, cache = _default_copy(tmp_path), tmp_path / "c.sqlite"
     pairs = [_pair(i, f"kind {i}", f"short {i}") for i in range(120)]
     _, before = _relabel(folder, cache, pairs)
     harm = folder / "harmlessness.yaml"
-    harm.write_text(harm.read_text().replace("    tags: [harm]\n", "    tags: [harm]\n    weight: 2.5\n", 1))
-    judge, _ = _relabel(folder, cache, pairs)
-    assert judge.scored == []
-    harm.write_text(harm.read_text().replace("weight: 2.5", "weight: 0"))
+    harm.write_text(harm.read_text().replace("    tags: [harm]\n", "    tags: [harm]\n    weight: 0\n", 1))
     judge, zeroed = _relabel(folder, cache, pairs)
-    assert judge.scored == []
-    asked = [r for r in before if "least-harmful" in r.per_principle]
-    assert asked and all("least-harmful" not in r.per_principle for r in zeroed)
-    assert all(len(z.per_principle) == len(b.per_principle) - ("least-harmful" in b.per_principle) for b, z in zip(before, zeroed))
+    had = [i for i, r in enumerate(before) if "least-harmful" in r.per_principle]
+    assert had and [i for i, (b, z) in enumerate(zip(before, zeroed)) if b.per_principle.keys() != z.per_principle.keys()] == had
+    assert all(set(before[i].per_principle) - set(zeroed[i].per_principle) == {"least-harmful"} for i in had)
+    assert all(len(r.per_principle) == 4 for r in zeroed) and len(judge.scored) == 2 * len(had)
 
     helpful = folder / "helpfulness.yaml"
     question = "Which response is the most cheerful about the weather?"
@@ -243,7 +196,7 @@ def test_sampling_stays_put_when_weights_change_or_a_principle_is_added(tmp_path
     pairs_with_new = sum("cheerful" in r.per_principle for r in added)
     assert all(question in text for text in judge.scored)
     assert len(judge.scored) == 2 * pairs_with_new
-    assert 5 <= pairs_with_new <= 40  # expected 120 * 4/25 = 19.2
+    assert 2 <= pairs_with_new <= 30  # expected about 120 * 4 * 0.5 / (sum of the weights) ≈ 10
     assert sum(set(a.per_principle) != set(z.per_principle) for a, z in zip(added, zeroed)) == pairs_with_new
 
 
@@ -282,3 +235,26 @@ def test_an_over_long_pair_is_shortened_from_the_start_or_skipped(folder: Path, 
     assert shown and all("Earlier question 0" not in t and "Now, last question?" in t for t in shown)
     assert all(len(judge_tokenizer(t, add_special_tokens=False)["input_ids"]) < 320 for t in judge.scored)
     assert records[1].prompt == long_chat.prompt  # the record keeps the whole conversation
+
+
+def test_a_failed_rationale_fails_only_its_pair(folder: Path, tmp_path: Path, judge_tokenizer):
+    """Chain-of-thought through the real endpoint client against a fake server that injects the fault: it refuses
+    every rationale request for one pair's conversation, and answers everything else."""
+    from constitution.llm.config import OpenAIConfig
+    from constitution.llm.openai_backend import OpenAIBackend
+    from tests.llm.llm_helpers import FakeServer, ok_body
+
+    def script(number, payload):
+        refused = not payload.get("logprob_token_ids") and "poison" in judge_tokenizer.decode(payload["prompt"])
+        return (400, b'{"error": "injected"}') if refused else (200, ok_body(payload))
+
+    pairs = [_pair(0, "kind", "short"), _pair(1, "poison", "short"), _pair(2, "kind", "x")]
+    with FakeServer(script) as server:
+        judge = OpenAIBackend(OpenAIConfig(base_urls=[server.base_url], max_retries=0, max_model_len=2048), tokenizer=judge_tokenizer)
+        labeler = Labeler(load_constitution(folder), judge, JudgmentCache(tmp_path / "c.sqlite"), LabelConfig(chain_of_thought=True))
+        sink = ListSink()
+        summary = labeler.label(pairs, sink)
+        judge.close()
+    assert [r.id for r in sink.in_order()] == ["0", "2"] and summary.pairs == 2 and summary.pairs_failed == 1
+    assert list(sink.failed_ids) == ["1"] and "no rationale" in sink.failed_ids["1"] and "injected" in sink.failed_ids["1"]
+    assert JudgmentCache(tmp_path / "c.sqlite").count() == 8  # the other pairs' judgments; nothing made up for pair 1

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from constitution.errors import InputErrors
 from constitution.loader import load_constitution
+from constitution.principles import Constitution, weighted_draw
 from constitution.resources import default_principles
 
 BAD = Path(__file__).parent / "fixtures" / "bad_principles"
@@ -77,18 +79,52 @@ def test_hashes_are_stable_and_change_only_with_content(tmp_path: Path):
     assert reweighted.hash != edited.hash
 
 
-def test_sampling_rules(tmp_path: Path):
-    folder = _copy_principles(tmp_path)
-    spec = folder / "constitution.yaml"
-    c = load_constitution(folder)
-    plan = c.plan("pairhash1")
-    assert len(plan) == 4 and plan == c.plan("pairhash1")
-    assert any(c.plan(f"p{i}") != plan for i in range(5)), "different pairs should draw different principles"
+def _weighted(folder: Path, weights: dict[str, float], sampling: str) -> Constitution:
+    folder.mkdir(exist_ok=True)
+    (folder / "s.yaml").write_text("kind: principle_set\nid: s\nprinciples:\n" + "".join(
+        f"  - id: {pid}\n    text: Which response is more {pid}?\n    weight: {w}\n" for pid, w in weights.items()
+    ))  # fmt: skip
+    (folder / "constitution.yaml").write_text(f"kind: constitution\nid: c\nsets: [{{id: s}}]\nsampling: {sampling}\n")
+    return load_constitution(folder)
 
-    spec.write_text(spec.read_text().replace("rule: k", "rule: one"))
-    assert len(load_constitution(folder).plan("x")) == 1
-    spec.write_text(spec.read_text().replace("rule: one", "rule: all"))
-    assert len(load_constitution(folder).plan("x")) == len(c.principles)
+
+PAIRS = [f"pair-{i}" for i in range(3000)]
+
+
+def _plans(c: Constitution) -> dict[str, set[str]]:
+    return {h: {p.id for p in c.plan(h)} for h in PAIRS}
+
+
+def test_rule_one_draws_by_weight_and_zeroing_re_draws_exactly_the_pairs_that_had_it(tmp_path: Path):
+    weights = {"a": 3.0, "b": 1.0, "c": 1.0, "d": 1.0, "e": 0.0}
+    c = _weighted(tmp_path / "p", weights, "{rule: one, seed: 0}")
+    plans = _plans(c)
+    assert plans == _plans(c) and all(len(p) == 1 for p in plans.values())
+    counts = Counter(next(iter(p)) for p in plans.values())
+    assert "e" not in counts and counts["a"] / len(PAIRS) == pytest.approx(3 / 6, abs=0.03)  # a weight's share
+    assert counts["b"] / len(PAIRS) == pytest.approx(1 / 6, abs=0.03)
+    second = {h: weighted_draw(c.principles, 2, 0, h)[1].id for h in PAIRS}
+    zeroed = _plans(_weighted(tmp_path / "p", {**weights, "a": 0.0}, "{rule: one, seed: 0}"))
+    had = {h for h, p in plans.items() if p == {"a"}}
+    assert {h for h in PAIRS if zeroed[h] != plans[h]} == had  # the fallback: only these are re-drawn …
+    assert all(zeroed[h] == {second[h]} for h in had)  # … each to the next principle of its own draw
+    assert _plans(_weighted(tmp_path / "p", weights, "{rule: one, seed: 1}")) != plans
+
+
+def test_k_of_k_weight_edits_move_only_the_edited_principle(tmp_path: Path):
+    weights = {"a": 2.0, "b": 1.0, "c": 1.0, "d": 1.0, "e": 1.0}
+    plans = _plans(_weighted(tmp_path / "p", weights, "{rule: k, k: 2}"))
+    assert all(len(p) == 2 for p in plans.values())
+    zeroed = _plans(_weighted(tmp_path / "p", {**weights, "b": 0.0}, "{rule: k, k: 2}"))
+    moved = {h for h in PAIRS if zeroed[h] != plans[h]}
+    assert moved == {h for h, p in plans.items() if "b" in p}
+    assert all(plans[h] - zeroed[h] == {"b"} and len(zeroed[h] - plans[h]) == 1 for h in moved)
+    raised = _plans(_weighted(tmp_path / "p", {**weights, "c": 4.0}, "{rule: k, k: 2}"))
+    entered = {h for h in PAIRS if raised[h] != plans[h]}
+    assert entered == {h for h in PAIRS if "c" in raised[h] and "c" not in plans[h]}  # c only enters, one leaves
+    assert all(len(plans[h] - raised[h]) == 1 for h in entered) and 0.2 < len(entered) / len(PAIRS) < 0.5
+    every = _weighted(tmp_path / "p", {**weights, "b": 0.0}, "{rule: all}")
+    assert [p.id for p in every.plan("x")] == ["a", "c", "d", "e"]
 
 
 def test_folder_without_constitution_uses_every_set(tmp_path: Path):

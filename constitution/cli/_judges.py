@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from constitution.cli._llm_flags import NAMES, llm_from_args
 from constitution.errors import InputError
-from constitution.labeling.jury_config import OWN_FIELDS, JudgeSpec
+from constitution.labeling.jury.config import OWN_FIELDS, JudgeSpec
 from constitution.llm.config import backend, backends
 
 ALIASES = {flag.lstrip("-").replace("-", "_"): field for field, flag in NAMES.items()}

@@ -5,8 +5,9 @@ OLD and NEW are principle folders or files, or git revisions of one (``HEAD~1:pr
 added, removed, reworded, re-weighted; templates, sampling, safety policy), then its effect on the same pairs:
 labels that flipped, the distribution of |Δp|, per-principle changes and the pairs that moved most, each with the
 principle texts before and after. Both versions label the pairs through one judgment cache, so the judge is asked
-only what the edit invalidated (a reworded principle: its own judgments; a weight change: nothing). Pass the cache
-of an earlier ``constitution label`` run (``--cache LABEL_OUT/judgments.sqlite``) and the old labels cost nothing.
+only what the edit invalidated (a reworded principle: its own judgments; a weight change: only the pairs whose
+weighted draw it changes, none under rule ``all``). Pass the cache of an earlier ``constitution label`` run
+(``--cache LABEL_OUT/judgments.sqlite``) and the old labels cost nothing.
 
 OUT receives ``diff.json``, ``diff.md`` and ``diff_dp.png`` (|Δp|). An OLD or NEW that does not validate is
 reported as ``constitution validate`` reports it (file:line), exit 2.

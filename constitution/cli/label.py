@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from constitution.cli._common import add_constitution_flag, constitution_path
 from constitution.cli._flags import add_fields, build, given
@@ -25,13 +24,6 @@ from constitution.cli._judges import add_judge_flags, judges_from_args
 from constitution.cli._llm_flags import add_llm_flags
 from constitution.labeling.config import LabelConfig
 from constitution.llm.config import RayConfig
-
-if TYPE_CHECKING:
-    from constitution.labeling.jury_config import JudgeSpec
-    from constitution.labeling.jury_summary import JurySummary
-    from constitution.labeling.stats import LabelSummary
-    from constitution.llm.config import LLMConfig
-    from constitution.principles import Constitution
 
 RAY = {name: f"--ray-{name.replace('_', '-')}" for name in RayConfig.model_fields}
 LABELING = {"chain_of_thought": "--cot"}
@@ -62,7 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from constitution.data.pairs import scan_pairs
     from constitution.errors import InputError
-    from constitution.labeling.jury_config import check_quorum
+    from constitution.labeling.cache import JudgmentCache
+    from constitution.labeling.jury.config import check_quorum
+    from constitution.labeling.jury.summary import JurySummary
+    from constitution.labeling.jury.table import status
+    from constitution.labeling.run import describe, label_dataset
     from constitution.loader import load_constitution
 
     constitution = load_constitution(constitution_path(args.constitution))
@@ -74,11 +70,16 @@ def run(args: argparse.Namespace) -> int:
     # One pass over the input before the judge loads: a broken file stops here, and the progress bar gets a total.
     scan = scan_pairs(args.pairs, limit=args.limit, on_bad=None if args.strict else first_bad.append)
     out = Path(args.out)
-    cache = Path(args.cache or out / "judgments.sqlite")
-    if len(judges) == 1:
-        summary = _one_judge(args, constitution, judges[0].llm, cache, config, ray, scan.kept)
-    else:
-        summary = _jury(args, constitution, judges, cache, config, ray, scan.kept)
+    with JudgmentCache(args.cache or out / "judgments.sqlite") as cache:
+        summary = label_dataset(
+            args.pairs, out, constitution, judges, cache, config, engine=args.engine, ray=ray, quorum=args.quorum,
+            limit=args.limit, total=scan.kept, show_progress=not args.no_progress,
+        )  # fmt: skip
+    print(describe(summary))
+    if isinstance(summary, JurySummary):
+        for member in summary.members:
+            if status(member) != "ok":
+                print(f"warning: judge {member.name}: {status(member)}", file=sys.stderr)
     if scan.dropped_mismatched:
         print(f"note: dropped {scan.dropped_mismatched} pair(s) whose dialogues differ before the last turn "
               f"(first: {', '.join(scan.dropped_where)})", file=sys.stderr)  # fmt: skip
@@ -93,43 +94,3 @@ def run(args: argparse.Namespace) -> int:
         return 1
     return 0
 
-
-def _one_judge(
-    args: argparse.Namespace, constitution: Constitution, judge: LLMConfig, cache: Path, config: LabelConfig, ray: RayConfig, total: int
-) -> LabelSummary:
-    """Label with one judge into the output folder; prints the summary."""
-    from constitution.data.pairs import PairReader
-    from constitution.labeling.cache import JudgmentCache
-    from constitution.labeling.labeler import Labeler
-    from constitution.labeling.run import label_to_folder
-    from constitution.labeling.table import format_summary
-    from constitution.llm.factory import make_llm
-
-    llm = make_llm(judge, args.engine, ray)
-    try:
-        with JudgmentCache(cache) as judgments:
-            labeler = Labeler(constitution, llm, judgments, config)
-            reader = PairReader(args.pairs, limit=args.limit)
-            summary = label_to_folder(labeler, reader, args.out, total=total, show_progress=not args.no_progress)
-    finally:
-        llm.close()
-    print(format_summary(summary))
-    return summary
-
-
-def _jury(
-    args: argparse.Namespace, constitution: Constitution, judges: list[JudgeSpec], cache: Path, config: LabelConfig, ray: RayConfig, total: int
-) -> JurySummary:
-    """Label with a jury; prints its summary and a warning per judge that failed or failed some pairs."""
-    from constitution.labeling.cache import JudgmentCache
-    from constitution.labeling.jury import Jury
-    from constitution.labeling.jury_table import format_jury, status
-
-    with JudgmentCache(cache) as judgments:
-        jury = Jury(constitution, judges, judgments, config, quorum=args.quorum, engine=args.engine, ray=ray)
-        summary = jury.label(args.pairs, args.out, limit=args.limit, total=total, show_progress=not args.no_progress)
-    print(format_jury(summary))
-    for member in summary.members:
-        if status(member) != "ok":
-            print(f"warning: judge {member.name}: {status(member)}", file=sys.stderr)
-    return summary

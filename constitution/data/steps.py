@@ -167,4 +167,4 @@ def _dataset_rows(path: str) -> Iterator[dict[str, Any]]:
 
 def save_steps_dataset(jsonl: Path, out: Path) -> Path:
     """A stepwise JSONL file as a `datasets` folder (columns id, prompt, completions, labels as floats)."""
-    return build_dataset(_dataset_rows, jsonl, out)
+    return build_dataset(_dataset_rows, jsonl, out, empty_columns=["id", "prompt", "completions", "labels"])

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 import numpy as np
 from pydantic import BaseModel, Field
 
-from constitution.data.records import FeedbackRecord
+from constitution.data.records import FeedbackRecord, Pair
+from constitution.errors import InputError
 from constitution.principles import Constitution
 
 EDGES = (0.0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -184,6 +185,18 @@ def _move(old: FeedbackRecord, new: FeedbackRecord, verdicts: list[PrincipleVerd
     )
 
 
+def check_unique_ids(items: Iterable[Pair | FeedbackRecord], where: str) -> None:
+    """A diff matches pairs by id: InputError naming the first id that two pairs share (they would collapse)."""
+    seen: dict[str, int] = {}
+    for n, item in enumerate(items, 1):
+        if item.id in seen:
+            raise InputError(
+                f"pair id {item.id!r} is used twice (pairs {seen[item.id]} and {n}): a diff matches pairs by id, so "
+                "give each pair its own", where=where,
+            )  # fmt: skip
+        seen[item.id] = n
+
+
 def compare_labels(
     old_records: Iterable[FeedbackRecord],
     new_records: Iterable[FeedbackRecord],
@@ -192,7 +205,11 @@ def compare_labels(
     *,
     top: int = 10,
 ) -> LabelDiff:
-    """Compare the labels of the same pairs under ``before`` and ``after`` (records matched by ``id``)."""
+    """Compare the labels of the same pairs under ``before`` and ``after`` (records matched by ``id``; an id used
+    twice on either side is an InputError)."""
+    old_records, new_records = list(old_records), list(new_records)
+    check_unique_ids(old_records, "the old labels")
+    check_unique_ids(new_records, "the new labels")
     old_by_id = {r.id: r for r in old_records}
     effects: dict[str, _Effect] = {p.id: _Effect() for p in after.principles}
     effects.update({p.id: _Effect() for p in before.principles if p.id not in effects})

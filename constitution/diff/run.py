@@ -1,5 +1,6 @@
 """A diff run: the same pairs labelled under the old and the new constitution through one judgment cache, so only
-the judgments the edit invalidated are asked (a reworded principle: its own; a weight change: none), then compared.
+the judgments the edit invalidated are asked (a reworded principle: its own; a weight change: the principles it brings
+into pairs' weighted draws, none under rule ``all``), then compared.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from constitution.data.records import FeedbackRecord, Pair
-from constitution.diff.labels import LabelDiff, compare_labels
+from constitution.diff.labels import LabelDiff, check_unique_ids, compare_labels
 from constitution.diff.rewards import RewardDiff
 from constitution.diff.spec import SpecDiff, diff_constitutions
 from constitution.labeling.cache import JudgmentCache
@@ -65,6 +66,7 @@ def diff_versions(
     show_progress: bool = False,
 ) -> DiffReport:
     """Label ``pairs`` under the (name, constitution) ``old`` and ``new`` and compare (see the module docstring)."""
+    check_unique_ids(pairs, pairs[0].source if pairs and pairs[0].source else "the pairs")  # before the judge is asked
     config = config or LabelConfig()
     (old_name, before), (new_name, after) = old, new
     old_records, old_summary = _label(before, llm, cache, config, pairs, "old", show_progress)

@@ -38,6 +38,7 @@ from constitution.labeling.stats import LabelStats, LabelSummary
 from constitution.llm.base import (
     LLM,
     FeedbackError,
+    GenerationFailed,
     OptionRequest,
     OptionResult,
     PairJudge,
@@ -53,12 +54,13 @@ Progress = Callable[[int], None]  # pairs just finished (labelled, skipped or fa
 
 
 class LabelSink(Protocol):
-    """Where a labeling run's outcomes go, pair by pair."""
+    """Where a labeling run's outcomes go, pair by pair (``index``: the pair's place in the input). Each pair ends
+    in exactly one of ``write``, ``skipped`` and ``failed``, in any order; ``truncated`` may come before."""
 
     def write(self, index: int, record: FeedbackRecord) -> None: ...
-    def truncated(self, pair_id: str) -> None: ...
-    def skipped(self, pair_id: str, reason: str) -> None: ...
-    def failed(self, pair_id: str, error: str) -> None: ...
+    def truncated(self, index: int, pair_id: str) -> None: ...
+    def skipped(self, index: int, pair_id: str, reason: str) -> None: ...
+    def failed(self, index: int, pair_id: str, error: str) -> None: ...
 
 
 class ListSink:
@@ -73,13 +75,13 @@ class ListSink:
     def write(self, index: int, record: FeedbackRecord) -> None:
         self.records[index] = record
 
-    def truncated(self, pair_id: str) -> None:
+    def truncated(self, index: int, pair_id: str) -> None:
         self.truncated_ids.append(pair_id)
 
-    def skipped(self, pair_id: str, reason: str) -> None:
+    def skipped(self, index: int, pair_id: str, reason: str) -> None:
         self.skipped_ids[pair_id] = reason
 
-    def failed(self, pair_id: str, error: str) -> None:
+    def failed(self, index: int, pair_id: str, error: str) -> None:
         self.failed_ids[pair_id] = error
 
     def in_order(self) -> list[FeedbackRecord]:
@@ -120,7 +122,7 @@ class _Run:
         for plan in self.labeler.planner.plan_many(chunk):
             if isinstance(plan, SkippedPair):
                 self.skipped += 1
-                self.sink.skipped(plan.pair.id, plan.reason)
+                self.sink.skipped(plan.index, plan.pair.id, plan.reason)
                 self._progress()
             else:
                 planned.append(plan)
@@ -130,7 +132,7 @@ class _Run:
             state = _OpenPair(plan)
             if plan.truncated:
                 self.truncated += 1
-                self.sink.truncated(plan.pair.id)
+                self.sink.truncated(plan.index, plan.pair.id)
             self.judgments += len(plan.judgments)
             for k, judgment in enumerate(plan.judgments):
                 if judgment.key in cached:
@@ -199,7 +201,7 @@ class _Run:
         plan = state.planned
         if state.error is not None:
             self.failed += 1
-            self.sink.failed(plan.pair.id, state.error)
+            self.sink.failed(plan.index, plan.pair.id, state.error)
         else:
             record, per_order, first_order = self.labeler.record(plan, state.results)
             self.stats.add(record, per_order, first_order)
@@ -288,12 +290,21 @@ class Labeler:
             missing = run.plan_chunk(chunk)
             if not missing:
                 continue
-            rationales = self.llm.generate([j.prompt.text for _, _, j in missing], max_tokens=self.config.cot_max_tokens, temperature=0.0)
-            texts = [j.prompt.with_rationale(r[0] if r else "") for (_, _, j), r in zip(missing, rationales)]
+            prompts = [j.prompt.text for _, _, j in missing]
+            try:
+                rationales: list[list[str] | None] = list(self.llm.generate(prompts, max_tokens=self.config.cot_max_tokens, temperature=0.0))
+                errors: dict[int, str] = {}
+            except GenerationFailed as failed:  # only these judgments fail (and their pairs), not the run
+                rationales, errors = failed.completions, failed.errors
+            for i, error in sorted(errors.items()):
+                index, k, _ = missing[i]
+                run.receive(OptionResult((index, k), None, f"no rationale: {error}"))
+            asked = [(m, r[0] if r else "") for i, (m, r) in enumerate(zip(missing, rationales)) if i not in errors]
+            texts = [j.prompt.with_rationale(rationale) for (_, _, j), rationale in asked]
             ids = encode_prompts(self.llm.tokenizer, texts) if self.llm.tokenizer is not None else [None] * len(texts)
             requests = []
-            for (index, k, judgment), text, rationale, token_ids in zip(missing, texts, rationales, ids):
-                run.rationales[(index, k)] = rationale[0] if rationale else ""
+            for ((index, k, judgment), rationale), text, token_ids in zip(asked, texts, ids):
+                run.rationales[(index, k)] = rationale
                 requests.append(self.request((index, k), text, token_ids, judgment.prompt.options))
             for result in self.llm.score_options(requests):
                 run.receive(result)

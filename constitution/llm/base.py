@@ -7,7 +7,8 @@ that already starts with BOS never gets a second one.
 Option scoring streams: :meth:`LLM.score_options` takes an iterable of :class:`OptionRequest` and yields one
 :class:`OptionResult` per request as each finishes (in any order), keeping its own window of work in flight. A
 request that fails on its own (every retry exhausted, a malformed answer) yields a result with ``error`` set, never
-a made-up value; a failure of the backend itself (the engine died) raises.
+a made-up value; a failure of the backend itself (the engine died) raises. :meth:`LLM.generate` raises
+:class:`GenerationFailed`, carrying the completions it did get, when only some of its prompts failed.
 
 A pair judge (:class:`PairJudge`, e.g. a reward model) reads no prompt: it is handed the conversation, the two
 responses in slot order and the principle, and answers with the same two-option log-probs (first slot, second slot).
@@ -55,6 +56,18 @@ class PairRequest(NamedTuple):
 
 class FeedbackError(RuntimeError):
     """The model could not produce a value (e.g. every retry against the servers failed)."""
+
+
+class GenerationFailed(FeedbackError):
+    """Some prompts of a ``generate`` call got no completion (every retry failed on its own) while the others did:
+    ``completions`` in prompt order (None where it failed) and ``errors`` by prompt index, so that a caller can fail
+    only what depended on the failed prompts."""
+
+    def __init__(self, completions: list[list[str] | None], errors: dict[int, str]) -> None:
+        self.completions = completions
+        self.errors = errors
+        first = min(errors)
+        super().__init__(f"{len(errors)} of {len(completions)} prompt(s) got no completion; prompt {first}: {errors[first]}")
 
 
 @runtime_checkable

@@ -12,7 +12,8 @@
 * timeouts, connection errors, 429/5xx, malformed JSON and responses without every option's logprob are retried
   with exponential backoff, each retry on the next endpoint; 4xx (bad request, bad key) fail at once;
 * when the retries are exhausted the request's result carries the error (``option_logprobs`` and ``generate``
-  raise :class:`FeedbackError` naming the prompt index and the endpoints tried). No value is ever made up.
+  raise :class:`FeedbackError` naming the prompt index and the endpoints tried; ``generate`` waits for the other
+  prompts and raises :class:`GenerationFailed` with their completions). No value is ever made up.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import httpx
 from constitution.errors import InputError
 from constitution.llm.base import (
     FeedbackError,
+    GenerationFailed,
     OptionRequest,
     OptionResult,
     check_prompt_lengths,
@@ -131,14 +133,6 @@ def parse_texts(body: Any, n: int) -> list[str]:
     return texts
 
 
-def first_leaf(group: BaseExceptionGroup) -> BaseException:
-    """The first non-group exception inside an exception group."""
-    error: BaseException = group
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error
-
-
 class OpenAIBackend(OptionScoring):
     """A judge/policy served by ``vllm serve`` (or any server with vLLM's ``logprob_token_ids`` extension)."""
 
@@ -223,19 +217,16 @@ class OpenAIBackend(OptionScoring):
             f"last error: {errors[-1]}"
         )
 
-    async def _numbered(self, index: int, payload: dict[str, Any], parse: Callable[[Any], T]) -> T:
-        try:
-            return await self._request(payload, parse)
-        except FeedbackError as exc:
-            raise FeedbackError(f"prompt {index}: {exc}") from None
-
     async def _gather(self, payloads: list[dict[str, Any]], parse: Callable[[Any], T]) -> list[T]:
-        try:
-            async with asyncio.TaskGroup() as group:  # the first failure cancels the rest
-                tasks = [group.create_task(self._numbered(i, p, parse)) for i, p in enumerate(payloads)]
-        except BaseExceptionGroup as failed:
-            raise first_leaf(failed) from None
-        return [t.result() for t in tasks]
+        """Every payload's answer; when some fail (every retry), :class:`GenerationFailed` with the others' answers."""
+        results = await asyncio.gather(*(self._request(p, parse) for p in payloads), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, FeedbackError):
+                raise result
+        errors = {i: str(r) for i, r in enumerate(results) if isinstance(r, FeedbackError)}
+        if errors:
+            raise GenerationFailed([None if i in errors else r for i, r in enumerate(results)], errors)  # type: ignore[misc]
+        return results  # type: ignore[return-value]
 
     def _base_payload(self, prompt_ids: list[int]) -> dict[str, Any]:
         payload: dict[str, Any] = {"prompt": prompt_ids, "add_special_tokens": False}

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from constitution.generation import GenerationConfig
 from constitution.labeling.config import LabelConfig
-from constitution.labeling.jury_config import JudgeSpec, check_quorum
+from constitution.labeling.jury.config import JudgeSpec, check_quorum
 from constitution.llm.config import LLMConfig, RayConfig, VllmConfig
 from constitution.reward.config import RewardTrainingConfig
 
@@ -54,7 +54,10 @@ class PipelineConfig(BaseModel):
         default_factory=lambda: RewardTrainingConfig(epochs=3, eval_fraction=0.0),
         description="the reward model and how it is trained on the AI labels",
     )
-    test_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="share of labelled pairs held out to test the reward model")
+    test_fraction: float = Field(
+        0.2, ge=0.0, lt=1.0,
+        description="share of labelled pairs held out to test the reward model (whole prompts, chosen by a hash of the prompt and seed)",
+    )
     human_eval: str | None = Field(
         None, description="human-labelled pairs (e.g. HH-RLHF harmless test) to check the reward model against people"
     )

@@ -16,6 +16,7 @@ from constitution.atomic import atomic_write_text
 from constitution.audit import AuditReport, audit_table
 from constitution.diff.report import diff_markdown, dp_plot
 from constitution.diff.snapshot import diff_folders
+from constitution.errors import InputError
 from constitution.pipeline.stages import StageRecord
 
 
@@ -84,7 +85,10 @@ def since_last_run(run_dir: Path, labels_dir: Path, plots: Path, state: dict[str
     """The "Since the last run" section: what the edit of the constitution changed in the labels, when this run
     relabelled under a different constitution (``previous/`` holds the labels before it); else nothing."""
     label = state.get("label")
-    report = None if label is None or label.reused else diff_folders(run_dir / "previous", labels_dir)
+    try:
+        report = None if label is None or label.reused else diff_folders(run_dir / "previous", labels_dir)
+    except InputError as error:  # e.g. a pair id used twice: the labels cannot be matched, the run is still good
+        return ["## Since the last run", "", f"Not compared: {error}", ""]
     if report is None:
         return []
     if report.labels.per_pair:

@@ -16,19 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from constitution.atomic import atomic_write_text, recover_dir, replace_dir
-from constitution.data.pairs import PairReader, load_pairs, scan_pairs, split_pairs
+from constitution.data.pairs import load_pairs, scan_pairs, split_pairs
 from constitution.data.records import Pair
 from constitution.diff.snapshot import keep_previous, write_snapshot
 from constitution.errors import InputError
 from constitution.generation import generate_pairs
 from constitution.hashing import content_hash
 from constitution.labeling.cache import JudgmentCache
-from constitution.labeling.jury import Jury
-from constitution.labeling.jury_summary import JurySummary
-from constitution.labeling.jury_table import format_jury
-from constitution.labeling.labeler import Labeler
-from constitution.labeling.run import label_to_folder
-from constitution.labeling.table import format_summary
+from constitution.labeling.run import describe, label_dataset
 from constitution.llm.base import LLM
 from constitution.llm.config import answer_fields
 from constitution.llm.factory import make_llm
@@ -38,6 +33,8 @@ from constitution.pipeline.report import write_report
 from constitution.pipeline.stages import STAGES, StageRunner, file_fingerprint
 from constitution.resources import demo_prompts
 from constitution.sources import find_constitution
+
+SPLIT = "by-prompt"  # how the test pairs are chosen (split_pairs): a run split another way trains again
 
 
 class Pipeline:
@@ -98,7 +95,7 @@ class Pipeline:
             label_fp = content_hash(gen_fp, c.pairs_limit, self.constitution.hash, self._judges_fingerprint(), c.labeling)
             self.runner.run("label", label_fp, [self.labels_dir / "labels.jsonl"], lambda: self._label(source))
             self.close()  # free the judge's memory before training
-            train_fp = content_hash(label_fp, c.training, c.test_fraction, c.seed)
+            train_fp = content_hash(label_fp, c.training, c.test_fraction, c.seed, SPLIT)
             self.runner.run("train", train_fp, [self.model_dir / "config.json"], self._train)
             human = c.human_eval and file_fingerprint(c.human_eval)
             eval_fp = content_hash(train_fp, human, c.human_eval_limit)
@@ -126,28 +123,20 @@ class Pipeline:
         staged = self.labels_dir.with_name("labels.staging")
         recover_dir(self.labels_dir)
         shutil.rmtree(staged, ignore_errors=True)
+        c = self.config
+        jury = c.jury()
+        if len(jury) > 1:
+            self.close()  # the policy's engine: a jury loads each judge in turn
         with JudgmentCache(self.run_dir / "judgments.sqlite") as cache:
-            if len(self.config.jury()) > 1:
-                summary = self._label_with_jury(source, staged, cache, scan.kept)
-            else:
-                labeler = Labeler(self.constitution, self._model("judge"), cache, self.config.labeling)
-                reader = PairReader(source, limit=self.config.pairs_limit)
-                summary = label_to_folder(labeler, reader, staged, total=scan.kept, desc="label")
-                self.log(format_summary(summary))
+            summary = label_dataset(
+                source, staged, self.constitution, jury, cache, c.labeling, engine=c.engine, ray=c.ray, quorum=c.quorum,
+                limit=c.pairs_limit, total=scan.kept, llm=self._model("judge") if len(jury) == 1 else None,
+            )  # fmt: skip
+        self.log(describe(summary))
         write_snapshot(self.constitution, staged)
         keep_previous(self.labels_dir, self.run_dir / "previous", self.constitution)  # for the report's "Since the last run"
         replace_dir(staged, self.labels_dir)  # the labels folder appears whole or not at all
         return {"dropped_mismatched": scan.dropped_mismatched, **summary.model_dump(exclude={"per_principle"})}
-
-    def _label_with_jury(self, source: str, out: Path, cache: JudgmentCache, total: int) -> JurySummary:
-        """Every judge labels into ``out/judges/``, the jury's labels go to ``out``. Like a single judge's failed pairs,
-        a judge that failed and the pairs below the quorum are reported (summary, ``skipped.jsonl``), not raised."""
-        c = self.config
-        self.close()  # the policy's engine: each judge is loaded in turn
-        jury = Jury(self.constitution, c.jury(), cache, c.labeling, quorum=c.quorum, engine=c.engine, ray=c.ray)
-        summary = jury.label(source, out, limit=c.pairs_limit, total=total)
-        self.log(format_jury(summary))
-        return summary
 
     def _split(self) -> tuple[list[Pair], list[Pair]]:
         from constitution.reward.principle_pairs import load_principle_pairs

@@ -54,13 +54,13 @@ class _Outcomes:
     def write(self, index: int, record: FeedbackRecord) -> None:
         self.tally.add(self.subsets[index], judge_outcome(record))
 
-    def truncated(self, pair_id: str) -> None:
+    def truncated(self, index: int, pair_id: str) -> None:
         pass  # judged on a shortened conversation: still a verdict
 
-    def skipped(self, pair_id: str, reason: str) -> None:
+    def skipped(self, index: int, pair_id: str, reason: str) -> None:
         self.rows_skipped += 1
 
-    def failed(self, pair_id: str, error: str) -> None:
+    def failed(self, index: int, pair_id: str, error: str) -> None:
         self.rows_failed += 1
 
 

@@ -4,11 +4,13 @@ which judgments an edit makes the judge answer again, and which labels it flips.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from constitution.diff import diff_versions, format_diff, write_diff
+from constitution.diff import compare_labels, diff_versions, format_diff, write_diff
+from constitution.errors import InputError
 from constitution.labeling import JudgmentCache, Labeler, label_pairs
 from constitution.loader import load_constitution
 
@@ -121,3 +123,16 @@ def test_outputs_are_written(tmp_path: Path):
     assert "| kind | 3 | 12 → 12 |" in table and "| short |" not in table and "1 principle(s) unchanged in every pair." in table
     screen = format_diff(report)
     assert f"{report.labels.flipped} labels flipped" in screen and "kind: reworded" in screen
+
+
+def test_a_pair_id_used_twice_is_an_error_naming_it(tmp_path: Path):
+    folder = write_principles(tmp_path / "p", KIND_SHORT)
+    pairs = word_pairs()
+    twice = [*pairs, pairs[1].model_copy(update={"response_a": "another reply"})]
+    judge = WordJudge()
+    with pytest.raises(InputError, match=re.escape(f"pair id '{pairs[1].id}' is used twice")):
+        _diff(folder, folder, tmp_path / "c.sqlite", twice, judge)
+    records, _ = label_pairs(Labeler(load_constitution(folder), judge, JudgmentCache(tmp_path / "d.sqlite")), twice)
+    with pytest.raises(InputError, match="is used twice") as info:
+        compare_labels(records[:-1], records, load_constitution(folder), load_constitution(folder))
+    assert info.value.where == "the new labels"

@@ -52,3 +52,16 @@ def test_the_report_shows_what_the_edit_changed_since_the_last_run(tmp_path: Pat
 
     third = _label(run_dir, new, pairs)  # relabelled under the same constitution: the old comparison is stale
     assert not (run_dir / "previous").exists() and since_last_run(run_dir, third.labels_dir, plots, RAN) == []
+
+
+def test_a_pair_id_used_twice_is_named_in_the_section_not_raised(tmp_path: Path):
+    rows = [{"id": p.id, "prompt": "Say something.", "response_a": p.response_a, "response_b": p.response_b} for p in word_pairs()[:6]]
+    rows.append({**rows[0], "response_a": "reply kind short"})
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run_dir, plots = tmp_path / "run", tmp_path / "run" / "plots"
+    plots.mkdir(parents=True)
+    _label(run_dir, write_principles(tmp_path / "old", [("kind", "Which response is more kind?", 3.0)]), pairs)
+    second = _label(run_dir, write_principles(tmp_path / "new", [("kind", "Which response is more kind or polite?", 3.0)]), pairs)
+    section = since_last_run(run_dir, second.labels_dir, plots, RAN)
+    assert section[0] == "## Since the last run" and f"pair id '{rows[0]['id']}' is used twice" in section[2]

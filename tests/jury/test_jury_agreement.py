@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from constitution.labeling.inter_judge import CohenKappa, KrippendorffAlpha, hard_label
+from constitution.labeling.jury.inter_judge import CohenKappa, KrippendorffAlpha, hard_label
 
 
 def _kappa(pairs: list[tuple[str, str]]) -> CohenKappa:

@@ -19,7 +19,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from constitution.cli import main
 from constitution.data import load_pairs
-from constitution.labeling.inter_judge import KrippendorffAlpha, hard_label
+from constitution.labeling.jury.inter_judge import KrippendorffAlpha, hard_label
 from constitution.labeling.stats import agreement_score
 
 PAIRS = [

@@ -9,8 +9,8 @@ import pytest
 
 from constitution.cli import main
 from constitution.errors import InputError
-from constitution.labeling.jury_config import JudgeSpec, juror_names
-from constitution.labeling.jury_votes import VoteTable, Votes, combine
+from constitution.labeling.jury.config import JudgeSpec, juror_names
+from constitution.labeling.jury.votes import VoteTable, Votes, combine
 from constitution.pipeline.config import PipelineConfig
 
 

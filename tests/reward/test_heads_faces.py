@@ -192,7 +192,7 @@ def test_pipeline_trains_heads_and_reports_each_principle(minilm_path, heads_roo
     save_jsonl_as_dataset(labels, run_dir / "labels")
     training = RewardTrainingConfig(heads="per_principle", epochs=1, max_length=32, batch_size=8, eval_fraction=0.0)
     pipeline = Pipeline(PipelineConfig(run_dir=str(run_dir), constitution=str(heads_root / "train_c"), training=training), log=lambda _: None)
-    assert pipeline._train()["train_pairs"] == 32
+    assert pipeline._train()["train_pairs"] == 30  # 40 pairs of 8 prompts, whole prompts held out
     assert read_metadata(run_dir / "reward_model").heads == ["polite", "cites", "concise"]
     pipeline._evaluate()
     heads = json.loads((run_dir / "eval" / "heads.json").read_text())

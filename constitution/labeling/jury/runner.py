@@ -3,9 +3,9 @@ comparison, and the jury's label is the weighted mean of theirs.
 
 The judges run one after the other, each loaded, run by the ordinary :class:`Labeler` into ``OUT/judges/<name>/``
 (a complete label folder of its own) and released. Their judgments share one judgment cache, told apart by the
-judge's identity. The jury then reads the judges' labels back, a few floats per pair id (:mod:`jury_votes`), and
-walks the input once more, writing a pair's jury label when at least ``quorum`` judges labelled it and listing it in
-``skipped.jsonl`` when not. ``OUT`` ends up like a single judge's folder (``labels.jsonl``, the dataset,
+judge's identity. The jury then reads the judges' labels back, a few floats per pair id
+(:mod:`constitution.labeling.jury.votes`), and walks the input once more, writing a pair's jury label when at least
+``quorum`` judges labelled it and listing it in ``skipped.jsonl`` when not. ``OUT`` ends up like a single judge's folder (``labels.jsonl``, the dataset,
 ``summary.json`` (a :class:`JurySummary`), ``truncated.jsonl``, ``skipped.jsonl``) plus ``judges/``.
 
 A judge that cannot be loaded, or stops (its backend down), is reported in the summary and labels nothing; two
@@ -23,12 +23,12 @@ from constitution.data.records import FeedbackRecord, Pair
 from constitution.errors import InputError
 from constitution.labeling.cache import JudgmentCache
 from constitution.labeling.config import LabelConfig
-from constitution.labeling.jury_config import JudgeSpec, check_quorum, juror_names
-from constitution.labeling.jury_summary import JurorReport, JuryStats, JurySummary
-from constitution.labeling.jury_votes import Combined, VoteTable, combine
+from constitution.labeling.folder import label_to_folder
+from constitution.labeling.jury.config import JudgeSpec, check_quorum, juror_names
+from constitution.labeling.jury.summary import JurorReport, JuryStats, JurySummary
+from constitution.labeling.jury.votes import Combined, VoteTable, combine
 from constitution.labeling.labeler import Labeler
 from constitution.labeling.output import LabelWriter
-from constitution.labeling.run import label_to_folder
 from constitution.labeling.stats import LabelSummary
 from constitution.llm.config import RayConfig
 from constitution.llm.factory import Engine, make_llm
@@ -119,22 +119,22 @@ class Jury:
         judge_down = any(s is None for s in summaries)
         below = failed = 0
         with LabelWriter(out) as writer:
-            reader = PairReader(source, limit=limit, on_bad=writer.bad_row)
+            reader = writer.reading(PairReader(source, limit=limit))
             for index, pair in enumerate(reader):
                 pair_votes = votes.pop(pair.id)
                 stats.add_votes(pair_votes)
                 if pair_votes.count >= self.quorum:
                     record = _record(pair, combine(pair_votes, weights), pair_votes.truncated, self.name, self.constitution.hash)
                     stats.add_label(record, pair_votes)
-                    writer.write(index, record)
                     if record.truncated:
-                        writer.truncated(pair.id)
+                        writer.truncated(index, pair.id)
+                    writer.write(index, record)
                     continue
                 below += 1
                 failed += pair_votes.failed or judge_down
                 missing = [n for n, p in zip(self.names, pair_votes.p_a) if p is None]
                 writer.skipped(
-                    pair.id,
+                    index, pair.id,
                     f"below quorum: {pair_votes.count} of {len(self.names)} judges labelled it (quorum {self.quorum}); "
                     f"no label from {', '.join(missing)} (see judges/<name>/skipped.jsonl and the summary)",
                 )

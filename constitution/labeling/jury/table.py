@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from constitution.labeling.jury_summary import JurorReport, JurySummary
+from constitution.labeling.jury.summary import JurorReport, JurySummary
 from constitution.labeling.table import fmt, format_summary, pct
 
 

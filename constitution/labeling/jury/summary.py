@@ -13,8 +13,8 @@ from itertools import combinations
 from pydantic import BaseModel, Field
 
 from constitution.data.records import FeedbackRecord
-from constitution.labeling.inter_judge import CohenKappa, KrippendorffAlpha, hard_label
-from constitution.labeling.jury_votes import Votes
+from constitution.labeling.jury.inter_judge import CohenKappa, KrippendorffAlpha, hard_label
+from constitution.labeling.jury.votes import Votes
 from constitution.labeling.stats import LabelStats, LabelSummary, Mean, agreement_score
 
 
