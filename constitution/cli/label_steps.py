@@ -59,7 +59,7 @@ def _principles(given_path: str | None):
 def run(args: argparse.Namespace) -> int:
     from constitution.data.steps import StepReader
     from constitution.labeling.cache import JudgmentCache
-    from constitution.labeling.jury_config import check_quorum
+    from constitution.labeling.jury.config import check_quorum
     from constitution.labeling.step_output import label_steps_to_folder
     from constitution.labeling.steps import StepLabeler
     from constitution.llm.factory import make_llm

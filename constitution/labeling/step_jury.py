@@ -13,7 +13,7 @@ from pathlib import Path
 from constitution.data.steps import StepReader
 from constitution.errors import InputError
 from constitution.labeling.cache import JudgmentCache
-from constitution.labeling.jury_config import JudgeSpec, check_quorum, juror_names
+from constitution.labeling.jury.config import JudgeSpec, check_quorum, juror_names
 from constitution.labeling.step_output import StepLabelWriter, label_steps_to_folder
 from constitution.labeling.steps import StepLabelConfig, StepLabeler, StepLabelRecord, StepLabelSummary
 from constitution.llm.factory import make_llm

@@ -263,7 +263,7 @@ def test_label_steps_cli_with_the_embedded_judge(tmp_path: Path, judge_model_pat
 
 def test_a_jury_of_step_judges_gives_their_weighted_mean(tmp_path: Path, step_folder: Path, monkeypatch):
     from constitution.labeling import step_jury
-    from constitution.labeling.jury_config import JudgeSpec
+    from constitution.labeling.jury.config import JudgeSpec
 
     def stand_in(config):  # two stand-in judges (fakes for the loaded models), told apart by the model name
         judge = ChainJudge(confidence=0.95 if config.model == "sure" else 0.75)
