@@ -42,9 +42,9 @@ from constitution.server_config import ServerConfig
 
 log = logging.getLogger(__name__)
 
-ScoreFn = Callable[[list[Any]], list[float]]
+ScoreFn = Callable[[list[Any]], list[Any]]  # items -> one result per item
 ExplainFn = Callable[[list[Any], bool], tuple[list[float], list[dict[str, float]]]]  # (items, normalize) -> rewards, shares
-Job = tuple[list[Any], asyncio.Future]
+Job = tuple[list[Any], asyncio.Future, ScoreFn]
 RETRY_AFTER_S = 1
 
 
@@ -141,7 +141,8 @@ class ScoringFailed(Exception):
 
 class Batcher:
     """Collects concurrent scoring requests into batches for one worker thread; at most ``max_queue_items`` items
-    wait for a batch."""
+    wait for a batch. Every request goes through it (plain scores and explanations alike): one queue bound, and
+    inference only on the worker thread."""
 
     def __init__(self, score: ScoreFn, max_batch: int, max_wait_ms: float, max_queue_items: int) -> None:
         self.score = score
@@ -153,14 +154,14 @@ class Batcher:
         self.task: asyncio.Task | None = None
         self.batches = 0
 
-    async def submit(self, items: list[Any]) -> list[float]:
-        """Rewards for the items, scored together with whatever else arrives meanwhile; QueueFull if they would
-        take the waiting items past ``max_queue_items``."""
+    async def submit(self, items: list[Any], score: ScoreFn | None = None) -> list[Any]:
+        """One result per item from ``score`` (default: the batcher's), scored together with whatever else arrives
+        meanwhile for the same function; QueueFull if they would take the waiting items past ``max_queue_items``."""
         if self.queued_items + len(items) > self.max_queue_items:
             raise QueueFull(f"{self.queued_items} items are waiting (at most {self.max_queue_items})")
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self.queued_items += len(items)
-        self.queue.put_nowait((items, future))
+        self.queue.put_nowait((items, future, score or self.score))
         return await future
 
     def _take(self, job: Job) -> Job:
@@ -182,23 +183,31 @@ class Batcher:
         return jobs
 
     async def _run_jobs(self, jobs: list[Job]) -> None:
-        """Score the jobs in one call; if that fails, score each alone so only the failing ones get the error."""
-        items = [item for job_items, _ in jobs for item in job_items]
+        """Score the jobs in one call per scoring function; if a call fails, score its jobs one by one so only the
+        failing ones get the error."""
+        groups: dict[ScoreFn, list[Job]] = {}
+        for job in jobs:
+            groups.setdefault(job[2], []).append(job)
+        for score, group in groups.items():
+            await self._run_group(score, group)
+
+    async def _run_group(self, score: ScoreFn, jobs: list[Job]) -> None:
+        items = [item for job_items, _, _ in jobs for item in job_items]
         try:
-            rewards = await asyncio.to_thread(self.score, items)
+            rewards = await asyncio.to_thread(score, items)
             if len(rewards) != len(items):
                 raise RuntimeError(f"the model returned {len(rewards)} rewards for {len(items)} inputs")
         except Exception as exc:  # noqa: BLE001 - delivered to the waiting request(s)
             if len(jobs) > 1:
                 for job in jobs:
-                    await self._run_jobs([job])
+                    await self._run_group(score, [job])
                 return
             if not jobs[0][1].done():
                 jobs[0][1].set_exception(exc)
             return
         self.batches += 1
         start = 0
-        for job_items, future in jobs:
+        for job_items, future, _ in jobs:
             if not future.done():
                 future.set_result(rewards[start : start + len(job_items)])
             start += len(job_items)
@@ -310,10 +319,12 @@ def create_app(
     explain: ExplainFn | None = None,
 ) -> FastAPI:
     """The ASGI app around a scoring function (``items -> raw rewards``) and the model's normalisation; ``explain``
-    (per-principle models) answers ``/score`` requests with ``explain: true``, one request at a time, off the
-    batcher (a diagnostic, not the RL path)."""
+    (per-principle models) answers ``/score`` requests with ``explain: true``. Both go through the one bounded
+    batcher."""
     batcher = Batcher(score, config.max_batch, config.max_wait_ms, config.max_queue_items)
-    explaining = asyncio.Semaphore(1)
+    explainers: dict[bool, ScoreFn] = {}
+    if explain is not None:
+        explainers = {norm: (lambda items, norm=norm: list(zip(*explain(items, norm)))) for norm in (True, False)}
     warned_no_prompts = False
     threshold = resolve_threshold(config.threshold, default_threshold)
 
@@ -348,13 +359,13 @@ def create_app(
     async def failed(request: Request, exc: Exception) -> JSONResponse:
         return _internal_error(request, exc)
 
-    async def _score(items: Sequence[Any]) -> list[float]:
+    async def _score(items: Sequence[Any], fn: ScoreFn | None = None) -> list[Any]:
         if len(items) > config.max_items:
             raise HTTPException(413, f"{len(items)} items; at most {config.max_items} per request")
         if not items:
             return []
         try:
-            return await batcher.submit(list(items))
+            return await batcher.submit(list(items), fn)
         except QueueFull as exc:
             raise HTTPException(503, f"server busy: {exc}; retry later", headers={"Retry-After": str(RETRY_AFTER_S)}) from None
         except Exception as exc:
@@ -377,17 +388,10 @@ def create_app(
         return Health(model=model_name, batches=batcher.batches)
 
     async def _explain(req: ScoreRequest) -> ExplainedRewards:
-        items = req.scoring_items()
-        if explain is None:
+        if not explainers:
             raise HTTPException(422, "explain needs a per-principle reward model (`constitution train --heads per_principle`)")
-        if len(items) > config.max_items:
-            raise HTTPException(413, f"{len(items)} items; at most {config.max_items} per request")
-        async with explaining:
-            try:
-                rewards, shares = await asyncio.to_thread(explain, items, req.normalize)
-            except Exception as exc:
-                raise ScoringFailed from exc
-        return ExplainedRewards(rewards=rewards, contributions=shares)
+        results = await _score(req.scoring_items(), explainers[req.normalize])
+        return ExplainedRewards(rewards=[r for r, _ in results], contributions=[s for _, s in results])
 
     @app.post("/score", response_model=None)
     async def score_route(req: ScoreRequest) -> Rewards | ExplainedRewards:
