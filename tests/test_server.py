@@ -18,7 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from benchmarks.bench_service import Server
-from constitution.server import Batcher, ServerConfig, create_app
+from constitution.serve.app import create_app
+from constitution.serve.batcher import Batcher
+from constitution.serve.config import ServerConfig
 
 KEY = "test-key-123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -207,7 +209,7 @@ def test_a_failing_request_does_not_fail_the_requests_batched_with_it(score, err
 
 
 def test_a_scoring_error_is_a_500_with_a_request_id_and_no_exception_text(caplog):
-    with TestClient(create_app(_poison, ServerConfig())) as client, caplog.at_level(logging.ERROR, "constitution.server"):
+    with TestClient(create_app(_poison, ServerConfig())) as client, caplog.at_level(logging.ERROR, "constitution.serve.app"):
         r = client.post("/get_reward", json={"query": ["poison"]})
         assert r.status_code == 500 and "poison" not in r.text and "ValueError" not in r.text
         request_id = r.json()["request_id"]
@@ -218,7 +220,7 @@ def test_a_scoring_error_is_a_500_with_a_request_id_and_no_exception_text(caplog
 
 
 def test_get_reward_without_prompts_warns_once(caplog):
-    with TestClient(create_app(_poison, ServerConfig())) as client, caplog.at_level(logging.WARNING, "constitution.server"):
+    with TestClient(create_app(_poison, ServerConfig())) as client, caplog.at_level(logging.WARNING, "constitution.serve.app"):
         for _ in range(3):
             assert client.post("/get_reward", json={"query": ["ab"]}).json()["rewards"] == [2.0]
         assert client.post("/get_reward", json={"query": ["Q: hi A: ok"], "prompts": ["Q: hi A:"]}).status_code == 200

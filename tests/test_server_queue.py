@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from constitution.server import ServerConfig, create_app
+from constitution.serve.app import create_app
+from constitution.serve.config import ServerConfig
 from tests.helpers.local_server import LocalServer
 
 pytestmark = pytest.mark.reliability
