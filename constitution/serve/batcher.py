@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 ScoreFn = Callable[[list[Any]], list[Any]]  # items -> one result per item
-Job = tuple[list[Any], asyncio.Future, ScoreFn]
+Job = tuple[list[Any], asyncio.Future]
 
 
 class QueueFull(Exception):
@@ -17,8 +17,8 @@ class QueueFull(Exception):
 
 class Batcher:
     """Collects concurrent scoring requests into batches for one worker thread; at most ``max_queue_items`` items
-    wait for a batch. Every request goes through it (plain scores and explanations alike): one queue bound, and
-    inference only on the worker thread."""
+    wait for a batch. Every scoring route goes through it (plain scores, explanations, OpenRLHF's, classification):
+    one queue bound, and inference only in its batches."""
 
     def __init__(self, score: ScoreFn, max_batch: int, max_wait_ms: float, max_queue_items: int) -> None:
         self.score = score
@@ -29,15 +29,18 @@ class Batcher:
         self.queue: asyncio.Queue[Job] = asyncio.Queue()
         self.task: asyncio.Task | None = None
         self.batches = 0
+        self.items_scored = 0
+        self.refused = 0
 
-    async def submit(self, items: list[Any], score: ScoreFn | None = None) -> list[Any]:
-        """One result per item from ``score`` (default: the batcher's), scored together with whatever else arrives
-        meanwhile for the same function; QueueFull if they would take the waiting items past ``max_queue_items``."""
+    async def submit(self, items: list[Any]) -> list[Any]:
+        """One result per item, scored together with whatever else arrives meanwhile; QueueFull if they would take
+        the waiting items past ``max_queue_items``."""
         if self.queued_items + len(items) > self.max_queue_items:
+            self.refused += 1
             raise QueueFull(f"{self.queued_items} items are waiting (at most {self.max_queue_items})")
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self.queued_items += len(items)
-        self.queue.put_nowait((items, future, score or self.score))
+        self.queue.put_nowait((items, future))
         return await future
 
     def _take(self, job: Job) -> Job:
@@ -59,31 +62,24 @@ class Batcher:
         return jobs
 
     async def _run_jobs(self, jobs: list[Job]) -> None:
-        """Score the jobs in one call per scoring function; if a call fails, score its jobs one by one so only the
-        failing ones get the error."""
-        groups: dict[ScoreFn, list[Job]] = {}
-        for job in jobs:
-            groups.setdefault(job[2], []).append(job)
-        for score, group in groups.items():
-            await self._run_group(score, group)
-
-    async def _run_group(self, score: ScoreFn, jobs: list[Job]) -> None:
-        items = [item for job_items, _, _ in jobs for item in job_items]
+        """Score the jobs in one call; if that fails, score each alone so only the failing ones get the error."""
+        items = [item for job_items, _ in jobs for item in job_items]
         try:
-            rewards = await asyncio.to_thread(score, items)
+            rewards = await asyncio.to_thread(self.score, items)
             if len(rewards) != len(items):
                 raise RuntimeError(f"the model returned {len(rewards)} rewards for {len(items)} inputs")
         except Exception as exc:  # noqa: BLE001 - delivered to the waiting request(s)
             if len(jobs) > 1:
                 for job in jobs:
-                    await self._run_group(score, [job])
+                    await self._run_jobs([job])
                 return
             if not jobs[0][1].done():
                 jobs[0][1].set_exception(exc)
             return
         self.batches += 1
+        self.items_scored += len(items)
         start = 0
-        for job_items, future, _ in jobs:
+        for job_items, future in jobs:
             if not future.done():
                 future.set_result(rewards[start : start + len(job_items)])
             start += len(job_items)

@@ -51,10 +51,37 @@ class RewardQuery(BaseModel):
     prompts: list[str] | None = None
 
 
-class Rewards(BaseModel):
-    """One reward per input, in input order."""
+class ServedBy(BaseModel):
+    """Which model scored a response: the service's version number (1 at start, +1 per reload), the reward model
+    folder and the hash of the constitution weighing its heads (None: its training weights, or a scalar model)."""
+
+    version: int
+    model: str
+    constitution_hash: str | None = None
+
+
+class Stats(BaseModel):
+    """Mean and std of raw rewards over the model's training responses."""
+
+    mean: float
+    std: float
+
+
+class Normalization(BaseModel):
+    """The statistics that normalised a response's rewards: ``(r − mean) / std`` for the combined reward and, for a
+    per-principle model, for each principle's head."""
+
+    reward: Stats
+    principles: dict[str, Stats] = Field(default_factory=dict)
+
+
+class Rewards(ServedBy):
+    """One reward per input, in input order; for a per-principle model also each principle's reward (one list per
+    principle, in input order); the statistics used when normalised (else None)."""
 
     rewards: list[float]
+    principles: dict[str, list[float]] = Field(default_factory=dict)
+    normalization: Normalization | None = None
 
 
 class ExplainedRewards(Rewards):
@@ -63,11 +90,14 @@ class ExplainedRewards(Rewards):
     contributions: list[dict[str, float]]
 
 
-class OpenRLHFRewards(Rewards):
-    """/get_reward's answer in OpenRLHF's own reward-server shape (versions before 2026 read every key)."""
+class OpenRLHFRewards(ServedBy):
+    """/get_reward's answer in OpenRLHF's reward-server shape (``rewards``, ``scores``, ``extra_logs``: one list per
+    principle for a per-principle model), always normalised, with the statistics used."""
 
+    rewards: list[float]
     scores: list[float]
     extra_logs: dict[str, list[float]] = Field(default_factory=dict)
+    normalization: Normalization
 
 
 class Decision(BaseModel):
@@ -78,15 +108,41 @@ class Decision(BaseModel):
     threshold: float
 
 
-class Decisions(BaseModel):
+class Decisions(ServedBy):
     """One decision per input, in input order."""
 
     results: list[Decision]
 
 
-class Health(BaseModel):
-    """Liveness, the model served, and how many batches it has scored."""
+class Health(ServedBy):
+    """Liveness, the model served, and how much it has scored."""
 
     status: Literal["ok"] = "ok"
-    model: str
     batches: int
+    items_scored: int
+    queued_items: int
+    refused: int = Field(description="requests answered 503 because the queue was full")
+
+
+class ReloadRequest(BaseModel):
+    """What to serve from now on. ``model``: a reward model folder to load (default: keep the loaded one);
+    ``constitution``: a principles folder or file weighing a per-principle model's heads (default: re-read the one
+    being served, if any); ``training_weights``: weigh the heads as trained, dropping the constitution."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+    constitution: str | None = None
+    training_weights: StrictBool = False
+
+    @model_validator(mode="after")
+    def _one_weighting(self) -> ReloadRequest:
+        if self.constitution is not None and self.training_weights:
+            raise ValueError("give `constitution` or `training_weights`, not both")
+        return self
+
+
+class Reloaded(ServedBy):
+    """The model now served, and the version it replaced."""
+
+    previous_version: int

@@ -7,8 +7,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import uvicorn
+
+
+def wait_until(condition: Callable[[], bool], what: str, limit_s: float = 60) -> None:
+    """Poll ``condition`` until it holds; fail the test naming ``what`` after ``limit_s``."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.01)
 
 
 class LocalServer:

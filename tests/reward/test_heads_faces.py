@@ -90,8 +90,9 @@ def test_explain_on_a_scalar_service_is_a_422():
 
     from constitution.serve.app import create_app
     from constitution.serve.config import ServerConfig
+    from tests.helpers.fake_reward import served
 
-    with TestClient(create_app(lambda items: [0.0] * len(items), ServerConfig())) as client:
+    with TestClient(create_app(served(lambda items: [0.0] * len(items)), ServerConfig())) as client:
         response = client.post("/score", json={"texts": ["hi"], "explain": True})
     assert response.status_code == 422 and "per-principle" in response.json()["error"]
 
