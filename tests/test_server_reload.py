@@ -105,7 +105,7 @@ def test_a_weight_edit_reaches_the_running_service(tmp_path):
         bad = write_constitution(tmp_path / "bad", {"polite": 1.0, "harmless": 1.0})  # no head for `harmless`
         refused = post("/reload", {"constitution": str(bad)})
         still = post("/score", {"texts": texts}).json()
-        busy_free = post("/reload", {"training_weights": True}).json()
+        training = post("/reload", {"training_weights": True}).json()
 
     edited = load_constitution(principles)
     assert (before["version"], reloaded["version"], after["version"]) == (1, 2, 2)
@@ -115,4 +115,4 @@ def test_a_weight_edit_reaches_the_running_service(tmp_path):
     assert after["rewards"] != pytest.approx(before["rewards"], abs=1e-3)
     assert refused.status_code == 422 and "harmless" in refused.json()["error"] and "still serving version 2" in refused.json()["error"]
     assert still == after
-    assert (busy_free["version"], busy_free["constitution_hash"]) == (3, None)
+    assert (training["version"], training["constitution_hash"]) == (3, None)
