@@ -13,7 +13,7 @@ from tests.helpers.paths import ROOT
 def contract_layers(pyproject: str) -> list[set[str]]:
     """The modules of each layer of the layers contract, top first, without the ``constitution.`` prefix."""
     contracts = tomllib.loads(pyproject)["tool"]["importlinter"]["contracts"]
-    (layers,) = [c["layers"] for c in contracts if c["type"] == "layers"]
+    (layers,) = [c["layers"] for c in contracts if c["type"] == "layers" and "containers" not in c]
     return [{name.strip().removeprefix("constitution.") for name in re.split(r"[|:]", layer)} for layer in layers]
 
 

@@ -9,7 +9,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,7 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from benchmarks.bench_service import Server
-from constitution.server import Batcher, ServerConfig, create_app
+from constitution.serve.app import create_app
+from constitution.serve.batcher import Batcher
+from constitution.serve.config import ServerConfig
+from constitution.serve.served import ServedModel
+from tests.helpers.fake_reward import served
+from tests.helpers.local_server import wait_until
 
 KEY = "test-key-123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -50,9 +55,9 @@ def test_health_needs_no_key(server):
 
 
 def test_every_route_but_health_needs_the_key(server):
-    app = create_app(lambda items: [], ServerConfig(api_key=KEY))
+    app = create_app(served(lambda items: []), ServerConfig(api_key=KEY))
     routes = [(method, route.path) for route in app.routes for method in sorted(route.methods)]
-    assert {path for _, path in routes} >= {"/health", "/score", "/classify", "/get_reward"}
+    assert {path for _, path in routes} >= {"/health", "/score", "/classify", "/get_reward", "/reload"}
     assert not {path for _, path in routes} & {"/docs", "/redoc", "/openapi.json"}, "no docs or schema with a key"
     unrouted = [("GET", "/docs"), ("GET", "/openapi.json"), ("GET", "/redoc"), ("GET", "/nope"), ("GET", "/health/"), ("OPTIONS", "/score")]
     for method, path in routes + unrouted:
@@ -116,7 +121,7 @@ def test_openrlhf_queries_are_scored_as_conversation_and_response(spread_model, 
     ]
     built = [_openrlhf_query(judge_tokenizer, messages, response, pads) for (messages, response), pads in zip(conversations, (2, 0))]
     queries, prompts = [q for q, _ in built], [p for _, p in built]
-    app = create_app(spread_model.score, ServerConfig(), normalize=spread_model.normalize)
+    app = create_app(ServedModel(spread_model, version=1, folder="spread"), ServerConfig())
     with TestClient(app) as client:
         got = client.post("/get_reward", json={"query": queries, "prompts": prompts, "labels": ["", ""]}).json()["rewards"]
 
@@ -207,7 +212,7 @@ def test_a_failing_request_does_not_fail_the_requests_batched_with_it(score, err
 
 
 def test_a_scoring_error_is_a_500_with_a_request_id_and_no_exception_text(caplog):
-    with TestClient(create_app(_poison, ServerConfig())) as client, caplog.at_level(logging.ERROR, "constitution.server"):
+    with TestClient(create_app(served(_poison), ServerConfig())) as client, caplog.at_level(logging.ERROR, "constitution.serve.app"):
         r = client.post("/get_reward", json={"query": ["poison"]})
         assert r.status_code == 500 and "poison" not in r.text and "ValueError" not in r.text
         request_id = r.json()["request_id"]
@@ -218,20 +223,13 @@ def test_a_scoring_error_is_a_500_with_a_request_id_and_no_exception_text(caplog
 
 
 def test_get_reward_without_prompts_warns_once(caplog):
-    with TestClient(create_app(_poison, ServerConfig())) as client, caplog.at_level(logging.WARNING, "constitution.server"):
+    with TestClient(create_app(served(_poison), ServerConfig())) as client, caplog.at_level(logging.WARNING, "constitution.serve.routes"):
         for _ in range(3):
             assert client.post("/get_reward", json={"query": ["ab"]}).json()["rewards"] == [2.0]
         assert client.post("/get_reward", json={"query": ["Q: hi A: ok"], "prompts": ["Q: hi A:"]}).status_code == 200
     assert [r.getMessage() for r in caplog.records].count(
         "/get_reward without `prompts`: scoring each query as raw text, in the policy's chat format"
     ) == 1
-
-
-def _wait_until(condition: Callable[[], bool], what: str, limit_s: float = 60) -> None:
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.01)
 
 
 def test_a_full_queue_answers_503_with_retry_after_then_recovers():
@@ -244,11 +242,11 @@ def test_a_full_queue_answers_503_with_retry_after_then_recovers():
         return [float(len(t)) for t in items]
 
     config = ServerConfig(max_batch=1, max_items=2, max_queue_items=4)
-    with TestClient(create_app(held, config)) as client, ThreadPoolExecutor(3) as pool:
+    with TestClient(create_app(served(held), config)) as client, ThreadPoolExecutor(3) as pool:
         first = pool.submit(client.post, "/score", json={"texts": ["a"]})
-        _wait_until(started.is_set, "the first batch")
+        wait_until(started.is_set, "the first batch")
         waiting = [pool.submit(client.post, "/score", json={"texts": ["bb", "cc"]}) for _ in range(2)]
-        _wait_until(lambda: client.app.state.batcher.queued_items == 4, "4 queued items")
+        wait_until(lambda: client.app.state.batcher.queued_items == 4, "4 queued items")
         for route, body in (("/get_reward", {"query": ["d"]}), ("/score", {"texts": ["d"]}), ("/classify", {"texts": ["d"]})):
             full = client.post(route, json=body)
             assert (full.status_code, full.headers.get("Retry-After")) == (503, "1") and "busy" in full.json()["error"]
@@ -264,12 +262,12 @@ def test_the_queue_must_hold_one_full_request():
 
 
 def test_docs_are_served_without_a_key():
-    with TestClient(create_app(_poison, ServerConfig())) as client:
-        assert client.get("/openapi.json").json()["paths"].keys() == {"/health", "/score", "/classify", "/get_reward"}
+    with TestClient(create_app(served(_poison), ServerConfig())) as client:
+        assert client.get("/openapi.json").json()["paths"].keys() == {"/health", "/score", "/classify", "/get_reward", "/reload"}
 
 
 def test_classify_scores_extreme_rewards_without_overflow():
-    with TestClient(create_app(lambda items: [float(t) for t in items], ServerConfig())) as client:
+    with TestClient(create_app(served(lambda items: [float(t) for t in items]), ServerConfig())) as client:
         results = client.post("/classify", json={"texts": ["-1000", "0", "1000"]}).json()["results"]
     assert [r["score"] for r in results] == pytest.approx([1.0, 0.5, 0.0])
     assert [r["decision"] for r in results] == ["unsafe", "unsafe", "safe"]

@@ -10,9 +10,9 @@ import argparse
 import os
 
 from constitution.cli._flags import add_fields, build, given
-from constitution.cli._heads_flag import add_heads_constitution_flag
+from constitution.cli._heads_flag import add_heads_constitution_flag, heads_constitution
 from constitution.cli._llm_flags import API_KEY_ENV
-from constitution.server_config import ServerConfig
+from constitution.serve.config import ServerConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,10 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from constitution.server import serve
+    from constitution.serve.main import serve
 
     values = given(args, ServerConfig.model_fields)
     if values.get("api_key") is None and os.environ.get(API_KEY_ENV):
         values["api_key"] = os.environ[API_KEY_ENV]
-    serve(args.model, build(ServerConfig, values, "serve"), constitution=args.constitution)
+    config = build(ServerConfig, values, "serve")
+    serve(args.model, config, constitution=heads_constitution(args.constitution))
     return 0

@@ -88,9 +88,11 @@ def test_served_explanations_sum_to_the_rewards(headed, heads_root, tmp_path):
 def test_explain_on_a_scalar_service_is_a_422():
     from fastapi.testclient import TestClient
 
-    from constitution.server import ServerConfig, create_app
+    from constitution.serve.app import create_app
+    from constitution.serve.config import ServerConfig
+    from tests.helpers.fake_reward import served
 
-    with TestClient(create_app(lambda items: [0.0] * len(items), ServerConfig())) as client:
+    with TestClient(create_app(served(lambda items: [0.0] * len(items)), ServerConfig())) as client:
         response = client.post("/score", json={"texts": ["hi"], "explain": True})
     assert response.status_code == 422 and "per-principle" in response.json()["error"]
 

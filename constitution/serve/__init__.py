@@ -1,0 +1,28 @@
+"""The reward service: FastAPI app with dynamic batching of concurrent requests and live model reloads.
+
+Modules: ``config`` (limits, light: the CLI builds flags from it), ``schema`` (the wire format), ``served`` (a loaded
+model under a version number, and the answers made from its scores), ``slot`` (the served model and ``/reload``),
+``batcher`` (the one bounded queue and worker), ``auth`` (API key and body-size guard), ``idempotency`` (answers by
+``Idempotency-Key``), ``routes`` (one router per concern: add new routes there), ``app`` (assembly, error handling),
+``main`` (loading a model and running uvicorn).
+
+Routes: ``GET /health`` (no key needed), ``POST /score`` ``{"items": [{"prompt", "response"}] | "texts": [...],
+"normalize": bool, "explain": bool}`` -> ``{"rewards", "principles", "normalization"}`` (``principles``: each
+principle's reward, one list per principle, for a per-principle model; ``normalization``: the mean/std used; with
+``explain``, also ``{"contributions": [{principle: share}]}``, each item's shares summing to its reward, 422 for a
+scalar model), ``POST /classify`` (same input) -> ``{"results": [{decision, score, threshold}]}``, OpenRLHF's remote
+reward API ``POST /get_reward {"query": [...], "prompts": [...]}`` -> ``{"rewards", "scores", "extra_logs",
+"normalization"}`` (``extra_logs``: one list per principle): each query is split into its prompt's turns and the
+response (see ``openrlhf``) and scored in the reward model's own input format; without ``prompts`` the query is
+scored as text; and ``POST /reload {"model", "constitution", "training_weights"}`` (see ``slot``). Every scoring
+answer names the ``version``, ``model`` and ``constitution_hash`` that scored it. Requests of every route that arrive
+together are scored in one length-sorted batch on a worker thread; a batch that fails is re-scored request by
+request, so one bad request cannot fail the others. At most ``max_queue_items`` items wait for a batch; beyond that a
+request gets 503 with ``Retry-After``. A request sent again with the same ``Idempotency-Key`` gets the first answer.
+
+Binds 127.0.0.1 by default. With an API key, every path but /health needs ``Authorization: Bearer KEY`` (or
+``X-API-Key``), checked before routing (unknown paths get 401 too), and the interactive docs and OpenAPI schema
+are not served. Bodies over ``max_body_bytes`` get 413, more than ``max_items`` items 413, malformed JSON 400, a
+wrong shape or type 422; every error body is ``{"error": message}``. A failure while scoring is a 500 that names a
+request id and nothing else; the exception and its traceback are logged under that id.
+"""

@@ -1,0 +1,81 @@
+"""The ASGI app: the guard, the error handlers, the routers, and the batcher's lifetime."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from constitution.serve.auth import Guard, error
+from constitution.serve.batcher import Batcher
+from constitution.serve.config import ServerConfig
+from constitution.serve.routes import ScoringFailed, Service, admin_router, scoring_router
+from constitution.serve.served import ServedModel
+from constitution.serve.slot import Loader, ModelSlot
+
+log = logging.getLogger(__name__)
+
+
+def _internal_error(request: Request, exc: BaseException) -> JSONResponse:
+    """A 500 that names a request id; the exception and its traceback are logged under that id."""
+    request_id = uuid.uuid4().hex
+    log.error("request %s (%s %s) failed", request_id, request.method, request.url.path, exc_info=(type(exc), exc, exc.__traceback__))
+    return JSONResponse(
+        status_code=500,
+        content={"error": f"internal error (request id {request_id}; the server log has the details)", "request_id": request_id},
+        headers={"X-Request-ID": request_id},
+    )
+
+
+def _handle_errors(app: FastAPI) -> None:
+    """Every error body is ``{"error": message}``: 400 malformed JSON, 422 wrong shape, 500 with a request id."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error(400, "malformed JSON")
+        return JSONResponse(status_code=422, content={"error": "invalid request", "detail": [{"loc": e["loc"], "msg": e["msg"]} for e in errors]})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail), exc.headers)
+
+    @app.exception_handler(ScoringFailed)
+    async def scoring_failed(request: Request, exc: ScoringFailed) -> JSONResponse:
+        return _internal_error(request, exc.__cause__ or exc)
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> JSONResponse:
+        return _internal_error(request, exc)
+
+
+def create_app(served: ServedModel, config: ServerConfig, *, loader: Loader | None = None) -> FastAPI:
+    """The ASGI app serving ``served`` (version 1, normally); ``loader`` builds the models that ``/reload`` swaps in
+    (without one, ``/reload`` answers 501)."""
+    slot = ModelSlot(served, loader)
+    batcher = Batcher(slot.score, config.max_batch, config.max_wait_ms, config.max_queue_items)
+    service = Service(config, slot, batcher)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        batcher.start()
+        yield
+        await batcher.stop()
+
+    # With a key, no docs or schema: a browser's Swagger UI could not send the key anyway.
+    docs: dict[str, Any] = {"docs_url": None, "redoc_url": None, "openapi_url": None} if config.api_key else {}
+    app = FastAPI(title="constitution reward service", lifespan=lifespan, **docs)
+    app.state.service = service
+    app.state.batcher = batcher
+    app.add_middleware(Guard, api_key=config.api_key, max_body_bytes=config.max_body_bytes)
+    _handle_errors(app)
+    app.include_router(admin_router(service))
+    app.include_router(scoring_router(service))
+    return app

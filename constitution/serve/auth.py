@@ -1,0 +1,80 @@
+"""The guard in front of every route: the API key (all paths but /health), then the request-body size bound."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message as AsgiMessage, Receive, Scope, Send
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """Every error body is ``{"error": message}``."""
+    return JSONResponse(status_code=status, content={"error": message}, headers=headers)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it passes ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            break
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that yields the buffered body first, then whatever the client sends next."""
+    pending: list[AsgiMessage] = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> AsgiMessage:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+class Guard:
+    """ASGI middleware in front of everything: the API key on every path but /health, then the body-size bound
+    (from Content-Length, or counted while buffering a body sent without one)."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None, max_body_bytes: int) -> None:
+        self.app = app
+        self.api_key = api_key
+        self.max_body_bytes = max_body_bytes
+        self.unauthorized = error(401, "missing or wrong API key")
+        self.too_large = error(413, f"request body over {max_body_bytes} bytes")
+
+    def _authorized(self, headers: Headers) -> bool:
+        if not self.api_key:
+            return True
+        header = headers.get("authorization", "")
+        given = header[7:] if header.lower().startswith("bearer ") else headers.get("x-api-key", "")
+        return hmac.compare_digest(given.encode(), self.api_key.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if scope["path"] != "/health" and not self._authorized(headers):
+            await self.unauthorized(scope, receive, send)
+            return
+        length = headers.get("content-length")
+        if length is None:
+            body = await _read_body(receive, self.max_body_bytes)
+            if body is None:
+                await self.too_large(scope, receive, send)
+                return
+            receive = _replay(body, receive)
+        elif not length.isdigit() or int(length) > self.max_body_bytes:
+            await self.too_large(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,178 @@
+"""The service's routes, one router per concern: scoring (``/score``, ``/classify``, OpenRLHF's ``/get_reward``) and
+administration (``/health``, ``/reload``). A new kind of route (e.g. scoring reasoning steps) is a new router built
+the same way from :class:`Service` and included in :func:`constitution.serve.app.create_app`; its inference goes
+through :meth:`Service.score` so that it shares the one bounded queue."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import HTTPException
+from pydantic import BaseModel
+
+from constitution.errors import InputError
+from constitution.openrlhf import QueryFormatError, reward_items
+from constitution.safety.scorers import resolve_threshold, unsafe_score
+from constitution.serve.batcher import Batcher, QueueFull
+from constitution.serve.config import ServerConfig
+from constitution.serve.idempotency import HEADER, AnswerCache, KeyReused
+from constitution.serve.schema import (
+    Decision,
+    Decisions,
+    ExplainedRewards,
+    Health,
+    OpenRLHFRewards,
+    Reloaded,
+    ReloadRequest,
+    RewardQuery,
+    Rewards,
+    ScoreRequest,
+)
+from constitution.serve.served import Scored, ServedModel
+from constitution.serve.slot import ModelSlot, ReloadBusy, ReloadUnavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RETRY_AFTER_S = 1
+
+
+class ScoringFailed(Exception):
+    """Scoring a request raised; the cause is logged, never sent to the client."""
+
+
+class Service:
+    """What the routes share: the limits, the model slot, the one batcher in front of it, and the recent answers
+    by idempotency key."""
+
+    def __init__(self, config: ServerConfig, slot: ModelSlot, batcher: Batcher) -> None:
+        self.config = config
+        self.slot = slot
+        self.batcher = batcher
+        self.answers = AnswerCache(config.max_cached_answers)
+        self.warned_no_prompts = False
+
+    async def once(self, request: Request, body: BaseModel, answer: Callable[[], Awaitable[T]]) -> T:
+        """``answer()``, or the answer already given to this request's ``Idempotency-Key`` (422 if the key was
+        used for another request)."""
+        try:
+            return await self.answers.once(request.headers.get(HEADER), request.url.path, body, answer)
+        except KeyReused as exc:
+            raise HTTPException(422, str(exc)) from None
+
+    async def score(self, items: Sequence[Any]) -> tuple[ServedModel, list[Scored]]:
+        """The items' raw scores and the one model that scored them: 413 past ``max_items``, 503 + Retry-After
+        when the queue is full, ScoringFailed (a 500 with a request id) when scoring raised."""
+        if len(items) > self.config.max_items:
+            raise HTTPException(413, f"{len(items)} items; at most {self.config.max_items} per request")
+        if not items:
+            return self.slot.current, []
+        try:
+            scored = await self.batcher.submit(list(items))
+        except QueueFull as exc:
+            raise HTTPException(503, f"server busy: {exc}; retry later", headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+        except Exception as exc:
+            raise ScoringFailed from exc
+        return scored[0].by, scored
+
+    def reward_items(self, req: RewardQuery) -> list[Any]:
+        """OpenRLHF's queries as (conversation, response) items; without ``prompts``, the raw texts (warned once)."""
+        if req.prompts is None:
+            if not self.warned_no_prompts:
+                self.warned_no_prompts = True
+                log.warning("/get_reward without `prompts`: scoring each query as raw text, in the policy's chat format")
+            return list(req.query)
+        try:
+            return reward_items(req.query, req.prompts)
+        except QueryFormatError as exc:
+            raise HTTPException(422, str(exc)) from None
+
+
+def _no_heads() -> HTTPException:
+    return HTTPException(422, "explain needs a per-principle reward model (`constitution train --heads per_principle`)")
+
+
+def scoring_router(service: Service) -> APIRouter:
+    """``/score``, ``/classify`` and ``/get_reward``: every answer names the version that scored it; a request sent
+    again with the same ``Idempotency-Key`` gets the first answer and is not scored again."""
+    router = APIRouter()
+
+    async def score(req: ScoreRequest) -> Rewards | ExplainedRewards:
+        if req.explain and not service.slot.current.heads:
+            raise _no_heads()
+        by, scored = await service.score(req.scoring_items())
+        body = {
+            **by.identity.model_dump(),
+            "rewards": by.rewards(scored, req.normalize),
+            "principles": by.principles(scored, req.normalize),
+            "normalization": by.normalization() if req.normalize else None,
+        }
+        if not req.explain:
+            return Rewards(**body)
+        if not by.heads:  # a reload swapped in a scalar model meanwhile
+            raise _no_heads()
+        return ExplainedRewards(**body, contributions=by.contributions(scored, req.normalize))
+
+    async def classify(req: ScoreRequest) -> Decisions:
+        by, scored = await service.score(req.scoring_items())
+        threshold = resolve_threshold(service.config.threshold, by.default_threshold)
+        unsafe = [unsafe_score(r) for r in by.rewards(scored, True)]
+        results = [Decision(decision="unsafe" if u >= threshold else "safe", score=u, threshold=threshold) for u in unsafe]
+        return Decisions(**by.identity.model_dump(), results=results)
+
+    async def get_reward(req: RewardQuery) -> OpenRLHFRewards:
+        by, scored = await service.score(service.reward_items(req))
+        rewards = by.rewards(scored, True)
+        return OpenRLHFRewards(
+            **by.identity.model_dump(),
+            rewards=rewards,
+            scores=rewards,
+            extra_logs=by.principles(scored, True),
+            normalization=by.normalization(),
+        )
+
+    @router.post("/score", response_model=None)
+    async def score_route(req: ScoreRequest, request: Request) -> Rewards | ExplainedRewards:
+        return await service.once(request, req, lambda: score(req))
+
+    @router.post("/classify")
+    async def classify_route(req: ScoreRequest, request: Request) -> Decisions:
+        return await service.once(request, req, lambda: classify(req))
+
+    @router.post("/get_reward")
+    async def get_reward_route(req: RewardQuery, request: Request) -> OpenRLHFRewards:
+        return await service.once(request, req, lambda: get_reward(req))
+
+    return router
+
+
+def admin_router(service: Service) -> APIRouter:
+    """``/health`` (no key needed) and ``/reload`` (the API key, like every other route)."""
+    router = APIRouter()
+
+    @router.get("/health")
+    async def health() -> Health:
+        batcher = service.batcher
+        return Health(
+            **service.slot.current.identity.model_dump(),
+            batches=batcher.batches,
+            items_scored=batcher.items_scored,
+            queued_items=batcher.queued_items,
+            refused=batcher.refused,
+        )
+
+    @router.post("/reload")
+    async def reload(req: ReloadRequest) -> Reloaded:
+        try:
+            return await service.slot.reload(req)
+        except ReloadBusy as exc:
+            raise HTTPException(409, str(exc)) from None
+        except ReloadUnavailable as exc:
+            raise HTTPException(501, str(exc)) from None
+        except (InputError, OSError) as exc:
+            raise HTTPException(422, f"cannot reload: {exc}; still serving version {service.slot.current.identity.version}") from None
+
+    return router

@@ -1,0 +1,148 @@
+"""The wire format of the reward service: request and response bodies (pydantic, strict)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+
+from constitution.data import Message
+
+
+class ScoreItem(BaseModel):
+    """A response in its conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str | list[Message] = ""
+    response: str
+
+
+class ScoreRequest(BaseModel):
+    """Items or plain texts (exactly one of them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ScoreItem] | None = None
+    texts: list[str] | None = None
+    normalize: StrictBool = True
+    explain: StrictBool = False
+
+    @model_validator(mode="after")
+    def _one_input(self) -> ScoreRequest:
+        if (self.items is None) == (self.texts is None):
+            raise ValueError("give exactly one of `items` or `texts`")
+        return self
+
+    def scoring_items(self) -> list[Any]:
+        """Texts as they are; items as (messages, response), an empty prompt meaning no prompt turn."""
+        if self.texts is not None:
+            return list(self.texts)
+        return [(i.prompt if isinstance(i.prompt, list) else ([Message(role="user", content=i.prompt)] if i.prompt else []), i.response) for i in self.items or []]
+
+
+class RewardQuery(BaseModel):
+    """OpenRLHF's remote reward request: ``query`` (templated prompt + response, as the policy's tokenizer decoded
+    them) and ``prompts`` (the templated prompts); ``labels`` and other keys are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    query: list[str]
+    prompts: list[str] | None = None
+
+
+class ServedBy(BaseModel):
+    """Which model scored a response: the service's version number (1 at start, +1 per reload), the reward model
+    folder and the hash of the constitution weighing its heads (None: its training weights, or a scalar model)."""
+
+    version: int
+    model: str
+    constitution_hash: str | None = None
+
+
+class Stats(BaseModel):
+    """Mean and std of raw rewards over the model's training responses."""
+
+    mean: float
+    std: float
+
+
+class Normalization(BaseModel):
+    """The statistics that normalised a response's rewards: ``(r − mean) / std`` for the combined reward and, for a
+    per-principle model, for each principle's head."""
+
+    reward: Stats
+    principles: dict[str, Stats] = Field(default_factory=dict)
+
+
+class Rewards(ServedBy):
+    """One reward per input, in input order; for a per-principle model also each principle's reward (one list per
+    principle, in input order); the statistics used when normalised (else None)."""
+
+    rewards: list[float]
+    principles: dict[str, list[float]] = Field(default_factory=dict)
+    normalization: Normalization | None = None
+
+
+class ExplainedRewards(Rewards):
+    """Rewards with each weighted principle's share of them (per-principle models, ``explain: true``)."""
+
+    contributions: list[dict[str, float]]
+
+
+class OpenRLHFRewards(ServedBy):
+    """/get_reward's answer in OpenRLHF's reward-server shape (``rewards``, ``scores``, ``extra_logs``: one list per
+    principle for a per-principle model), always normalised, with the statistics used."""
+
+    rewards: list[float]
+    scores: list[float]
+    extra_logs: dict[str, list[float]] = Field(default_factory=dict)
+    normalization: Normalization
+
+
+class Decision(BaseModel):
+    """/classify's verdict on one input: the unsafe score ``sigmoid(-normalised reward)`` against the threshold."""
+
+    decision: Literal["safe", "unsafe"]
+    score: float
+    threshold: float
+
+
+class Decisions(ServedBy):
+    """One decision per input, in input order."""
+
+    results: list[Decision]
+
+
+class Health(ServedBy):
+    """Liveness, the model served, and how much it has scored."""
+
+    status: Literal["ok"] = "ok"
+    batches: int
+    items_scored: int
+    queued_items: int
+    refused: int = Field(description="requests answered 503 because the queue was full")
+
+
+class ReloadRequest(BaseModel):
+    """What to serve from now on. ``model``: a reward model folder to load (default: keep the loaded one);
+    ``constitution``: a principles folder or file weighing a per-principle model's heads (default: re-read the one
+    being served, if any); ``training_weights``: weigh the heads as trained, dropping the constitution."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+    constitution: str | None = None
+    training_weights: StrictBool = False
+
+    @model_validator(mode="after")
+    def _one_weighting(self) -> ReloadRequest:
+        if self.constitution is not None and self.training_weights:
+            raise ValueError("give `constitution` or `training_weights`, not both")
+        return self
+
+
+class Reloaded(ServedBy):
+    """The model now served, and the version it replaced."""
+
+    previous_version: int
