@@ -34,7 +34,7 @@ class RewardJudgeConfig(BackendSettings):
     runtime_fields: ClassVar[frozenset[str]] = frozenset({"reward_batch_size", "device"})
     backend: Literal["reward"] = "reward"
     model: str = Field(description="reward model folder (from `constitution train`)")
-    temperature: float = Field(1.0, gt=0.0, description="p_a = σ((r_a − r_b) / temperature)")
+    reward_temperature: float = Field(1.0, gt=0.0, description="p_a = σ((r_a − r_b) / reward_temperature)")
     reward_batch_size: int = Field(64, ge=1, description="responses per forward pass of the reward model")
     device: str = Field("auto", description="torch device; 'auto': cuda when available, else cpu")
 
@@ -61,7 +61,7 @@ class RewardJudge:
             raise InputError(f"not a reward model folder (or hub id) that loads: {exc}", where=config.model) from exc
         content = model_identity(str(folder))
         self.name = f"reward:{display_name(config.model)}"
-        self.identity = f"reward:{content}:T={config.temperature!r}:{'bf16' if self.model.bf16 else 'fp32'}"
+        self.identity = f"reward:{content}:T={config.reward_temperature!r}:{'bf16' if self.model.bf16 else 'fp32'}"
 
     def _column(self, principle: str) -> int:
         heads = self.model.heads
@@ -93,7 +93,7 @@ class RewardJudge:
         heads = self.model.score_heads(items, batch_size=self.config.reward_batch_size)
         for r, conversation, column in zip(chunk, conversations, columns):
             first, second = heads[rows[(conversation, r.first)]][column], heads[rows[(conversation, r.second)]][column]
-            d = (first - second) / self.config.temperature
+            d = (first - second) / self.config.reward_temperature
             yield OptionResult(r.key, (log_sigmoid(d), log_sigmoid(-d)))
 
     def score_options(self, requests: Iterable[OptionRequest]) -> Iterator[OptionResult]:

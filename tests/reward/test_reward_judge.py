@@ -31,7 +31,7 @@ def _jsonl(path: Path) -> list[dict]:
 def test_label_with_a_reward_model_gives_sigmoid_of_the_reward_gap(trained, synthetic_file, tmp_path):
     folder, _ = trained
     out = tmp_path / "labels"
-    argv = ["label", str(synthetic_file), "--out", str(out), "--backend", "reward", "--judge", str(folder), "--temperature", "2", "--no-progress"]
+    argv = ["label", str(synthetic_file), "--out", str(out), "--backend", "reward", "--judge", str(folder), "--reward-temperature", "2", "--no-progress"]
     assert main(argv) == 0
     assert main(["score", str(folder), str(synthetic_file), "--out", str(tmp_path / "scores.jsonl")]) == 0
     rewards = {row["id"]: row["reward_a"] - row["reward_b"] for row in _jsonl(tmp_path / "scores.jsonl")}
