@@ -76,7 +76,8 @@ def test_the_checkout_keeps_one_copy_of_the_default_constitution():
 
     assert default_principles() == ROOT / "principles"
     tracked = subprocess.run(["git", "ls-files", "constitution"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    assert not [name for name in tracked if name.endswith((".yaml", ".yml"))]
+    principle_files = {path.name for path in (ROOT / "principles").glob("*.yaml")}
+    assert principle_files and not [name for name in tracked if Path(name).name in principle_files]
 
 
 @pytest.mark.slow
@@ -90,6 +91,7 @@ def test_the_wheel_works_installed_outside_the_checkout(tmp_path: Path):
     (wheel,) = dist.glob("constitution-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         packaged = sorted(n for n in archive.namelist() if n.startswith("constitution/resources/principles/"))
+        assert {"constitution/resources/audit_probes.yaml", "constitution/resources/demo_prompts.jsonl"} <= set(archive.namelist())
     assert packaged == [f"constitution/resources/principles/{f.name}" for f in sorted((ROOT / "principles").glob("*.yaml"))]
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
@@ -97,10 +99,12 @@ def test_the_wheel_works_installed_outside_the_checkout(tmp_path: Path):
     (site / "borrowed.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)], check=True, timeout=300)
 
-    def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(python), "-m", "constitution", *args], cwd=work, capture_output=True, text=True, timeout=900, env={"OMP_NUM_THREADS": "1", "HOME": str(Path.home()), "PATH": "/usr/bin:/bin"})
+    env = {"OMP_NUM_THREADS": "1", "HOME": str(Path.home()), "PATH": "/usr/bin:/bin"}  # no PYTHONPATH: the wheel alone
 
-    where = subprocess.run([str(python), "-c", "import constitution; print(constitution.__file__)"], cwd=work, capture_output=True, text=True, check=True).stdout
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(python), "-m", "constitution", *args], cwd=work, capture_output=True, text=True, timeout=900, env=env)
+
+    where = subprocess.run([str(python), "-c", "import constitution; print(constitution.__file__)"], cwd=work, capture_output=True, text=True, check=True, env=env).stdout
     assert where.startswith(str(site)), where
     validated = cli("validate")  # no ./principles here: the packaged constitution, said on stderr
     assert validated.returncode == 0 and "24 principles" in validated.stdout and str(site) in validated.stderr, validated.stderr
