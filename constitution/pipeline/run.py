@@ -139,18 +139,17 @@ class Pipeline:
         return {"dropped_mismatched": scan.dropped_mismatched, **summary.model_dump(exclude={"per_principle"})}
 
     def _split(self) -> tuple[list[Pair], list[Pair]]:
-        from constitution.reward.principle_pairs import load_principle_pairs
+        from constitution.reward.training import load_training_pairs
 
-        per_principle = self.config.training.heads == "per_principle"
-        pairs = load_principle_pairs(self.labels_dir) if per_principle else load_pairs(self.labels_dir)[0]
+        pairs = load_training_pairs(self.config.training, self.labels_dir)[0]
         n_test = round(self.config.test_fraction * len(pairs))
         return split_pairs(pairs, len(pairs) - n_test, seed=self.config.seed)
 
     def _train(self) -> dict[str, Any]:
-        from constitution.reward.trainer import train_reward_model
+        from constitution.reward.training import train as train_model
 
         train, test = self._split()  # an interrupted run's checkpoints in model_dir are resumed from
-        result = train_reward_model(
+        result = train_model(
             self.config.training, train, self.model_dir, train_data=str(self.labels_dir), constitution_hash=[self.constitution.hash],
             constitution=self.constitution,
         )
