@@ -25,7 +25,7 @@ _EXPORTS = {
     "head_kind": "head_kinds",
     "TrainResult": "trainer",
     "TrainingDiverged": "guards",
-    "EvalReport": "evaluate",
+    "EvalReport": "reports",
     "evaluate_pairs": "evaluate",
     "reliability_plot": "evaluate",
     "RewardEnsemble": "ensemble",
