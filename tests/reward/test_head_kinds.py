@@ -52,3 +52,17 @@ def test_cli_and_pipeline_train_through_the_kind(fake_kind, tmp_path, capsys) ->
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown reward-head kind 'nope'"):
         RewardTrainingConfig(heads="nope")
+
+
+def test_a_gold_record_becomes_the_pair_its_kind_trains_on() -> None:
+    """What the RL refresh retrains on: the record's per-principle labels for a per-principle model, none for a scalar."""
+    from constitution.data.records import FeedbackRecord, Pair
+    from constitution.reward.head_kinds import head_kind, kind_of
+    from constitution.reward.principle_pairs import PrinciplePair
+
+    pair = Pair(id="x", prompt=[{"role": "user", "content": "hi"}], response_a="a", response_b="b")
+    record = FeedbackRecord.of(pair, 0.8, {"polite": 0.9}, position_consistent=True, judge="j", constitution_hash="h")
+    headed = head_kind(kind_of(["polite"])).record_pair(record)
+    scalar = head_kind(kind_of([])).record_pair(record)
+    assert isinstance(headed, PrinciplePair) and headed.per_principle == {"polite": 0.9} and headed.p_a == 0.8
+    assert type(scalar) is Pair and (scalar.id, scalar.p_a) == ("x", 0.8)
