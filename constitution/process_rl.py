@@ -15,7 +15,7 @@ from typing import Any
 from constitution.principles import Constitution
 from constitution.reward.process_config import Aggregate
 from constitution.reward.process_model import ProcessRewardModel, is_process_model
-from constitution.rl import RewardFunction, _completion_text
+from constitution.rl import RewardFunction, completion_text
 
 
 class ProcessRewardFunction:
@@ -36,7 +36,7 @@ class ProcessRewardFunction:
         return self.model.score(items, batch_size=self.batch_size)
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **_: Any) -> list[float]:
-        return self.score([(p, _completion_text(c)) for p, c in zip(prompts, completions)])
+        return self.score([(p, completion_text(c)) for p, c in zip(prompts, completions)])
 
 
 def load_reward(

@@ -25,7 +25,7 @@ def add_process_flags(parser: argparse.ArgumentParser) -> None:
 def train_process(args: argparse.Namespace, shared: dict) -> int:
     """Train from DATA's step labels into OUT; prints the result as JSON."""
     from constitution.config_files import load_config_file
-    from constitution.data.rows import iter_rows
+    from constitution.data.rows import constitution_hashes
     from constitution.data.steps import StepReader
     from constitution.reward.process_trainer import train_process_model
 
@@ -36,7 +36,7 @@ def train_process(args: argparse.Namespace, shared: dict) -> int:
     config = load_config_file(ProcessTrainingConfig, args.config, flags) if args.config else build(ProcessTrainingConfig, flags, "training config")
     traces = list(StepReader(args.data, separator=config.separator, limit=args.limit))
     held = list(StepReader(args.eval_data, separator=config.separator)) if args.eval_data else None
-    hashes = sorted({str(row["step_principles_hash"]) for _, row in iter_rows(args.data) if row.get("step_principles_hash")})
+    hashes = sorted(constitution_hashes(args.data, "step_principles_hash"))
     result = train_process_model(config, traces, args.out, eval_traces=held, train_data=str(args.data), step_principles_hash=hashes)
     print(json.dumps(result.model_dump()))
     return 0

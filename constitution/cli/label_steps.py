@@ -60,9 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from constitution.data.steps import StepReader
     from constitution.labeling.cache import JudgmentCache
     from constitution.labeling.jury.config import check_quorum
-    from constitution.labeling.step_output import label_steps_to_folder
-    from constitution.labeling.steps import StepLabeler
-    from constitution.llm.factory import make_llm
+    from constitution.labeling.step_run import label_traces
 
     principles = _principles(args.constitution)
     config = build(StepLabelConfig, given(args, StepLabelConfig.model_fields), "step labeling")
@@ -71,16 +69,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     reader = StepReader(args.traces, separator=args.separator, limit=args.limit)
     with JudgmentCache(Path(args.cache or out / "judgments.sqlite")) as cache:
-        if len(judges) > 1:
-            from constitution.labeling.step_jury import step_jury
-
-            summary = step_jury(principles, judges, cache, config, reader, out, quorum=args.quorum, show_progress=not args.no_progress)
-        else:
-            llm = make_llm(judges[0].llm)
-            try:
-                summary = label_steps_to_folder(StepLabeler(principles, llm, cache, config), reader, out, show_progress=not args.no_progress)
-            finally:
-                llm.close()
+        summary = label_traces(principles, judges, cache, config, reader, out, quorum=args.quorum, show_progress=not args.no_progress)
     print(summary.model_dump_json(indent=2))
     if summary.rows_bad:
         print(f"error: {summary.rows_bad} input row(s) could not be read and were skipped (listed in {out / 'skipped.jsonl'})", file=sys.stderr)

@@ -31,23 +31,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from constitution.cli._common import write_jsonl
     from constitution.data.steps import StepReader
-    from constitution.reward.process_eval import process_metrics
     from constitution.reward.process_model import ProcessRewardModel
+    from constitution.reward.process_score import score_traces
 
     out = Path(args.out)
     if out.suffix != ".jsonl":
         raise InputError("--out must end in .jsonl", where=str(out))
     model = ProcessRewardModel.load(args.model, aggregate_by=args.aggregate)
-    threshold = model.metadata.threshold if args.threshold is None else args.threshold
     traces = list(StepReader(args.traces, separator=model.metadata.separator, limit=args.limit))
-    scores = model.step_scores([(t.prompt, t.completions) for t in traces], args.batch_size)
-    rows = [
-        {"id": t.id, "step_scores": s, "score": model.aggregate(s), "first_error": model.first_error(s, threshold)}
-        for t, s in zip(traces, scores)
-    ]
-    write_jsonl(out, (json.dumps(r) for r in rows))
-    labelled = [(s, t.soft_labels()) for t, s in zip(traces, scores) if t.labels is not None]
-    if labelled:
-        print(json.dumps(process_metrics([s for s, _ in labelled], [y for _, y in labelled], threshold)))
-    print(f"scored {len(rows)} traces ({model.aggregate_by}) -> {out}", file=sys.stderr)
+    scored = score_traces(model, traces, threshold=args.threshold, batch_size=args.batch_size)
+    write_jsonl(out, (json.dumps(r.model_dump()) for r in scored.rows))
+    if scored.metrics is not None:
+        print(json.dumps(scored.metrics))
+    print(f"scored {len(scored.rows)} traces ({model.aggregate_by}) -> {out}", file=sys.stderr)
     return 0

@@ -95,12 +95,10 @@ def _add_principle(args: argparse.Namespace, config: RewardTrainingConfig) -> in
 
 
 def run(args: argparse.Namespace) -> int:
-    from constitution.data.pairs import load_pairs
-    from constitution.errors import InputError
-    from constitution.loader import load_constitution
-    from constitution.reward.principle_pairs import load_principle_pairs
     from constitution.data.rows import constitution_hashes
-    from constitution.reward.trainer import train_reward_model
+    from constitution.loader import load_constitution
+    from constitution.reward.head_kinds import head_kind
+    from constitution.reward.training import load_training_pairs, train
 
     if args.kind == "process":
         return train_process(args, given(args, FIELDS))
@@ -113,27 +111,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.add_principle:
         return _add_principle(args, config)
-    constitution = None
-    if config.heads == "per_principle":
-        constitution = load_constitution(constitution_path(args.constitution))
-        pairs = load_principle_pairs(args.data, limit=args.limit)
-        load = {"source": str(args.data), "kept": len(pairs)}
-        eval_pairs = load_principle_pairs(args.eval_data) if args.eval_data else None
-    else:
-        pairs, report = load_pairs(args.data, limit=args.limit)
-        load = report.model_dump()
-        eval_pairs = load_pairs(args.eval_data)[0] if args.eval_data else None
-    if not any(p.p_a is not None for p in pairs):
-        raise InputError("no labelled pairs (need p_a, or chosen/rejected columns)", where=args.data)
-    result = train_reward_model(
-        config,
-        pairs,
-        args.out,
-        eval_pairs=eval_pairs,
-        train_data=str(args.data),
-        constitution_hash=constitution_hashes(args.data),
-        constitution=constitution,
-    )
+    kind = head_kind(config.heads)
+    constitution = load_constitution(constitution_path(args.constitution)) if kind.needs_constitution else None
+    pairs, load = load_training_pairs(config, args.data, args.limit)
+    eval_pairs = load_training_pairs(config, args.eval_data)[0] if args.eval_data else None
+    result = train(
+        config, pairs, args.out, eval_pairs=eval_pairs, train_data=str(args.data),
+        constitution_hash=constitution_hashes(args.data), constitution=constitution,
+    )  # fmt: skip
     if result.process_index == 0:  # under accelerate launch, one JSON line from the main process
         print(json.dumps({"load": load, **result.model_dump()}))
     return 0

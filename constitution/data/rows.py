@@ -165,11 +165,12 @@ def first_row(source: str | Path) -> Row:
     raise InputError("no rows", where=str(source))
 
 
-def constitution_hashes(source: str | Path) -> list[str]:
-    """Distinct ``constitution_hash`` values in a data source, in order of appearance (empty for human-labelled data)."""
+def constitution_hashes(source: str | Path, column: str = "constitution_hash") -> list[str]:
+    """Distinct ``constitution_hash`` (or another ``column``'s, e.g. ``step_principles_hash``) values in a data source,
+    in order of appearance (empty for human-labelled data)."""
     seen: list[str] = []
     for _, row in iter_rows(source):
-        value = row.get("constitution_hash")
+        value = row.get(column)
         if value and value not in seen:
             seen.append(str(value))
     return seen

@@ -6,7 +6,6 @@ the reward model sane (chosen above rejected, calibrated, not just rewarding len
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,15 @@ import numpy as np
 
 from constitution.atomic import atomic_write_text
 from constitution.audit import AuditReport, audit_table
+from constitution.data.records import FeedbackRecord
 from constitution.diff.report import diff_markdown, dp_plot
 from constitution.diff.snapshot import diff_folders
 from constitution.errors import InputError
+from constitution.labeling.jury.summary import JurySummary
+from constitution.labeling.stats import LabelSummary, PrincipleStats
+from constitution.pipeline.records import EVAL_FILE, ScoredSet, read_summary
 from constitution.pipeline.stages import StageRecord
+from constitution.reward.reports import HeadsReport
 
 
 def _plt():
@@ -29,15 +33,15 @@ def _plt():
     return plt
 
 
-def _principle_plot(per_principle: list[dict[str, Any]], path: Path) -> None:
+def _principle_plot(per_principle: list[PrincipleStats], path: Path) -> None:
     plt = _plt()
-    ids = [p["principle_id"] for p in per_principle]
+    ids = [p.principle_id for p in per_principle]
     fig, axes = plt.subplots(1, 2, figsize=(11, max(3, 0.28 * len(ids) + 1)), sharey=True)
-    axes[0].barh(ids, [p["mean_p_a"] for p in per_principle], color="#4c72b0")
+    axes[0].barh(ids, [p.mean_p_a for p in per_principle], color="#4c72b0")
     axes[0].axvline(0.5, color="grey", lw=1)
     axes[0].set_xlim(0, 1)
     axes[0].set_xlabel("mean P(A preferred), debiased")
-    axes[1].barh(ids, [p["same_position_pct"] or 0 for p in per_principle], color="#dd8452")
+    axes[1].barh(ids, [p.same_position_pct or 0 for p in per_principle], color="#dd8452")
     axes[1].set_xlabel("% same position preferred (both orders)")
     axes[1].set_xlim(0, 100)
     fig.suptitle("Labels per principle")
@@ -46,11 +50,11 @@ def _principle_plot(per_principle: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def _reward_plot(evals: dict[str, Any], path: Path) -> None:
+def _reward_plot(evals: dict[str, ScoredSet], path: Path) -> None:
     plt = _plt()
     fig, axes = plt.subplots(1, len(evals), figsize=(5.5 * len(evals), 3.6), squeeze=False)
     for ax, (name, d) in zip(axes[0], evals.items()):
-        chosen, rejected = np.asarray(d["chosen_rewards"]), np.asarray(d["rejected_rewards"])
+        chosen, rejected = np.asarray(d.chosen_rewards), np.asarray(d.rejected_rewards)
         bins = np.linspace(min(chosen.min(), rejected.min()), max(chosen.max(), rejected.max()), 25)
         ax.hist(chosen, bins=bins, alpha=0.6, label="chosen", color="#55a868")
         ax.hist(rejected, bins=bins, alpha=0.6, label="rejected", color="#c44e52")
@@ -70,12 +74,12 @@ def _fmt(x: float | None, spec: str = ".3f") -> str:
     return "–" if x is None else format(x, spec)
 
 
-def _first_records(labels: Path, n: int) -> list[dict[str, Any]]:
+def _first_records(labels: Path, n: int) -> list[FeedbackRecord]:
     records = []
     with open(labels, encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
-                records.append(json.loads(line))
+                records.append(FeedbackRecord.model_validate_json(line))
             if len(records) >= n:
                 break
     return records
@@ -102,43 +106,43 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
     return the headline figures and the one-screen summary."""
     plots = run_dir / "plots"
     plots.mkdir(exist_ok=True)
-    summary = json.loads((labels_dir / "summary.json").read_text())
+    summary = read_summary(labels_dir / "summary.json")
     records = _first_records(labels_dir / "labels.jsonl", 4)
-    evals = json.loads((eval_dir / "eval.json").read_text())
-    _principle_plot(summary["per_principle"], plots / "principles.png")
+    evals = EVAL_FILE.validate_json((eval_dir / "eval.json").read_text())
+    _principle_plot(summary.per_principle, plots / "principles.png")
     _reward_plot(evals, plots / "rewards.png")
     for name in evals:
         src = eval_dir / f"reliability_{name}.png"
         if src.exists():
             (plots / src.name).write_bytes(src.read_bytes())
 
-    disagreement = summary["principle_disagreement"]
+    disagreement = summary.principle_disagreement
     headline: dict[str, Any] = {
-        "pairs_labeled": summary["pairs"],
-        "label_pairs_per_s": summary["pairs_per_s"],
-        "same_position_pct": summary["same_position_pct"],
-        "slot_a_pct": summary["slot_a_pct"],
-        "mean_margin": summary["mean_margin"],
+        "pairs_labeled": summary.pairs,
+        "label_pairs_per_s": summary.pairs_per_s,
+        "same_position_pct": summary.same_position_pct,
+        "slot_a_pct": summary.slot_a_pct,
+        "mean_margin": summary.mean_margin,
         "principle_disagreement": disagreement,
-        "label_agreement_with_input": summary["agreement"],
+        "label_agreement_with_input": summary.agreement,
     }
     for name, d in evals.items():
-        headline[f"rm_{name}_accuracy"] = d["report"]["accuracy"]
-        headline[f"rm_{name}_ece"] = d["report"]["ece"]
+        headline[f"rm_{name}_accuracy"] = d.report.accuracy
+        headline[f"rm_{name}_ece"] = d.report.ece
 
     warnings = []
-    if (summary["mean_margin"] or 0) < 0.05:
+    if (summary.mean_margin or 0) < 0.05:
         warnings.append("labels sit close to 0.5 (mean |p-0.5| < 0.05): the judge barely separates the responses")
-    if (summary["same_position_pct"] or 0) > 40:
-        warnings.append(f"the judge preferred the same slot in both orders {summary['same_position_pct']:.0f}% of the time: strong position bias (debiasing averages it out, leaving weak labels)")
-    ai = evals.get("ai_test", {}).get("report", {})
-    if ai.get("accuracy") is not None and ai["accuracy"] < 0.55:
+    if (summary.same_position_pct or 0) > 40:
+        warnings.append(f"the judge preferred the same slot in both orders {summary.same_position_pct:.0f}% of the time: strong position bias (debiasing averages it out, leaving weak labels)")
+    ai = evals["ai_test"].report.accuracy if "ai_test" in evals else None
+    if ai is not None and ai < 0.55:
         warnings.append("the reward model barely beats chance on held-out AI labels")
 
     lines = [
         f"# Run report: `{run_dir}`",
         "",
-        f"Constitution `{summary['constitution_hash']}`, judge `{summary['judge']}`, {summary['pairs']} pairs labeled.",
+        f"Constitution `{summary.constitution_hash}`, judge `{summary.judge}`, {summary.pairs} pairs labeled.",
         "",
         "## Sanity at a glance",
         "",
@@ -147,18 +151,18 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
         "",
         "| figure | value |",
         "|---|---|",
-        f"| judgments (computed / cached) | {summary['judgments_computed']} / {summary['judgments_cached']} |",
+        f"| judgments (computed / cached) | {summary.judgments_computed} / {summary.judgments_cached} |",
         f"| pairs truncated / skipped / failed (see `labels/truncated.jsonl`, `labels/skipped.jsonl`) | "
-        f"{summary['pairs_truncated']} / {summary['pairs_skipped']} / {summary['pairs_failed']} |",
-        f"| slot (A) preferred, single order | {_fmt(summary['slot_a_pct'], '.1f')}% |",
-        f"| same position preferred in both orders | {_fmt(summary['same_position_pct'], '.1f')}% |",
-        f"| mean \\|p − 0.5\\| after debiasing | {_fmt(summary['mean_margin'])} |",
+        f"{summary.pairs_truncated} / {summary.pairs_skipped} / {summary.pairs_failed} |",
+        f"| slot (A) preferred, single order | {_fmt(summary.slot_a_pct, '.1f')}% |",
+        f"| same position preferred in both orders | {_fmt(summary.same_position_pct, '.1f')}% |",
+        f"| mean \\|p − 0.5\\| after debiasing | {_fmt(summary.mean_margin)} |",
         f"| principles disagreeing (share of principle pairs) | {_fmt(disagreement)} |",
-        f"| label agreement with the input's labels | {_fmt(summary['agreement'])} |",
+        f"| label agreement with the input's labels | {_fmt(summary.agreement)} |",
     ]
     for name, d in evals.items():
-        r = d["report"]
-        lines.append(f"| reward model accuracy, {name} ({r['n']} pairs) | {_fmt(r['accuracy'])} (ECE {_fmt(r['ece'])}) |")
+        r = d.report
+        lines.append(f"| reward model accuracy, {name} ({r.n} pairs) | {_fmt(r.accuracy)} (ECE {_fmt(r.ece)}) |")
     lines += ["", *since_last_run(run_dir, labels_dir, plots, state)]
     lines += [
         "## Labels per principle",
@@ -168,8 +172,8 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
         "| principle | pairs | mean p_a | mean \\|p−0.5\\| | same position % | slot A % |",
         "|---|---|---|---|---|---|",
         *(
-            f"| {p['principle_id']} | {p['judged_pairs']} | {p['mean_p_a']:.3f} | {p['mean_margin']:.3f} | {_fmt(p['same_position_pct'], '.1f')} | {p['slot_a_pct']:.1f} |"
-            for p in summary["per_principle"]
+            f"| {p.principle_id} | {p.judged_pairs} | {p.mean_p_a:.3f} | {p.mean_margin:.3f} | {_fmt(p.same_position_pct, '.1f')} | {p.slot_a_pct:.1f} |"
+            for p in summary.per_principle
         ),
         "",
         "## Reward model",
@@ -178,18 +182,18 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
         "",
     ]
     for name, d in evals.items():
-        r = d["report"]
+        r = d.report
         lines += [
             f"### {name}",
             "",
             f"![calibration](plots/reliability_{name}.png)",
             "",
-            f"- accuracy {_fmt(r['accuracy'])}, ECE {_fmt(r['ece'])}, NLL {_fmt(r['nll'])}",
-            f"- length bias: accuracy when the chosen response is longer {_fmt(r['accuracy_chosen_longer']['accuracy'])} "
-            f"({r['accuracy_chosen_longer']['n']} pairs), shorter {_fmt(r['accuracy_chosen_shorter']['accuracy'])} "
-            f"({r['accuracy_chosen_shorter']['n']} pairs); within pairs, the reward difference follows the length difference "
-            f"with correlation {_fmt(r['length_diff_corr'])}, and the model prefers the longer response in "
-            f"{_fmt(r['prefers_longer'])} of {r['length_bias_pairs']} pairs (the labels: {_fmt(r['label_prefers_longer'])})",
+            f"- accuracy {_fmt(r.accuracy)}, ECE {_fmt(r.ece)}, NLL {_fmt(r.nll)}",
+            f"- length bias: accuracy when the chosen response is longer {_fmt(r.accuracy_chosen_longer.accuracy)} "
+            f"({r.accuracy_chosen_longer.n} pairs), shorter {_fmt(r.accuracy_chosen_shorter.accuracy)} "
+            f"({r.accuracy_chosen_shorter.n} pairs); within pairs, the reward difference follows the length difference "
+            f"with correlation {_fmt(r.length_diff_corr)}, and the model prefers the longer response in "
+            f"{_fmt(r.prefers_longer)} of {r.length_bias_pairs} pairs (the labels: {_fmt(r.label_prefers_longer)})",
             "",
         ]
     lines += heads_section(eval_dir)
@@ -197,12 +201,12 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
     lines += audit_section(run_dir)
     lines += ["## Example pairs", ""]
     for r in records[:4]:
-        verdicts = ", ".join(f"{pid} {p:.2f}" for pid, p in sorted(r["per_principle"].items()))
+        verdicts = ", ".join(f"{pid} {p:.2f}" for pid, p in sorted(r.per_principle.items()))
         lines += [
-            f"- **{r['id']}** · prompt: {_short(r['prompt'][-1]['content'] if r['prompt'] else '')}",
-            f"  - A: {_short(r['response_a'])}",
-            f"  - B: {_short(r['response_b'])}",
-            f"  - p_a = {r['p_a']:.3f} (position-consistent: {r['position_consistent']}); per principle: {verdicts}",
+            f"- **{r.id}** · prompt: {_short(r.prompt[-1].content if r.prompt else '')}",
+            f"  - A: {_short(r.response_a)}",
+            f"  - B: {_short(r.response_b)}",
+            f"  - p_a = {r.p_a:.3f} (position-consistent: {r.position_consistent}); per principle: {verdicts}",
         ]
     lines += ["", "## Timings", "", "| stage | seconds | reused |", "|---|---|---|"]
     lines += [f"| {name} | {rec.seconds:.1f} | {rec.reused} |" for name, rec in state.items() if name != "report"]
@@ -210,12 +214,12 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
 
     screen = [
         f"== {run_dir}/report.md ==",
-        f"labels: {summary['pairs']} pairs, {summary['judgments_computed']} judgments computed / {summary['judgments_cached']} cached, "
-        f"{summary['pairs_per_s']:.2f} pairs/s",
-        f"position bias: slot A {_fmt(summary['slot_a_pct'], '.1f')}%, same position {_fmt(summary['same_position_pct'], '.1f')}%; "
-        f"mean |p-0.5| {_fmt(summary['mean_margin'])}; principle disagreement {_fmt(disagreement)}",
+        f"labels: {summary.pairs} pairs, {summary.judgments_computed} judgments computed / {summary.judgments_cached} cached, "
+        f"{summary.pairs_per_s:.2f} pairs/s",
+        f"position bias: slot A {_fmt(summary.slot_a_pct, '.1f')}%, same position {_fmt(summary.same_position_pct, '.1f')}%; "
+        f"mean |p-0.5| {_fmt(summary.mean_margin)}; principle disagreement {_fmt(disagreement)}",
     ]
-    screen += [f"reward model on {name}: accuracy {_fmt(d['report']['accuracy'])}, ECE {_fmt(d['report']['ece'])}" for name, d in evals.items()]
+    screen += [f"reward model on {name}: accuracy {_fmt(d.report.accuracy)}, ECE {_fmt(d.report.ece)}" for name, d in evals.items()]
     screen += [f"warning: {w}" for w in warnings]
     screen.append("stages: " + ", ".join(f"{n} {r.seconds:.0f}s{' (reused)' if r.reused else ''}" for n, r in state.items() if n != "report"))
     return headline, "\n".join(screen)
@@ -227,20 +231,20 @@ def heads_section(eval_dir: Path) -> list[str]:
     path = eval_dir / "heads.json"
     if not path.exists():
         return []
-    heads = json.loads(path.read_text())
+    heads = HeadsReport.model_validate_json(path.read_text())
     return [
         "## Reward per principle",
         "",
-        f"The reward is the constitution-weighted mean of one head per principle; on {heads['pairs']} held-out pairs "
-        f"it agrees with the ensembled label on {_fmt(heads['accuracy'])}. *Agreement*: the head prefers what the "
+        f"The reward is the constitution-weighted mean of one head per principle; on {heads.pairs} held-out pairs "
+        f"it agrees with the ensembled label on {_fmt(heads.accuracy)}. *Agreement*: the head prefers what the "
         "judge's label for that principle prefers. *Contribution*: the principle's mean part of the normalised reward "
         "gap between chosen and rejected (the parts sum to the gap). *Share*: its part of how much the reward moves.",
         "",
         "| principle | weight | judged pairs | head agreement | contribution | share |",
         "|---|---|---|---|---|---|",
         *(
-            f"| {p['principle']} | {p['weight']:.3f} | {p['judged_pairs']} | {_fmt(p['agreement'])} | {p['contribution']:+.3f} | {p['share']:.1%} |"
-            for p in heads["principles"]
+            f"| {p.principle} | {p.weight:.3f} | {p.judged_pairs} | {_fmt(p.agreement)} | {p.contribution:+.3f} | {p.share:.1%} |"
+            for p in heads.principles
         ),
         "",
     ]
@@ -257,29 +261,28 @@ def audit_section(run_dir: Path) -> list[str]:
     return ["## Reward audit", "", f"Counterfactual probes on {report.items} responses ({verdict}; see `audit/audit.md`).", "", *audit_table(report), ""]
 
 
-def jury_section(summary: dict[str, Any]) -> list[str]:
+def jury_section(summary: LabelSummary) -> list[str]:
     """With a jury (``judges:``): each judge's weight, work, position bias and agreement, and their agreement."""
-    members = summary.get("members")
-    if not members:
+    if not isinstance(summary, JurySummary) or not summary.members:
         return []
     lines = [
         "## Jury",
         "",
-        f"Quorum {summary['quorum']}; {summary['pairs_below_quorum']} pairs below it. Krippendorff's α "
-        f"{_fmt(summary.get('alpha'))} over {summary.get('alpha_pairs', 0)} pairs.",
+        f"Quorum {summary.quorum}; {summary.pairs_below_quorum} pairs below it. Krippendorff's α "
+        f"{_fmt(summary.alpha)} over {summary.alpha_pairs} pairs.",
         "",
         "| judge | weight | pairs | failed | slot A % | agreement with input | agreement with jury | status |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for m in members:
-        status = m.get("error") or ("ok" if not m.get("pairs_failed") else "some judgments failed")
+    for m in summary.members:
+        status = m.error or ("ok" if not m.pairs_failed else "some judgments failed")
         lines.append(
-            f"| {m['name']} | {m['weight']:.2f} | {m['pairs']} | {m['pairs_failed']} | {_fmt(m.get('slot_a_pct'), '.1f')} "
-            f"| {_fmt(m.get('agreement'))} | {_fmt(m.get('jury_agreement'))} | {status} |"
+            f"| {m.name} | {m.weight:.2f} | {m.pairs} | {m.pairs_failed} | {_fmt(m.slot_a_pct, '.1f')} "
+            f"| {_fmt(m.agreement)} | {_fmt(m.jury_agreement)} | {status} |"
         )
     lines += ["", "| judges | pairs | same label | Cohen's κ |", "|---|---|---|---|"]
     lines += [
-        f"| {p['judges'][0]} ~ {p['judges'][1]} | {p['pairs']} | {_fmt(p.get('same_label'))} | {_fmt(p.get('kappa'))} |"
-        for p in summary.get("pairwise", [])
+        f"| {p.judges[0]} ~ {p.judges[1]} | {p.pairs} | {_fmt(p.same_label)} | {_fmt(p.kappa)} |"
+        for p in summary.pairwise
     ]
     return [*lines, ""]

@@ -29,6 +29,7 @@ from constitution.llm.config import answer_fields
 from constitution.llm.factory import make_llm
 from constitution.loader import load_constitution
 from constitution.pipeline.config import PipelineConfig
+from constitution.pipeline.records import ScoredSet
 from constitution.pipeline.report import write_report
 from constitution.pipeline.stages import STAGES, StageRunner, file_fingerprint
 from constitution.resources import demo_prompts
@@ -139,18 +140,17 @@ class Pipeline:
         return {"dropped_mismatched": scan.dropped_mismatched, **summary.model_dump(exclude={"per_principle"})}
 
     def _split(self) -> tuple[list[Pair], list[Pair]]:
-        from constitution.reward.principle_pairs import load_principle_pairs
+        from constitution.reward.training import load_training_pairs
 
-        per_principle = self.config.training.heads == "per_principle"
-        pairs = load_principle_pairs(self.labels_dir) if per_principle else load_pairs(self.labels_dir)[0]
+        pairs = load_training_pairs(self.config.training, self.labels_dir)[0]
         n_test = round(self.config.test_fraction * len(pairs))
         return split_pairs(pairs, len(pairs) - n_test, seed=self.config.seed)
 
     def _train(self) -> dict[str, Any]:
-        from constitution.reward.trainer import train_reward_model
+        from constitution.reward.training import train as train_model
 
         train, test = self._split()  # an interrupted run's checkpoints in model_dir are resumed from
-        result = train_reward_model(
+        result = train_model(
             self.config.training, train, self.model_dir, train_data=str(self.labels_dir), constitution_hash=[self.constitution.hash],
             constitution=self.constitution,
         )
@@ -163,7 +163,7 @@ class Pipeline:
         self.eval_dir.mkdir(parents=True, exist_ok=True)
         model = RewardModel.load(self.model_dir)
         _, test = self._split()
-        out: dict[str, Any] = {}
+        out: dict[str, ScoredSet] = {}
         sets = {"ai_test": test}
         if self.config.human_eval:
             if not Path(self.config.human_eval).exists():
@@ -178,13 +178,13 @@ class Pipeline:
             r_a, r_b = model.score_pairs(pairs, normalize=True)
             chosen = [a if p.p_a >= 0.5 else b for a, b, p in zip(r_a, r_b, pairs)]
             rejected = [b if p.p_a >= 0.5 else a for a, b, p in zip(r_a, r_b, pairs)]
-            out[name] = {"report": report.model_dump(), "chosen_rewards": chosen, "rejected_rewards": rejected}
-        atomic_write_text(self.eval_dir / "eval.json", json.dumps(out, indent=2))
+            out[name] = ScoredSet(report=report, chosen_rewards=chosen, rejected_rewards=rejected)
+        atomic_write_text(self.eval_dir / "eval.json", json.dumps({name: s.model_dump() for name, s in out.items()}, indent=2))
         if model.heads and test:
             from constitution.reward.head_eval import heads_report
 
             atomic_write_text(self.eval_dir / "heads.json", heads_report(model, test).model_dump_json(indent=2))
-        return {name: {k: v for k, v in d["report"].items() if k in ("n", "accuracy", "ece")} for name, d in out.items()}
+        return {name: s.report.model_dump(include={"n", "accuracy", "ece"}) for name, s in out.items()}
 
     def _report(self) -> dict[str, Any]:
         headline, screen = write_report(self.run_dir, self.labels_dir, self.eval_dir, self.runner.state)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class LoraSettings(BaseModel):
@@ -45,10 +45,10 @@ class RewardTrainingConfig(BaseModel):
     center_rewards_coefficient: float = Field(
         0.0, ge=0, description="Weight of the centering term mean((r_a + r_b)^2) that keeps rewards near zero."
     )
-    heads: Literal["scalar", "per_principle"] = Field(
+    heads: str = Field(
         "scalar",
         description=(
-            "'scalar': one reward head trained on the ensembled label p_a. 'per_principle': one head per principle "
+            "Reward-head kind (reward.head_kinds). 'scalar': one reward head trained on the ensembled label p_a. 'per_principle': one head per principle "
             "of the constitution, each trained only on the pairs its principle judged (the labels' per_principle), "
             "one temperature per head; the reward is the constitution-weighted mean of the heads, read at load "
             "time, so editing a weight needs no relabeling and no retraining."
@@ -102,3 +102,12 @@ class RewardTrainingConfig(BaseModel):
         ),
     )
     keep_checkpoints: bool = Field(False, description="Keep <out>/checkpoints after training (deleted otherwise).")
+
+    @field_validator("heads")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        from constitution.reward.head_kinds import KINDS
+
+        if value not in KINDS:
+            raise ValueError(f"unknown reward-head kind {value!r} (known: {', '.join(KINDS)})")
+        return value

@@ -13,54 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from constitution.data import Pair
-
-
-class Bin(BaseModel):
-    """One reliability bin: pairs whose confidence fell in [lo, hi) (a reward tie has confidence 0.5 and counts
-    half correct)."""
-
-    lo: float
-    hi: float
-    n: int
-    confidence: float
-    accuracy: float
-
-
-class Split(BaseModel):
-    """Accuracy on a subset of the pairs."""
-
-    n: int
-    accuracy: float | None
-
-
-class EvalReport(BaseModel):
-    """What ``constitution eval`` prints (one JSON object)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    n: int
-    accuracy: float | None
-    ece: float | None
-    nll: float | None
-    bins: list[Bin]
-    accuracy_chosen_longer: Split
-    accuracy_chosen_shorter: Split
-    length_diff_corr: float | None = Field(
-        description="Pearson correlation, over labelled pairs, of r_a − r_b with len_a − len_b (characters)"
-    )
-    length_bias_pairs: int = Field(description="labelled pairs whose two responses differ in length")
-    prefers_longer: float | None = Field(
-        description="share of those pairs where the model rewards the longer response more (a reward tie counts half)"
-    )
-    label_prefers_longer: float | None = Field(
-        description="share of the same pairs where the label prefers the longer response (the model's share to compare)"
-    )
-    per_source: dict[str, Split]
-    reward_mean: float
-    reward_std: float
+from constitution.reward.reports import Bin, EvalReport, Split
 
 
 def _accuracy(correct: np.ndarray) -> float | None:

@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from constitution.reward.evaluate import correctness, preference_metrics
+from constitution.reward.reports import HeadsReport, PrincipleReport
 from constitution.reward.heads import unit_weights
 from constitution.reward.model import RewardModel
 from constitution.reward.principle_pairs import PrinciplePair
@@ -69,30 +70,6 @@ def heldout_heads(
         temperatures.append(calibration.temperature)
     scaled = rewards / np.asarray(temperatures)[None, :, None]
     return head_metrics(scaled, p, mask, p_a, weights), reports, temperatures
-
-
-class PrincipleReport(BaseModel):
-    """One principle's part in a per-principle model's decisions on labelled pairs."""
-
-    principle: str
-    weight: float = Field(description="its weight in the constitution used, divided by the weights' sum (as the reward uses it)")
-    judged_pairs: int = Field(description="pairs this principle judged with a non-tied label")
-    agreement: float | None = Field(
-        description="share of those pairs where the head prefers what the principle's label prefers (a tie counts half)"
-    )
-    contribution: float = Field(
-        description="mean of w_k (r_k(chosen) - r_k(rejected)) / std over pairs with a non-tied p_a: this principle's "
-        "part of the normalised reward gap (the contributions sum to the whole gap)"
-    )
-    share: float = Field(description="mean |w_k (r_k(a) - r_k(b))| over all principles' total: how much it moves decisions")
-
-
-class HeadsReport(BaseModel):
-    """Per-principle figures of a per-principle model on labelled pairs, and its weighted reward's accuracy."""
-
-    pairs: int
-    accuracy: float | None = Field(description="weighted reward vs the ensembled label p_a (non-tied labels; a reward tie counts half)")
-    principles: list[PrincipleReport]
 
 
 def heads_report(model: RewardModel, pairs: Sequence[PrinciplePair], *, batch_size: int = 64) -> HeadsReport:

@@ -23,11 +23,12 @@ from constitution.reward.backbone import load_backbone, with_lora
 from constitution.reward.checkpoints import CHECKPOINTS_DIR, CheckpointEvery, prepare_resume, run_identity
 from constitution.reward.config import RewardTrainingConfig
 from constitution.reward.guards import FiniteGradients
+from constitution.reward.head_kinds import head_kind
 from constitution.reward.head_eval import HeadReport, heldout_heads
 from constitution.reward.hf_trainer import RewardTrainer, pair_metrics
 from constitution.reward.metadata import HeadInfo, RewardMetadata
 from constitution.reward.pair_dataset import LABELS, PairCollator, tokenize_pairs
-from constitution.reward.principle_pairs import principle_heads, require_principle_pairs
+from constitution.reward.principle_pairs import require_principle_pairs
 from constitution.reward.publish import check_replaceable, publish, recover, staging_dir
 from constitution.reward.saving import save_reward_model
 from constitution.reward.temperature import HeldoutCalibration, apply_temperature, heldout_report
@@ -66,7 +67,7 @@ def train_reward_model(
 ) -> TrainResult:
     """Train, keep the best epoch (by held-out accuracy), save a transformers folder + ``constitution_reward.json``.
 
-    With ``config.heads == "per_principle"`` the pairs must be :class:`PrinciplePair` s and ``constitution`` given:
+    ``config.heads`` names the kind (:mod:`head_kinds`). With "per_principle" the pairs must be :class:`PrinciplePair` s and ``constitution`` given:
     one head per principle that judged the pairs (:func:`principle_heads`), each trained only on those pairs, the
     best epoch chosen by the accuracy of the constitution-weighted reward against ``p_a``, one temperature per head.
 
@@ -78,7 +79,7 @@ def train_reward_model(
     out = Path(out_dir).resolve()
     set_seed(config.seed)
     pairs = [p for p in train_pairs if p.p_a is not None]
-    heads = principle_heads(pairs, constitution) if config.heads == "per_principle" else []
+    heads = head_kind(config.heads).heads(pairs, constitution)
     if heads and eval_pairs:
         require_principle_pairs(eval_pairs)
     head_ids = [h.id for h in heads]

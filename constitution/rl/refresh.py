@@ -3,7 +3,7 @@
 The policy drifts to outputs the reward model never saw; the gold monitor has labelled pairs of exactly those. On the
 monitor's alarm (or every M steps), the :class:`Refresher` warm-starts from the model scoring now (its own folder as
 the backbone, its head included), trains on every gold-labelled policy pair so far plus a replay share of the original
-labels (so the model does not forget what it knew), writes a new versioned folder with ``train_reward_model`` (the
+labels (so the model does not forget what it knew), writes a new versioned folder with ``reward.training.train`` (the
 project's reward training: atomic publish, saved normalisation) and swaps the loaded model into the
 :class:`~constitution.rl.reward.RewardFunction` between two calls. A per-principle model is refreshed head by head on
 the gold judge's per-principle labels (its constitution is needed).
@@ -22,7 +22,9 @@ from constitution.data import Pair
 from constitution.data.records import FeedbackRecord
 from constitution.errors import InputError
 from constitution.principles import Constitution
-from constitution.reward import PrinciplePair, RewardModel, RewardTrainingConfig, train_reward_model
+from constitution.reward import RewardModel, RewardTrainingConfig
+from constitution.reward.head_kinds import HeadKind, head_kind, kind_of
+from constitution.reward.training import train
 from constitution.rl.config import RefreshConfig
 from constitution.rl.reward import RewardFunction
 
@@ -54,7 +56,7 @@ class Refresher:
         self.seed = seed
         self.last_step = 0
         self.folders: list[Path] = []
-        if reward.scorer.heads and constitution is None:
+        if head_kind(kind_of(reward.scorer.heads)).needs_constitution and constitution is None:
             raise InputError("refreshing a per-principle reward model needs the constitution of its heads")
 
     def due(self, step: int, alarm: bool) -> bool:
@@ -68,7 +70,7 @@ class Refresher:
         meta = model.metadata
         overrides = {
             "base_model": str(self.folder), "pooling": "native", "max_length": meta.max_length,
-            "heads": "per_principle" if meta.heads else "scalar", "epochs": self.config.epochs,
+            "heads": kind_of(meta.heads), "epochs": self.config.epochs,
             "learning_rate": self.config.learning_rate, "batch_size": self.config.batch_size, "eval_fraction": 0.0,
             "checkpoint_steps": 0, "lora": None, "seed": self.seed + len(self.folders),
         }  # fmt: skip
@@ -77,13 +79,10 @@ class Refresher:
         except ValidationError:  # settings of another version, or none: the defaults with the refresh's schedule
             return RewardTrainingConfig.model_validate(overrides)
 
-    def pairs(self, labelled: Sequence[FeedbackRecord], headed: bool) -> list[Pair]:
-        """The gold-labelled policy pairs and the replayed original labels, shuffled."""
+    def pairs(self, labelled: Sequence[FeedbackRecord], kind: HeadKind) -> list[Pair]:
+        """The gold-labelled policy pairs (as ``kind`` trains on them) and the replayed original labels, shuffled."""
         rng = random.Random(self.seed + len(self.folders))
-        fresh: list[Pair] = []
-        for r in labelled:
-            fields = {"id": r.id, "prompt": r.prompt, "response_a": r.response_a, "response_b": r.response_b, "p_a": r.p_a}
-            fresh.append(PrinciplePair(**fields, per_principle=r.per_principle) if headed else Pair(**fields))
+        fresh = [kind.record_pair(r) for r in labelled]
         count = min(len(self.replay), round(self.config.replay * len(fresh)))
         replayed = rng.sample(self.replay, count)
         out = fresh + replayed
@@ -99,13 +98,13 @@ class Refresher:
             return None
         model = self.reward.scorer
         assert isinstance(model, RewardModel)
-        headed = bool(model.heads)
+        config = self.training_config(model)
+        kind = head_kind(config.heads)
         out = self.out_dir / f"reward_v{self.reward.version + 1}"
-        result = train_reward_model(
-            self.training_config(model), self.pairs(labelled, headed), out,
-            train_data=f"refresh of {self.folder}", constitution=self.constitution if headed else None,
-        )  # fmt: skip
-        fresh = RewardModel.load(out, device=str(model.device), constitution=self.constitution if headed else None)
+        result = train(
+            config, self.pairs(labelled, kind), out, train_data=f"refresh of {self.folder}", constitution=self.constitution
+        )
+        fresh = RewardModel.load(out, device=str(model.device), constitution=self.constitution if kind.needs_constitution else None)
         version = self.reward.swap(fresh)
         self.folder = out
         self.folders.append(out)

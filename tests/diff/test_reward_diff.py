@@ -1,10 +1,8 @@
 """Rewards before and after an edit, on a reward model with one head per principle built here (MiniLM,
 ``BertForSequenceClassification`` with ``num_labels=K``, its metadata naming the heads).
 
-The contract is ``RewardModel.score_heads(items, batch_size=...)`` in the order of ``metadata.heads``. Until that
-method is merged (another branch builds it), the model folder is loaded by :class:`_HeadedStandIn`: the real
-``RewardModel`` (tokenizer, input text, truncation) with ``score_heads`` written after the contract. Once it is,
-the real ``RewardModel.load`` is used and the CLI test runs too.
+The folder is loaded by the real ``RewardModel.load``; ``score_heads`` gives every head's reward in the order of
+``metadata.heads``.
 """
 
 from __future__ import annotations
@@ -21,34 +19,13 @@ from constitution.cli import main
 from constitution.diff import reward_diff
 from constitution.loader import load_constitution
 from constitution.embedded_models import BACKBONE_ALIAS, ModelNotFoundError, resolve_model
-from constitution.reward.inputs import pad_batch
-from constitution.reward.metadata import RewardMetadata, read_metadata, write_metadata
+from constitution.reward.metadata import RewardMetadata, write_metadata
 from constitution.reward.model import RewardModel
 
 from tests.diff.helpers import WORDS, WordJudge, word_pairs, write_principles
 
-HEADED = hasattr(RewardModel, "score_heads")
 OLD = [("kind", "Which response is more kind?", 1.0), ("short", "Which response is more short?", 1.0), ("polite", "Which response is more polite?", 1.0)]
 NEW = [("kind", "Which response is more kind?", 3.0), ("short", "Which response is more short?", 1.0), ("warm", "Which response is more warm?", 1.0)]
-
-
-class _HeadedStandIn(RewardModel):
-    """RewardModel with ``score_heads`` as the contract states it: every head's logit, in ``metadata.heads`` order."""
-
-    @classmethod
-    def load_headed(cls, folder: Path) -> _HeadedStandIn:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32)
-        return cls(model, AutoTokenizer.from_pretrained(folder), read_metadata(folder), bf16=False)
-
-    @torch.inference_mode()
-    def score_heads(self, items, *, batch_size: int = 64) -> list[list[float]]:
-        ids = self.encode(items)
-        rows: list[list[float]] = []
-        for start in range(0, len(ids), batch_size):
-            rows += self.model(**pad_batch(ids[start : start + batch_size], self.tokenizer.pad_token_id)).logits.float().tolist()
-        return rows
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +48,10 @@ def headed_model(tmp_path_factory) -> Path:
     return folder
 
 
-def _load(folder: Path):
-    return RewardModel.load(folder) if HEADED else _HeadedStandIn.load_headed(folder)
-
-
 def test_rewards_and_safety_decisions_under_the_old_and_new_weights(tmp_path: Path, headed_model: Path):
     pairs = word_pairs()[:10]
     before, after = load_constitution(write_principles(tmp_path / "old", OLD)), load_constitution(write_principles(tmp_path / "new", NEW))
-    scorer = _load(headed_model)
+    scorer = RewardModel.load(headed_model)
     scores = np.asarray(scorer.score_heads([(p.prompt, r) for p in pairs for r in (p.response_a, p.response_b)]))
     assert scores.shape == (20, 3) and len({round(x, 6) for x in scores[:, 0]}) > 1
     old = scores @ np.array([1.0, 1.0, 1.0]) / 3  # kind, short, polite: the weighted mean
@@ -101,7 +74,6 @@ def test_rewards_and_safety_decisions_under_the_old_and_new_weights(tmp_path: Pa
     assert diff.preference_flips == sum((old[2 * j] >= old[2 * j + 1]) != (new[2 * j] >= new[2 * j + 1]) for j in range(10))
 
 
-@pytest.mark.skipif(not HEADED, reason="RewardModel.score_heads (per-principle heads) is not merged yet")
 def test_cli_model_option_adds_the_reward_diff(tmp_path: Path, headed_model: Path, monkeypatch):
     monkeypatch.setattr("constitution.llm.factory.make_llm", lambda *a, **k: WordJudge())  # a judge the test controls
     pairs = tmp_path / "pairs.jsonl"

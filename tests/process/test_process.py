@@ -282,6 +282,33 @@ def test_a_jury_of_step_judges_gives_their_weighted_mean(tmp_path: Path, step_fo
     assert (tmp_path / "out" / "judges" / "hf-unsure" / "labels.jsonl").exists()
 
 
+def test_label_traces_is_one_entry_for_one_judge_or_a_jury(tmp_path: Path, step_folder: Path, monkeypatch):
+    from constitution.labeling import step_jury, step_run
+    from constitution.labeling.jury.config import JudgeSpec
+
+    loaded: list[ChainJudge] = []
+
+    def stand_in(config):  # stand-in judges (fakes for the loaded models), told apart by the model name
+        judge = ChainJudge(confidence=0.95 if config.model == "sure" else 0.75)
+        judge.identity = judge.name = config.model
+        judge.close = lambda: loaded.remove(judge)  # type: ignore[method-assign]
+        loaded.append(judge)
+        return judge
+
+    monkeypatch.setattr(step_run, "make_llm", stand_in)
+    monkeypatch.setattr(step_jury, "make_llm", stand_in)
+    source = write_steps(tmp_path / "t.jsonl", chains(3, seed=6))
+    sure, unsure = (JudgeSpec.model_validate({"backend": "hf", "model": m}) for m in ("sure", "unsure"))
+    args = (load_step_principles(step_folder), JudgmentCache(tmp_path / "c.sqlite"), StepLabelConfig())
+    one = step_run.label_traces(args[0], [sure], *args[1:], StepReader(source), tmp_path / "one", show_progress=False)
+    jury = step_run.label_traces(args[0], [sure, unsure], *args[1:], StepReader(source), tmp_path / "jury", show_progress=False)
+    assert (one.traces, one.judge) == (3, "sure") and not (tmp_path / "one" / "judges").exists()
+    assert (jury.traces, jury.judge) == (3, "jury:hf-sure+hf-unsure") and (tmp_path / "jury" / "judges" / "hf-sure").is_dir()
+    assert loaded == []  # every judge released
+    with pytest.raises(InputError, match="no judge"):
+        step_run.label_traces(args[0], [], *args[1:], StepReader(source), tmp_path / "none")
+
+
 @pytest.mark.slow
 def test_lora_training_saves_a_plain_token_classification_folder(tmp_path: Path, minilm_tokenizer):
     """LoRA adapters on every linear layer but the head (peft trains the head whole), merged on save."""

@@ -198,5 +198,5 @@ def test_pipeline_trains_heads_and_reports_each_principle(minilm_path, heads_roo
     assert read_metadata(run_dir / "reward_model").heads == ["polite", "cites", "concise"]
     pipeline._evaluate()
     heads = json.loads((run_dir / "eval" / "heads.json").read_text())
-    assert heads["pairs"] == 8 and [p["principle"] for p in heads["principles"]] == ["polite", "cites", "concise"]
+    assert heads["pairs"] == 10 and [p["principle"] for p in heads["principles"]] == ["polite", "cites", "concise"]
     assert any(line.startswith("| concise |") for line in heads_section(run_dir / "eval"))
