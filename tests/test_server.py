@@ -263,7 +263,7 @@ def test_the_queue_must_hold_one_full_request():
 
 def test_docs_are_served_without_a_key():
     with TestClient(create_app(served(_poison), ServerConfig())) as client:
-        assert client.get("/openapi.json").json()["paths"].keys() == {"/health", "/score", "/classify", "/get_reward", "/reload"}
+        assert client.get("/openapi.json").json()["paths"].keys() == {"/health", "/score", "/classify", "/get_reward", "/score_steps", "/reload"}
 
 
 def test_classify_scores_extreme_rewards_without_overflow():

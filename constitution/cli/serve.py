@@ -1,8 +1,10 @@
-"""``constitution serve MODEL``: the HTTP reward service (/score, /classify, /get_reward, /health).
+"""``constitution serve MODEL``: the HTTP reward service (/score, /classify, /get_reward, /score_steps, /health, /reload).
 
 Binds 127.0.0.1 unless --host says otherwise. The API key may also come from $CONSTITUTION_API_KEY (keeps it out of
 the process list). A per-principle model is served with its heads weighted by --constitution (default: its training
-weights); ``/score`` with ``"explain": true`` returns each principle's contribution."""
+weights); ``/score`` with ``"explain": true`` returns each principle's contribution. A process reward model folder
+(``train --kind process``) is served with ``/score_steps`` (per-step scores and each trace's aggregate); its ``/score``
+and ``/get_reward`` answer the aggregate."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from constitution.serve.config import ServerConfig
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve a reward model over HTTP", description=__doc__)
-    p.add_argument("model", help="reward model folder")
+    p.add_argument("model", help="reward model folder (outcome or process)")
     add_fields(p, ServerConfig)
     add_heads_constitution_flag(p)
     p.set_defaults(func=run)

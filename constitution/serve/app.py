@@ -15,9 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from constitution.serve.auth import Guard, error
 from constitution.serve.batcher import Batcher
 from constitution.serve.config import ServerConfig
-from constitution.serve.routes import ScoringFailed, Service, admin_router, scoring_router
-from constitution.serve.served import ServedModel
-from constitution.serve.slot import Loader, ModelSlot
+from constitution.serve.routes import ScoringFailed, Service, admin_router, scoring_router, steps_router
+from constitution.serve.slot import Loader, ModelSlot, Served
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ def _handle_errors(app: FastAPI) -> None:
         return _internal_error(request, exc)
 
 
-def create_app(served: ServedModel, config: ServerConfig, *, loader: Loader | None = None) -> FastAPI:
+def create_app(served: Served, config: ServerConfig, *, loader: Loader | None = None) -> FastAPI:
     """The ASGI app serving ``served`` (version 1, normally); ``loader`` builds the models that ``/reload`` swaps in
     (without one, ``/reload`` answers 501)."""
     slot = ModelSlot(served, loader)
@@ -78,4 +77,5 @@ def create_app(served: ServedModel, config: ServerConfig, *, loader: Loader | No
     _handle_errors(app)
     app.include_router(admin_router(service))
     app.include_router(scoring_router(service))
+    app.include_router(steps_router(service))
     return app
