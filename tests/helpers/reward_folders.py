@@ -14,7 +14,7 @@ def headed_folder(folder: Path, scale: float = 30.0) -> Path:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from constitution.models import BACKBONE_ALIAS, resolve_model
+    from constitution.embedded_models import BACKBONE_ALIAS, resolve_model
     from constitution.reward.metadata import HeadInfo, RewardMetadata, write_metadata
     from constitution.reward.temperature import apply_temperature
 
@@ -52,7 +52,7 @@ def process_folder(folder: Path, *, bias: float = 0.0, aggregate: str = "min") -
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from constitution.models import BACKBONE_ALIAS, resolve_model
+    from constitution.embedded_models import BACKBONE_ALIAS, resolve_model
     from constitution.reward.process_data import marker_id
     from constitution.reward.process_model import ProcessMetadata, write_process_metadata
 
