@@ -5,7 +5,8 @@ model under a version number, and the answers made from its scores), ``served_pr
 reward model), ``slot`` (the served model and ``/reload``),
 ``batcher`` (the one bounded queue and worker), ``auth`` (API key and body-size guard), ``idempotency`` (answers by
 ``Idempotency-Key``), ``routes`` (one router per concern: add new routes there), ``app`` (assembly, error handling),
-``main`` (loading a model and running uvicorn).
+``main`` (loading a model and running uvicorn), ``ray_engine`` (the same app on Ray Serve replicas, ``@serve.batch``
+in place of the batcher).
 
 Routes: ``GET /health`` (no key needed), ``POST /score`` ``{"items": [{"prompt", "response"}] | "texts": [...],
 "normalize": bool, "explain": bool}`` -> ``{"rewards", "principles", "normalization"}`` (``principles``: each
