@@ -5,7 +5,8 @@ batching in place of the single-process :class:`~constitution.serve.batcher.Batc
 Every replica builds the app with :func:`constitution.serve.app.create_app`, so nothing about a route is forked.
 A replica's batch holds at most ``max(max_batch, max_items)`` items (a request is never split; the model still
 runs ``max_batch`` items per forward pass) and waits ``max_wait_ms`` for more; a batch that fails is re-scored
-request by request. The queue bound counts the items a replica holds (waiting or being scored). ``/reload`` answers
+request by request. A replica takes at most ``max_batch`` requests at once (Ray's router holds the rest); the queue
+bound counts the items a replica holds (waiting or being scored). ``/reload`` answers
 501: a reload would reach one replica only (redeploy to change the model). Needs ``ray[serve]`` (the ``ray`` extra).
 """
 
@@ -100,7 +101,11 @@ class RewardService:
 
 def application(model_path: str, config: ServerConfig, constitution_path: list[str] | None = None):
     """The bound Ray Serve application: ``config.replicas`` replicas of :class:`RewardService`."""
-    options = {"num_replicas": config.replicas, "ray_actor_options": {"num_cpus": config.replica_cpus}}
+    options = {
+        "num_replicas": config.replicas,
+        "ray_actor_options": {"num_cpus": config.replica_cpus},
+        "max_ongoing_requests": config.max_batch,  # so a batch of one-item requests can fill (Ray's default is 5)
+    }
     return RewardService.options(**options).bind(model_path, config.model_dump(), constitution_path)
 
 
