@@ -73,7 +73,7 @@ def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: P
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOTrainer
 
-    from constitution.models import resolve_model
+    from constitution.embedded_models import resolve_model
     from constitution.rl import RewardFunction, RLConfig
     from constitution.rl.grpo import grpo_args
 

@@ -259,11 +259,13 @@ def test_a_full_queue_answers_503_with_retry_after_then_recovers():
 def test_the_queue_must_hold_one_full_request():
     with pytest.raises(ValueError, match="max_queue_items"):
         ServerConfig(max_items=8, max_queue_items=4)
+    with pytest.raises(ValueError, match="engine 'ray'"):
+        ServerConfig(replicas=2)
 
 
 def test_docs_are_served_without_a_key():
     with TestClient(create_app(served(_poison), ServerConfig())) as client:
-        assert client.get("/openapi.json").json()["paths"].keys() == {"/health", "/score", "/classify", "/get_reward", "/reload"}
+        assert client.get("/openapi.json").json()["paths"].keys() == {"/health", "/score", "/classify", "/get_reward", "/score_steps", "/reload"}
 
 
 def test_classify_scores_extreme_rewards_without_overflow():

@@ -1,8 +1,11 @@
-"""``constitution serve MODEL``: the HTTP reward service (/score, /classify, /get_reward, /health).
+"""``constitution serve MODEL``: the HTTP reward service (/score, /classify, /get_reward, /score_steps, /health, /reload).
 
 Binds 127.0.0.1 unless --host says otherwise. The API key may also come from $CONSTITUTION_API_KEY (keeps it out of
 the process list). A per-principle model is served with its heads weighted by --constitution (default: its training
-weights); ``/score`` with ``"explain": true`` returns each principle's contribution."""
+weights); ``/score`` with ``"explain": true`` returns each principle's contribution. A process reward model folder
+(``train --kind process``) is served with ``/score_steps`` (per-step scores and each trace's aggregate); its ``/score``
+and ``/get_reward`` answer the aggregate. ``--engine ray --replicas N`` serves the same routes from N Ray Serve
+replicas (``@serve.batch`` batching; needs the ``ray`` extra; ``/reload`` is 501 there: redeploy instead)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from constitution.serve.config import ServerConfig
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve a reward model over HTTP", description=__doc__)
-    p.add_argument("model", help="reward model folder")
+    p.add_argument("model", help="reward model folder (outcome or process)")
     add_fields(p, ServerConfig)
     add_heads_constitution_flag(p)
     p.set_defaults(func=run)
@@ -30,5 +33,11 @@ def run(args: argparse.Namespace) -> int:
     if values.get("api_key") is None and os.environ.get(API_KEY_ENV):
         values["api_key"] = os.environ[API_KEY_ENV]
     config = build(ServerConfig, values, "serve")
-    serve(args.model, config, constitution=heads_constitution(args.constitution))
+    constitution = heads_constitution(args.constitution)
+    if config.engine == "ray":
+        from constitution.serve.ray_engine import serve_on_ray
+
+        serve_on_ray(args.model, config, list(constitution.files) if constitution is not None else None)
+        return 0
+    serve(args.model, config, constitution=constitution)
     return 0

@@ -114,7 +114,7 @@ def run_grpo(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOTrainer
 
-    from constitution.models import resolve_model
+    from constitution.embedded_models import resolve_model
     from constitution.rl.callback import MonitorCallback
 
     out = Path(out_dir)

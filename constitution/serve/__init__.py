@@ -1,10 +1,12 @@
 """The reward service: FastAPI app with dynamic batching of concurrent requests and live model reloads.
 
 Modules: ``config`` (limits, light: the CLI builds flags from it), ``schema`` (the wire format), ``served`` (a loaded
-model under a version number, and the answers made from its scores), ``slot`` (the served model and ``/reload``),
+model under a version number, and the answers made from its scores), ``served_process`` (the same for a process
+reward model), ``slot`` (the served model and ``/reload``),
 ``batcher`` (the one bounded queue and worker), ``auth`` (API key and body-size guard), ``idempotency`` (answers by
 ``Idempotency-Key``), ``routes`` (one router per concern: add new routes there), ``app`` (assembly, error handling),
-``main`` (loading a model and running uvicorn).
+``main`` (loading a model and running uvicorn), ``ray_engine`` (the same app on Ray Serve replicas, ``@serve.batch``
+in place of the batcher).
 
 Routes: ``GET /health`` (no key needed), ``POST /score`` ``{"items": [{"prompt", "response"}] | "texts": [...],
 "normalize": bool, "explain": bool}`` -> ``{"rewards", "principles", "normalization"}`` (``principles``: each
@@ -14,7 +16,13 @@ scalar model), ``POST /classify`` (same input) -> ``{"results": [{decision, scor
 reward API ``POST /get_reward {"query": [...], "prompts": [...]}`` -> ``{"rewards", "scores", "extra_logs",
 "normalization"}`` (``extra_logs``: one list per principle): each query is split into its prompt's turns and the
 response (see ``openrlhf``) and scored in the reward model's own input format; without ``prompts`` the query is
-scored as text; and ``POST /reload {"model", "constitution", "training_weights"}`` (see ``slot``). Every scoring
+scored as text; ``POST /score_steps {"prompts": [...], "traces": [[step, ...]] | "completions": [...], "aggregate"}`` ->
+``{"step_scores", "scores", "first_error", "aggregate", "threshold"}`` (a process reward model's per-step scores and
+each trace's aggregate: min, product or last, the model's unless the request names one; completions are split at the
+model's separator; 422 for an outcome model), and ``POST /reload {"model", "constitution", "training_weights"}``
+(see ``slot``). A process model's ``/score`` and ``/get_reward`` answer each response's aggregate step score (a
+probability: never normalised, ``normalization`` null), ``/classify`` is 422, and ``/reload`` loads process folders
+only (``{}``: the served folder read again). Every scoring
 answer names the ``version``, ``model`` and ``constitution_hash`` that scored it. Requests of every route that arrive
 together are scored in one length-sorted batch on a worker thread; a batch that fails is re-scored request by
 request, so one bad request cannot fail the others. At most ``max_queue_items`` items wait for a batch; beyond that a

@@ -13,11 +13,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from constitution.serve.auth import Guard, error
-from constitution.serve.batcher import Batcher
+from constitution.serve.batcher import Batching, local_batcher
 from constitution.serve.config import ServerConfig
-from constitution.serve.routes import ScoringFailed, Service, admin_router, scoring_router
-from constitution.serve.served import ServedModel
-from constitution.serve.slot import Loader, ModelSlot
+from constitution.serve.routes import ScoringFailed, Service, admin_router, scoring_router, steps_router
+from constitution.serve.slot import Loader, ModelSlot, Served
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +55,12 @@ def _handle_errors(app: FastAPI) -> None:
         return _internal_error(request, exc)
 
 
-def create_app(served: ServedModel, config: ServerConfig, *, loader: Loader | None = None) -> FastAPI:
+def create_app(served: Served, config: ServerConfig, *, loader: Loader | None = None, batching: Batching | None = None) -> FastAPI:
     """The ASGI app serving ``served`` (version 1, normally); ``loader`` builds the models that ``/reload`` swaps in
-    (without one, ``/reload`` answers 501)."""
+    (without one, ``/reload`` answers 501); ``batching`` makes the batcher in front of the model (default: this
+    process's :class:`Batcher`; Ray Serve's replicas use ``@serve.batch``)."""
     slot = ModelSlot(served, loader)
-    batcher = Batcher(slot.score, config.max_batch, config.max_wait_ms, config.max_queue_items)
+    batcher = (batching or local_batcher)(slot.score, config)
     service = Service(config, slot, batcher)
 
     @asynccontextmanager
@@ -78,4 +78,5 @@ def create_app(served: ServedModel, config: ServerConfig, *, loader: Loader | No
     _handle_errors(app)
     app.include_router(admin_router(service))
     app.include_router(scoring_router(service))
+    app.include_router(steps_router(service))
     return app

@@ -7,8 +7,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from constitution.serve.config import ServerConfig
+
 ScoreFn = Callable[[list[Any]], list[Any]]  # items -> one result per item
 Job = tuple[list[Any], asyncio.Future]
+# (the model's scoring function, the limits) -> a batcher: ``submit``, ``start``, ``stop`` and the counters /health shows
+Batching = Callable[[ScoreFn, ServerConfig], Any]
 
 
 class QueueFull(Exception):
@@ -98,3 +102,8 @@ class Batcher:
                 await self.task
             except asyncio.CancelledError:
                 pass
+
+
+def local_batcher(score: ScoreFn, config: ServerConfig) -> Batcher:
+    """The single-process server's batcher."""
+    return Batcher(score, config.max_batch, config.max_wait_ms, config.max_queue_items)

@@ -3,6 +3,8 @@ flags from it without importing the web stack."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -25,9 +27,14 @@ class ServerConfig(BaseModel):
         4096, ge=1, description="answers kept for retried requests (by Idempotency-Key); the oldest go first"
     )
     threshold: float | None = Field(None, description="/classify threshold; default: the model's, else 0.5")
+    engine: Literal["local", "ray"] = Field("local", description="local: one server process; ray: a Ray Serve deployment")
+    replicas: int = Field(1, ge=1, description="Ray Serve replicas (--engine ray), each with its own copy of the model")
+    replica_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves for each replica (--engine ray)")
 
     @model_validator(mode="after")
-    def _queue_fits_a_request(self) -> ServerConfig:
+    def _consistent(self) -> ServerConfig:
         if self.max_queue_items < self.max_items:
             raise ValueError(f"max_queue_items ({self.max_queue_items}) must be at least max_items ({self.max_items})")
+        if self.engine == "local" and self.replicas != 1:
+            raise ValueError("replicas need engine 'ray' (--engine ray)")
         return self

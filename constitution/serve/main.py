@@ -1,4 +1,5 @@
-"""``serve``: load a reward model and run the service with uvicorn; the loader that ``/reload`` uses."""
+"""``serve``: load a reward model (outcome or process) and run the service with uvicorn; the loaders that ``/reload``
+uses (a service keeps its model kind: an outcome service reloads outcome models, a process service process models)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from constitution.serve.app import create_app
 from constitution.serve.config import ServerConfig
 from constitution.serve.schema import ReloadRequest
 from constitution.serve.served import ServedModel
+from constitution.serve.served_process import ServedProcessModel
+from constitution.serve.slot import Loader, Served
 
 
 def load_served(request: ReloadRequest, current: ServedModel, version: int) -> ServedModel:
@@ -19,7 +22,10 @@ def load_served(request: ReloadRequest, current: ServedModel, version: int) -> S
     the one served, else the training weights)."""
     from constitution.loader import load_constitution
     from constitution.reward.model import RewardModel
+    from constitution.reward.process_model import is_process_model
 
+    if request.model is not None and is_process_model(request.model):
+        raise InputError("a process reward model; this service serves outcome models (serve it with its own `constitution serve`)", where=request.model)
     source = None if request.training_weights else (request.constitution or current.constitution_path)
     constitution = load_constitution(source) if source else None
     old = current.model
@@ -33,19 +39,46 @@ def load_served(request: ReloadRequest, current: ServedModel, version: int) -> S
     return ServedModel(model, version=version, folder=folder, constitution=constitution, constitution_path=source, batch_size=current.batch_size)
 
 
-def serve(model_path: str, config: ServerConfig, constitution: Constitution | None = None) -> None:
-    """Load a reward model (a per-principle one weighted by ``constitution``; None: its training weights) and serve
-    it with uvicorn until SIGINT/SIGTERM (in-flight requests finish). ``/reload`` re-reads the constitution's files."""
-    import uvicorn
+def load_served_process(request: ReloadRequest, current: Served, version: int) -> ServedProcessModel:
+    """The process model folder ``request`` names (default: the served folder, read again from disk), fully loaded
+    beside ``current`` on its device with its batch size. A process model has no heads to weigh: ``constitution``
+    and ``training_weights`` are refused."""
+    from constitution.reward.process_model import ProcessRewardModel, is_process_model
 
+    if request.constitution is not None or request.training_weights:
+        raise InputError("a process reward model has no principle heads to weigh; give only `model`")
+    folder = request.model or current.identity.model
+    if not is_process_model(folder):
+        raise InputError("not a process reward model folder (this service serves process models)", where=folder)
+    model = ProcessRewardModel.load(folder, device=str(current.model.device))
+    return ServedProcessModel(model, version=version, folder=folder, batch_size=current.batch_size)
+
+
+def load_first(model_path: str, config: ServerConfig, constitution: Constitution | None) -> tuple[Served, Loader]:
+    """Version 1 of the served model and its reload loader: a process reward model folder (no constitution), or an
+    outcome one (a per-principle one weighted by ``constitution``; None: its training weights)."""
     from constitution.reward.model import RewardModel
+    from constitution.reward.process_model import ProcessRewardModel, is_process_model
 
-    # Our warnings and the id'ed 500s go to stderr with a timestamp (uvicorn configures only its own loggers).
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if is_process_model(model_path):
+        if constitution is not None:
+            raise InputError("--constitution weighs an outcome model's heads; a process reward model has none", where=model_path)
+        return ServedProcessModel(ProcessRewardModel.load(model_path), version=1, folder=str(model_path), batch_size=config.max_batch), load_served_process
     model = RewardModel.load(model_path, constitution=constitution)
     files = list(constitution.files) if constitution is not None else None
     served = ServedModel(
         model, version=1, folder=str(model_path), constitution=constitution, constitution_path=files, batch_size=config.max_batch
     )
-    app = create_app(served, config, loader=load_served)
+    return served, load_served
+
+
+def serve(model_path: str, config: ServerConfig, constitution: Constitution | None = None) -> None:
+    """Load a reward model (see :func:`load_first`) and serve it with uvicorn until SIGINT/SIGTERM (in-flight
+    requests finish). ``/reload`` re-reads the constitution's files, or the process model's folder."""
+    import uvicorn
+
+    # Our warnings and the id'ed 500s go to stderr with a timestamp (uvicorn configures only its own loggers).
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    served, loader = load_first(model_path, config, constitution)
+    app = create_app(served, config, loader=loader)
     uvicorn.run(app, host=config.host, port=config.port, log_level="warning", timeout_graceful_shutdown=10)

@@ -1,6 +1,6 @@
-"""The service's routes, one router per concern: scoring (``/score``, ``/classify``, OpenRLHF's ``/get_reward``) and
-administration (``/health``, ``/reload``). A new kind of route (e.g. scoring reasoning steps) is a new router built
-the same way from :class:`Service` and included in :func:`constitution.serve.app.create_app`; its inference goes
+"""The service's routes, one router per concern: scoring (``/score``, ``/classify``, OpenRLHF's ``/get_reward``),
+scoring reasoning steps (``/score_steps``, process reward models) and administration (``/health``, ``/reload``). A
+new kind of route is a new router built the same way from :class:`Service` and included in :func:`constitution.serve.app.create_app`; its inference goes
 through :meth:`Service.score` so that it shares the one bounded queue."""
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ from constitution.serve.schema import (
     RewardQuery,
     Rewards,
     ScoreRequest,
+    StepScores,
+    StepsRequest,
 )
-from constitution.serve.served import Scored, ServedModel
-from constitution.serve.slot import ModelSlot, ReloadBusy, ReloadUnavailable
+from constitution.serve.served_process import ServedProcessModel, StepItem
+from constitution.serve.slot import ModelSlot, ReloadBusy, ReloadUnavailable, Served
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ class Service:
         except KeyReused as exc:
             raise HTTPException(422, str(exc)) from None
 
-    async def score(self, items: Sequence[Any]) -> tuple[ServedModel, list[Scored]]:
+    async def score(self, items: Sequence[Any]) -> tuple[Served, list[Any]]:
         """The items' raw scores and the one model that scored them: 413 past ``max_items``, 503 + Retry-After
         when the queue is full, ScoringFailed (a 500 with a request id) when scoring raised."""
         if len(items) > self.config.max_items:
@@ -117,6 +119,8 @@ def scoring_router(service: Service) -> APIRouter:
         return ExplainedRewards(**body, contributions=by.contributions(scored, req.normalize))
 
     async def classify(req: ScoreRequest) -> Decisions:
+        if isinstance(service.slot.current, ServedProcessModel):
+            raise HTTPException(422, "/classify needs an outcome reward model; a process model's answers come from /score_steps")
         by, scored = await service.score(req.scoring_items())
         threshold = resolve_threshold(service.config.threshold, by.default_threshold)
         unsafe = [unsafe_score(r) for r in by.rewards(scored, True)]
@@ -145,6 +149,37 @@ def scoring_router(service: Service) -> APIRouter:
     @router.post("/get_reward")
     async def get_reward_route(req: RewardQuery, request: Request) -> OpenRLHFRewards:
         return await service.once(request, req, lambda: get_reward(req))
+
+    return router
+
+
+def steps_router(service: Service) -> APIRouter:
+    """``/score_steps``: each step's score, each trace's aggregate and first error, from a process reward model (the
+    service's model kind never changes: /reload swaps in process models only); 422 for an outcome model."""
+    router = APIRouter()
+
+    async def score_steps(req: StepsRequest) -> StepScores:
+        served = service.slot.current
+        if not isinstance(served, ServedProcessModel):
+            raise HTTPException(422, "/score_steps needs a process reward model (`constitution train --kind process`)")
+        if req.traces is not None:
+            items: list[Any] = [StepItem(p, tuple(t)) for p, t in zip(req.prompts, req.traces)]
+        else:
+            items = [(p, c) for p, c in zip(req.prompts, req.completions or [])]
+        by, scored = await service.score(items)
+        prm = by.model
+        return StepScores(
+            **by.identity.model_dump(),
+            step_scores=[s.steps for s in scored],
+            scores=by.aggregates(scored, req.aggregate),
+            first_error=[prm.first_error(s.steps) for s in scored],
+            aggregate=req.aggregate or prm.aggregate_by,
+            threshold=prm.metadata.threshold,
+        )
+
+    @router.post("/score_steps")
+    async def score_steps_route(req: StepsRequest, request: Request) -> StepScores:
+        return await service.once(request, req, lambda: score_steps(req))
 
     return router
 

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from constitution.data import Message
 
+Aggregate = Literal["min", "product", "last"]  # as constitution.reward.process_config's (schema stays torch-free)
+
 
 class ScoreItem(BaseModel):
     """A response in its conversation."""
@@ -92,12 +94,49 @@ class ExplainedRewards(Rewards):
 
 class OpenRLHFRewards(ServedBy):
     """/get_reward's answer in OpenRLHF's reward-server shape (``rewards``, ``scores``, ``extra_logs``: one list per
-    principle for a per-principle model), always normalised, with the statistics used."""
+    principle for a per-principle model), normalised, with the statistics used (None for a process model: its
+    aggregate step score is a probability, never normalised)."""
 
     rewards: list[float]
     scores: list[float]
     extra_logs: dict[str, list[float]] = Field(default_factory=dict)
-    normalization: Normalization
+    normalization: Normalization | None
+
+
+class StepsRequest(BaseModel):
+    """Reasoning traces for a process reward model: one prompt (text or chat messages) per trace, and either
+    ``traces`` (each a list of steps) or ``completions`` (plain texts split into steps at the model's separator);
+    ``aggregate`` overrides the model's way of making one score per trace."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompts: list[str | list[Message]]
+    traces: list[list[str]] | None = None
+    completions: list[str] | None = None
+    aggregate: Aggregate | None = None
+
+    @model_validator(mode="after")
+    def _one_input(self) -> StepsRequest:
+        if (self.traces is None) == (self.completions is None):
+            raise ValueError("give exactly one of `traces` or `completions`")
+        given = self.traces if self.completions is None else self.completions
+        if len(given) != len(self.prompts):
+            raise ValueError(f"{len(self.prompts)} prompts for {len(given)} traces")
+        empty = next((k for k, t in enumerate(self.traces or []) if not t), None)
+        if empty is not None:
+            raise ValueError(f"trace {empty} has no steps")
+        return self
+
+
+class StepScores(ServedBy):
+    """Per trace: each step's score (P(step good); None for a step cut off by the model's max_length), the trace's
+    score (``aggregate`` of its steps) and its first step scored below ``threshold`` (-1: none), in input order."""
+
+    step_scores: list[list[float | None]]
+    scores: list[float]
+    first_error: list[int]
+    aggregate: Aggregate
+    threshold: float
 
 
 class Decision(BaseModel):

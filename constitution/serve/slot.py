@@ -16,11 +16,13 @@ from typing import Any
 
 from constitution.serve.schema import Reloaded, ReloadRequest
 from constitution.serve.served import Scored, ServedModel
+from constitution.serve.served_process import ScoredSteps, ServedProcessModel
 
 log = logging.getLogger(__name__)
 
+Served = ServedModel | ServedProcessModel  # an outcome or a process reward model; one kind per service
 # (request, the model served now, the new version number) -> the new model, fully loaded
-Loader = Callable[[ReloadRequest, ServedModel, int], ServedModel]
+Loader = Callable[[ReloadRequest, Served, int], Served]
 
 
 class ReloadBusy(Exception):
@@ -34,12 +36,12 @@ class ReloadUnavailable(Exception):
 class ModelSlot:
     """Holds the served model; :meth:`reload` replaces it, one reload at a time."""
 
-    def __init__(self, current: ServedModel, loader: Loader | None = None) -> None:
+    def __init__(self, current: Served, loader: Loader | None = None) -> None:
         self.current = current
         self.loader = loader
         self._lock = asyncio.Lock()
 
-    def score(self, items: list[Any]) -> list[Scored]:
+    def score(self, items: list[Any]) -> list[Scored] | list[ScoredSteps]:
         """Score a batch with the model served when the batch starts (the batcher's worker calls this)."""
         return self.current.score(items)
 

@@ -14,7 +14,7 @@ def headed_folder(folder: Path, scale: float = 30.0) -> Path:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from constitution.models import BACKBONE_ALIAS, resolve_model
+    from constitution.embedded_models import BACKBONE_ALIAS, resolve_model
     from constitution.reward.metadata import HeadInfo, RewardMetadata, write_metadata
     from constitution.reward.temperature import apply_temperature
 
@@ -43,4 +43,28 @@ def shifted_folder(source: Path, folder: Path, shift: float) -> Path:
         model.classifier.bias += shift
     model.save_pretrained(folder)
     AutoTokenizer.from_pretrained(source).save_pretrained(folder)
+    return folder
+
+
+def process_folder(folder: Path, *, bias: float = 0.0, aggregate: str = "min") -> Path:
+    """A process reward folder (MiniLM token classification with a seeded head, max_length 64) whose step scores
+    differ from step to step; ``bias`` is added to the head's logit (two folders told apart by their scores)."""
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from constitution.embedded_models import BACKBONE_ALIAS, resolve_model
+    from constitution.reward.process_data import marker_id
+    from constitution.reward.process_model import ProcessMetadata, write_process_metadata
+
+    torch.manual_seed(0)
+    src = resolve_model(BACKBONE_ALIAS)
+    model = AutoModelForTokenClassification.from_pretrained(src, num_labels=1)
+    with torch.no_grad():
+        model.classifier.weight *= 30.0
+        model.classifier.bias += bias
+    tokenizer = AutoTokenizer.from_pretrained(src)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    meta = ProcessMetadata(base_model=BACKBONE_ALIAS, max_length=64, marker_token_id=marker_id(tokenizer), aggregate=aggregate)
+    write_process_metadata(folder, meta)
     return folder
