@@ -103,14 +103,12 @@ def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: P
 
 def _monitored(proxy, proxy_dir: Path, gold_dir: Path, out: Path, every: int, seed: int):
     from constitution.labeling import JudgmentCache, Labeler
-    from constitution.llm.config import CONFIGS, llm_config
+    from constitution.llm.config import llm_config
     from constitution.llm.factory import make_llm
     from constitution.loader import load_constitution
     from constitution.resources import default_principles
     from constitution.rl import GoldMonitor, MonitorCallback, MonitorConfig, RefreshConfig, Refresher
 
-    if "reward" not in CONFIGS:
-        sys.exit("--refresh-every needs the reward-model judge backend (--backend reward), not installed here")
     labeler = Labeler(load_constitution(default_principles()), make_llm(llm_config(backend="reward", model=str(gold_dir))),
                       JudgmentCache(out / "gold.sqlite"))  # fmt: skip
     refresher = Refresher(proxy, proxy_dir, out / "refreshed", RefreshConfig(on_alarm=False, every=every), seed=seed)

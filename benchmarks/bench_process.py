@@ -106,7 +106,7 @@ def synthetic(n_train: int, n_test: int, tmp: Path) -> dict:
     train = [t.model_copy(update={"labels": None}) for t in chains(n_train, seed=21, error="guess")]
     records, summary, _ = label_steps(StepLabeler(_principles(tmp / "p"), ChainJudge(), JudgmentCache(tmp / "s.sqlite")), train)
     started = time.perf_counter()
-    prm = train_process_model(ProcessTrainingConfig(max_length=48, epochs=2, batch_size=8, learning_rate=5e-4, eval_fraction=0),
+    train_process_model(ProcessTrainingConfig(max_length=48, epochs=2, batch_size=8, learning_rate=5e-4, eval_fraction=0),
                               list(records_as_traces(records)), tmp / "prm")  # fmt: skip
     prm_s = time.perf_counter() - started
     groups = _candidates(max(8, n_train // 4), seed=3)  # the outcome model's pairs: a right and a wrong chain

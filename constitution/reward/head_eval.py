@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from constitution.reward.evaluate import correctness, preference_metrics
 from constitution.reward.reports import HeadsReport, PrincipleReport
