@@ -30,9 +30,9 @@ def test_metadata(trained):
     assert meta.constitution_hash == ["c0ffee"]
     assert meta.reward_std > 0 and meta.reward_mean == pytest.approx(result.reward_mean)
     assert meta.training_config["learning_rate"] == 1e-4
-    assert meta.temperature == 1.0  # 12 held-out pairs: too few to fit a temperature on one half, report on the other
+    assert meta.temperature == 1.0  # 14 held-out pairs (whole prompts): too few to fit a temperature on one half, report on the other
     assert {"accuracy", "ece", "nll"} <= set(meta.eval_metrics) and "ece_uncalibrated" not in meta.eval_metrics
-    assert meta.calibration == result.calibration and (meta.calibration.fit_pairs, meta.calibration.report_pairs) == (0, 12)
+    assert meta.calibration == result.calibration and (meta.calibration.fit_pairs, meta.calibration.report_pairs) == (0, 14)
     assert "too few" in meta.calibration.ece_is
     assert not (folder / "checkpoints").exists()
     config = json.loads((folder / "config.json").read_text())
