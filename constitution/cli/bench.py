@@ -12,7 +12,6 @@ RewardBench section (Chat, Chat Hard, Safety, Reasoning; other subsets under ``o
 from __future__ import annotations
 
 import argparse
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,20 +62,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _bench_judge(args: argparse.Namespace, rows: Iterable[BenchRow], total: int) -> BenchResult:
-    from constitution.preference_bench import bench_judge
-    from constitution.labeling.cache import JudgmentCache
-    from constitution.labeling.progress import progress_bar
-    from constitution.llm.factory import make_llm
     from constitution.loader import load_constitution
+    from constitution.preference_bench import bench_judge_job
 
     constitution = load_constitution(constitution_path(args.constitution))
     if args.principle:
         constitution = constitution.pinned([args.principle])
-    config = llm_from_args(args, "judge")
-    with tempfile.TemporaryDirectory(prefix="constitution-bench-") as tmp:
-        llm = make_llm(config)
-        try:
-            with JudgmentCache(args.cache or Path(tmp) / "judgments.sqlite") as cache, progress_bar(show=not args.no_progress, total=total, desc="bench") as progress:
-                return bench_judge(constitution, llm, cache, rows, data=args.data, progress=progress)
-        finally:
-            llm.close()
+    judge = llm_from_args(args, "judge")
+    return bench_judge_job(constitution, judge, rows, data=args.data, cache=args.cache, total=total, show_progress=not args.no_progress)

@@ -44,10 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from constitution.data.pairs import load_pairs
-    from constitution.diff import diff_versions, format_diff, head_names, reward_diff, write_diff
+    from constitution.diff import diff_job, format_diff, write_diff
     from constitution.errors import InputError, InputErrors
-    from constitution.labeling.cache import JudgmentCache
-    from constitution.llm.factory import make_llm
     from constitution.sources import load_version
 
     versions, bad = [], 0
@@ -59,25 +57,14 @@ def run(args: argparse.Namespace) -> int:
             bad += 1
     if bad:
         return 2
-    (_, before), (_, after) = versions
     config = build(LabelConfig, given(args, LabelConfig.model_fields), "labeling", LABELING)
     judge = llm_from_args(args, "judge")
-    if args.model:
-        head_names(args.model)  # a model without per-principle heads is refused before the judge loads
     pairs, _ = load_pairs(args.pairs, limit=args.limit)
     if not pairs:
         raise InputError("no pairs to label", where=args.pairs)
     out = Path(args.out)
-    llm = make_llm(judge)
-    try:
-        with JudgmentCache(args.cache or out / "judgments.sqlite") as cache:
-            report = diff_versions(versions[0], versions[1], pairs, llm, cache, config, top=args.top, show_progress=not args.no_progress)
-    finally:
-        llm.close()
-    if args.model:
-        from constitution.reward.model import RewardModel
-
-        report.rewards = reward_diff(RewardModel.load(args.model), args.model, pairs, before, after, top=args.top, batch_size=args.batch_size)
+    report = diff_job(versions[0], versions[1], pairs, judge, args.cache or out / "judgments.sqlite", config,
+                      model=args.model, top=args.top, batch_size=args.batch_size, show_progress=not args.no_progress)  # fmt: skip
     written = write_diff(report, out)
     print(format_diff(report))
     print(f"wrote {', '.join(str(p) for p in written)}")

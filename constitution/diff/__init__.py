@@ -4,6 +4,7 @@ rewards of a reward model with per-principle heads (:mod:`rewards`), and the out
 come loaded (folders, files or git revisions: :func:`constitution.sources.load_version`); :mod:`snapshot` keeps a
 run's previous labels for its report."""
 
+from constitution.diff.job import diff_job
 from constitution.diff.labels import LabelDiff, PairMove, PrincipleEffect, PrincipleVerdict, compare_labels
 from constitution.diff.report import diff_markdown, format_diff, write_diff
 from constitution.diff.rewards import HeadScorer, RewardDiff, head_names, reward_diff
@@ -25,6 +26,7 @@ __all__ = [
     "compare_labels",
     "diff_constitutions",
     "diff_folders",
+    "diff_job",
     "diff_markdown",
     "diff_versions",
     "format_diff",

@@ -8,14 +8,19 @@ changes with the order (position bias) or the label is exactly 0.5: stricter, an
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from pathlib import Path
 
 from constitution.data.records import FeedbackRecord, Pair
 from constitution.labeling.cache import JudgmentCache
 from constitution.labeling.labeler import Labeler, Progress
+from constitution.labeling.progress import progress_bar
 from constitution.llm.base import LLM
+from constitution.llm.config import LLMConfig
+from constitution.llm.factory import make_llm
 from constitution.preference_bench.data import BenchRow
 from constitution.preference_bench.result import BenchResult, BenchTally, outcome
 from constitution.principles import Constitution
@@ -83,3 +88,24 @@ def bench_judge(
         model=llm.name, kind="judge", data=data, protocol=JUDGE_PROTOCOL, seconds=time.perf_counter() - started,
         skipped=sink.rows_skipped, failed=sink.rows_failed,
     )  # fmt: skip
+
+
+def bench_judge_job(
+    constitution: Constitution,
+    judge: LLMConfig,
+    rows: Iterable[BenchRow],
+    *,
+    data: str,
+    cache: str | Path | None = None,
+    total: int | None = None,
+    show_progress: bool = False,
+) -> BenchResult:
+    """:func:`bench_judge` as a whole job: the judge started and closed, the judgment cache ``cache`` (a temporary one
+    by default) opened, a progress bar over ``total`` rows."""
+    with tempfile.TemporaryDirectory(prefix="constitution-bench-") as tmp:
+        llm = make_llm(judge)
+        try:
+            with JudgmentCache(cache or Path(tmp) / "judgments.sqlite") as judgments, progress_bar(show=show_progress, total=total, desc="bench") as progress:
+                return bench_judge(constitution, llm, judgments, rows, data=data, progress=progress)
+        finally:
+            llm.close()
