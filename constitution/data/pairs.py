@@ -14,15 +14,17 @@ usable.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from constitution.data.dialogue import as_messages, as_response, parse_dialogue
 from constitution.data.records import LoadReport, Message, Pair
 from constitution.data.rows import OnBad, iter_rows, report_or_raise
 from constitution.errors import InputError
 from constitution.hashing import content_hash
+
+T = TypeVar("T")
 
 _COLUMNS = {  # format -> the columns it needs; the first format whose columns a file has is its format
     "ab": ("prompt", "response_a", "response_b"),
@@ -195,19 +197,25 @@ def load_pairs(source: str | Path, *, limit: int | None = None) -> tuple[list[Pa
 
 def split_pairs(pairs: list[Pair], n_train: int, seed: int = 0) -> tuple[list[Pair], list[Pair]]:
     """About ``n_train`` pairs to train on and the rest to test on, split by prompt: pairs that share a prompt (the
-    responses ``generate`` samples for it) always land on the same side.
+    responses ``generate`` samples for it) always land on the same side (see :func:`split_by_prompt`)."""
+    return split_by_prompt(pairs, n_train, seed, lambda pair: [m.model_dump() for m in pair.prompt])
 
-    Prompts are ranked by a hash of (seed, prompt) and taken in that order: a prompt's pairs go to the test side when
-    that brings it no further from ``len(pairs) - n_train`` pairs (so it may hold a few more or fewer), and never every
-    prompt (the train side keeps one at least). The split depends only on the seed and the set of pairs, not on their
+
+def split_by_prompt(items: list[T], n_train: int, seed: int, prompt: Callable[[T], Any]) -> tuple[list[T], list[T]]:
+    """About ``n_train`` items to train on and the rest to test on; items with the same ``prompt(item)`` (any
+    JSON-serialisable value) always land on the same side.
+
+    Prompts are ranked by a hash of (seed, prompt) and taken in that order: a prompt's items go to the test side when
+    that brings it no further from ``len(items) - n_train`` items (so it may hold a few more or fewer), and never every
+    prompt (the train side keeps one at least). The split depends only on the seed and the set of items, not on their
     order in the file; each side keeps the input order.
     """
-    n_test = len(pairs) - n_train
+    n_test = len(items) - n_train
     groups: dict[str, list[int]] = {}
-    for i, pair in enumerate(pairs):
-        groups.setdefault(content_hash(seed, [m.model_dump() for m in pair.prompt]), []).append(i)
+    for i, item in enumerate(items):
+        groups.setdefault(content_hash(seed, prompt(item)), []).append(i)
     test: set[int] = set()
     for key in sorted(groups)[: len(groups) - 1]:
         if 2 * (n_test - len(test)) >= len(groups[key]):
             test.update(groups[key])
-    return [p for i, p in enumerate(pairs) if i not in test], [p for i, p in enumerate(pairs) if i in test]
+    return [x for i, x in enumerate(items) if i not in test], [x for i, x in enumerate(items) if i in test]

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from transformers import Trainer
 
 from constitution.atomic import recover_dir, replace_dir
+from constitution.data.pairs import split_by_prompt
 from constitution.data.steps import StepTrace
 from constitution.devices import bf16_supported
 from constitution.errors import InputError
@@ -107,14 +108,11 @@ def _arguments(config: ProcessTrainingConfig, scratch: Path):
 
 
 def _split(traces: list[StepTrace], fraction: float, seed: int) -> tuple[list[StepTrace], list[StepTrace]]:
-    import random
-
+    """The held-out traces, by prompt (a prompt's traces never straddle the split: :func:`split_by_prompt`)."""
     if fraction <= 0 or len(traces) < 10:
         return traces, []
-    order = list(range(len(traces)))
-    random.Random(seed).shuffle(order)
-    cut = len(traces) - max(1, round(fraction * len(traces)))
-    return [traces[i] for i in order[:cut]], [traces[i] for i in order[cut:]]
+    n_train = len(traces) - max(1, round(fraction * len(traces)))
+    return split_by_prompt(traces, n_train, seed, lambda t: t.prompt if isinstance(t.prompt, str) else [m.model_dump() for m in t.prompt])
 
 
 def train_process_model(

@@ -324,3 +324,14 @@ def test_lora_training_saves_a_plain_token_classification_folder(tmp_path: Path,
     assert not any("lora" in name for name, _ in model.model.named_parameters())
     [[score]] = model.step_scores([("Start at 3, then + 2.", ["3 + 2 = 5"])])
     assert 0.0 < score < 1.0
+
+
+def test_the_held_out_traces_never_share_a_prompt_with_the_training_traces():
+    """Several traces per prompt (best-of-n candidates) stay on one side of the split, whatever their file order."""
+    from constitution.reward.process_trainer import _split
+
+    traces = [StepTrace(id=f"{p}-{k}", prompt=f"problem {p}", completions=[f"step {k}"]) for p in range(8) for k in range(4)]
+    for order in (traces, traces[::-1]):
+        train, held = _split(order, 0.25, seed=0)
+        assert held and {t.prompt for t in train}.isdisjoint({t.prompt for t in held})
+        assert sorted(t.id for t in held) == sorted(t.id for t in _split(traces, 0.25, seed=0)[1])
