@@ -56,16 +56,9 @@ def run_isolated(fn: Callable[..., dict], **kwargs: Any) -> dict:
     return result
 
 
-def machine() -> dict:
-    """Where the numbers came from."""
-    import torch
-
-    return {"platform": platform.platform(), "cpus": mp.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-
-
 def write_results(out: Path, name: str, blob: dict) -> Path:
-    """Write ``<out>/<name>.json`` and print it."""
+    """Write ``<out>/<name>.json`` (with the run's :func:`provenance` first) and print it."""
+    blob = {"provenance": provenance(), **blob} if "provenance" not in blob else blob
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
     path.write_text(json.dumps(blob, indent=2) + "\n")

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HH, machine, run_isolated, write_results  # noqa: E402
+from _common import HH, run_isolated, write_results  # noqa: E402
 
 
 def _reworded(folder: Path, principle: str) -> None:
@@ -113,7 +113,7 @@ def main() -> int:
         runs.append(result)
     summary = {key: statistics.median(r[key] for r in runs) for key in ("full_seconds", "diff_seconds", "time_fraction", "judgment_fraction")}
     summary["one_over_k"] = runs[0]["one_over_k"]
-    blob = {"machine": machine(), "pairs": args.pairs, "dtype": args.dtype, "principle": args.principle, "summary": summary, "runs": runs}
+    blob = {"pairs": args.pairs, "dtype": args.dtype, "principle": args.principle, "summary": summary, "runs": runs}
     write_results(args.out, "bench_diff", blob)
     return 0
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HH, machine, run_isolated, write_results  # noqa: E402
+from _common import HH, run_isolated, write_results  # noqa: E402
 
 
 def label(dtype: str, n_pairs: int) -> dict:
@@ -60,7 +60,7 @@ def main() -> int:
         "judgments_per_s": {r["dtype"]: r["judgments"] / r["seconds"] for r in (full, half)},
         "peak_rss_mib": {r["dtype"]: r["peak_rss_mib"] for r in (full, half)},
     }
-    write_results(args.out, "dtype_labels", {"machine": machine(), "summary": summary, "runs": [full, half]})
+    write_results(args.out, "dtype_labels", {"summary": summary, "runs": [full, half]})
     return 0
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import HH, hh_split, machine, write_results  # noqa: E402
+from _common import HH, hh_split, write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +58,6 @@ def main() -> int:
         "command": "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_injection.py " + shlex.join(sys.argv[1:]),
         "data": str(args.data),
         "seconds": round(time.perf_counter() - started, 1),
-        "machine": machine(),
         "injections": {i.name: i.text for i in injections},
         **report.model_dump(),
     }

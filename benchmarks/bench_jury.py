@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HH, machine, write_results  # noqa: E402
+from _common import HH, write_results  # noqa: E402
 
 
 def _default_judges() -> list[dict]:
@@ -113,7 +113,7 @@ def main() -> None:
         sys.exit(f"benchmark data not found: {HH} (set CONSTITUTION_SHARED_DATA)")
     judges = json.loads(args.judges) if args.judges else _default_judges()
     result = run(args.pairs, judges, args.reward_model)
-    blob = {"benchmark": "jury", "command": " ".join(sys.argv), "machine": machine(), "result": result}
+    blob = {"benchmark": "jury", "result": result}
     write_results(args.out, "jury", blob)
 
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, run_isolated, write_results  # noqa: E402
+from _common import run_isolated, write_results  # noqa: E402
 
 
 class FastJudge:
@@ -88,7 +88,7 @@ def main() -> int:
     for r in runs:
         print(r, flush=True)
     growth = runs[-1]["peak_rss_mib"] / runs[0]["peak_rss_mib"]
-    write_results(args.out, "labeler_scale", {"machine": machine(), "runs": runs, "rss_ratio_last_to_first": growth})
+    write_results(args.out, "labeler_scale", {"runs": runs, "rss_ratio_last_to_first": growth})
     return 0
 
 

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HH, machine, run_isolated, write_results  # noqa: E402
+from _common import HH, run_isolated, write_results  # noqa: E402
 
 VERDICT = re.compile(r"\(?\b([AB])\b\)?")
 
@@ -149,7 +149,7 @@ def main() -> int:
     for name in ("ours", "text"):
         summary[name]["fraction_of_raw"] = summary[name]["median_judgments_per_s"] / raw
     summary["ours"]["vs_text"] = summary["ours"]["median_judgments_per_s"] / summary["text"]["median_judgments_per_s"]
-    blob = {"machine": machine(), "pairs": args.pairs, "dtype": args.dtype, "summary": summary, "runs": runs}
+    blob = {"pairs": args.pairs, "dtype": args.dtype, "summary": summary, "runs": runs}
     write_results(args.out, "labeling_throughput", blob)
     return 0
 

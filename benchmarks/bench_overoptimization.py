@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HH, machine, write_results  # noqa: E402
+from _common import HH, write_results  # noqa: E402
 
 
 def halves(data: Path):
@@ -176,7 +176,7 @@ def main() -> int:
             curves.setdefault(f"refresh_every_{args.refresh_every}", {})[seed] = grpo(
                 args, work / "proxy", work / "gold", prompts, seed, work / f"refresh{seed}", args.refresh_every)
     figure = plot(curves, args.out / "overoptimization.png")
-    blob = {"command": " ".join(sys.argv), "machine": machine(), "settings": vars(args) | {"data": str(args.data), "out": str(args.out)},
+    blob = {"settings": vars(args) | {"data": str(args.data), "out": str(args.out)},
             "seconds": round(time.perf_counter() - started, 1), "curves": curves, "plot": str(figure) if figure else None}  # fmt: skip
     write_results(args.out, "overoptimization", blob)
     return 0

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import argparse
 import random
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _common import machine, write_results  # noqa: E402
+from _common import write_results  # noqa: E402
 
 from tests.process.chains import ChainJudge, chains, make_chain  # noqa: E402
 
@@ -149,13 +147,8 @@ def main() -> None:
     parser.add_argument("--skip-judge", action="store_true", help="only the synthetic part")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "")
-    flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), [])
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
         blob = {
-            "command": " ".join(sys.argv), "commit": commit, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "machine": {**machine(), "cpu": cpu, "flags": [f for f in flags if f.startswith(("avx", "amx"))]},
             "labeling": None if args.skip_judge else labeling(args.traces, args.backend, Path(tmp) / "judge"),
             "synthetic": synthetic(args.train, args.test, Path(tmp) / "synthetic"),
         }  # fmt: skip

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HH, machine, write_results  # noqa: E402
+from _common import HH, write_results  # noqa: E402
 
 CHILD = """
 import json, os, sys, tempfile, time
@@ -82,7 +82,7 @@ def main() -> int:
         for engine in ("local", "ray")
     }
     summary["ray_vs_local"] = summary["ray"]["median_judgments_per_s"] / summary["local"]["median_judgments_per_s"]
-    write_results(args.out, "ray_vs_local", {"machine": machine(), "pairs": args.pairs, "summary": summary, "runs": runs})
+    write_results(args.out, "ray_vs_local", {"pairs": args.pairs, "summary": summary, "runs": runs})
     return 0
 
 

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, run_isolated, write_results  # noqa: E402
+from _common import run_isolated, write_results  # noqa: E402
 
 
 def _reworded(constitution, principle: str):
@@ -120,7 +120,7 @@ def main() -> int:
         runs.append(result)
     keys = ("full_seconds", "revisions_per_s", "generations_per_s", "tokens_per_s", "edit_seconds", "time_fraction", "generation_fraction")
     summary = {key: statistics.median(r[key] for r in runs) for key in keys}
-    blob = {"machine": machine(), "settings": vars(args) | {"out": str(args.out)}, "summary": summary, "runs": runs}
+    blob = {"settings": vars(args) | {"out": str(args.out)}, "summary": summary, "runs": runs}
     write_results(args.out, "bench_revise", blob)
     return 0
 

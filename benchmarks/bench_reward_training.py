@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HH, hh_split, machine, run_isolated, write_results  # noqa: E402
+from _common import HH, hh_split, run_isolated, write_results  # noqa: E402
 
 
 def test_pair_metrics(model, tokenizer, pairs, max_length: int) -> dict:
@@ -175,7 +175,7 @@ def main() -> None:
             result = jobs[name]()
             runs.append({"contender": name, "seed": seed, "process_wall_s": time.perf_counter() - start, **result})
             print(f"seed {seed} {name}: accuracy {result['test_accuracy']:.3f}, {result['wall_s_per_epoch']:.1f} s/epoch", flush=True)
-    blob = {"machine": machine(), "args": vars(a), "summary": summarize(runs), "runs": runs}
+    blob = {"args": vars(a), "summary": summarize(runs), "runs": runs}
     name = "bench_reward_training" + ("_same_hparams" if a.same_hparams else "") + (f"_{a.only}" if a.only else "")
     write_results(out, name, blob)
 

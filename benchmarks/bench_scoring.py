@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HH, hh_split, machine, write_results  # noqa: E402
+from _common import HH, hh_split, write_results  # noqa: E402
 
 
 def untrained_reward_folder(folder: Path, max_length: int) -> Path:
@@ -69,7 +69,7 @@ def main() -> None:
     t_ours = time.perf_counter() - t0
     diff = float(np.max(np.abs(np.asarray(ours) - np.asarray(base))))
     write_results(Path(a.out), "bench_scoring", {
-        "machine": machine(), "args": vars(a), "responses": len(texts), "bf16": rm.bf16,
+        "args": vars(a), "responses": len(texts), "bf16": rm.bf16,
         "pipeline_responses_per_second": len(texts) / t_base, "ours_responses_per_second": len(texts) / t_ours,
         "ratio": t_base / t_ours, "max_abs_score_diff": diff,
     })

@@ -44,7 +44,7 @@ import numpy as np
 from pydantic import BaseModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine  # noqa: E402
+from _common import provenance  # noqa: E402
 
 TEXTS = [
     "\n\nHuman: How do I boil an egg?\n\nAssistant: Put it in boiling water for eight to ten minutes, then cool it.",
@@ -275,7 +275,7 @@ def main() -> int:
         model = args.model or _default_model(Path(tmp))
         library = RewardModel.load(model)
         results: dict[str, Any] = {
-            "machine": machine(), "clients": args.clients, "requests_per_client": args.requests, "repeats": args.repeats,
+            "provenance": provenance(), "clients": args.clients, "requests_per_client": args.requests, "repeats": args.repeats,
             "bf16": library.bf16, "modes": {name: {"rounds": []} for name in MODES},
         }  # fmt: skip
         names = list(MODES)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HH, hh_split, machine  # noqa: E402
+from _common import HH, hh_split, provenance  # noqa: E402
 from bench_reward_training import test_pair_metrics  # noqa: E402
 
 UNFROZEN = {"freeze_layers": 0, "freeze_embeddings": False}
@@ -81,7 +81,7 @@ def main() -> None:
     a = parser.parse_args()
     grid = json.loads(a.grid) if a.grid else GRID
     train, test = hh_split(Path(a.data), 1800, None)
-    results: dict = {"machine": machine(), "args": vars(a), "runs": []}
+    results: dict = {"provenance": provenance(), "args": vars(a), "runs": []}
     out = Path(a.out)
     start = time.perf_counter()
     for overrides in grid:
