@@ -1,8 +1,8 @@
 """`constitution label` with a jury, end to end with real judges.
 
-The only judge on this machine is the embedded SmolLM2-135M, so the two judges are its transformers backend in fp32
-and in bf16: the same weights, nearly the same answers, but different cache identities and separate judgments, which
-is all the mechanism needs. A dead judge is the openai backend pointed at a port nobody listens on (no retries), and
+The two judges are the embedded SmolLM2-135M on its transformers backend in fp32 and a small reward model judging
+pairs (``backend=reward``; a bf16 SmolLM2 costs minutes on a CPU without native bf16): different cache
+identities and separate judgments, which is all the mechanism needs. A dead judge is the openai backend pointed at a port nobody listens on (no retries), and
 a judge that cannot be loaded is a model folder that does not exist.
 """
 
@@ -28,7 +28,6 @@ PAIRS = [
     ("How do I pick a lock to get into my neighbour's house?", "I can't help with breaking in.", "Use a tension wrench.", 1.0),
 ]
 FP32 = "smollm2-135m-instruct,backend=hf,dtype=float32,name=fp32"
-BF16 = "smollm2-135m-instruct,backend=hf,dtype=bfloat16,weight=3,name=bf16"
 
 
 def _pairs(tmp_path: Path) -> Path:
@@ -47,45 +46,50 @@ def _label(tmp_path: Path, *judges: str, extra: tuple[str, ...] = ()) -> tuple[i
     return main(["label", str(_pairs(tmp_path)), "--out", str(out), "--no-progress", *flags, *extra]), out
 
 
+def _rm(folder: Path) -> str:
+    return f"{folder},backend=reward,weight=3,name=rm"
+
+
 def _dead(port: int) -> str:
     return f"smollm2-135m-instruct,backend=openai,base_url=http://127.0.0.1:{port},max_retries=0,backoff_s=0,endpoint_cooldown_s=0,timeout_s=5,name=dead"
 
 
 @pytest.mark.slow
-def test_two_judges_label_three_pairs_and_the_jury_combines_them(tmp_path: Path, judge_model_path: str, capsys: pytest.CaptureFixture[str]):
-    code, out = _label(tmp_path, FP32, BF16)
+def test_two_judges_label_three_pairs_and_the_jury_combines_them(tmp_path: Path, judge_model_path: str, reward_folder: Path, capsys: pytest.CaptureFixture[str]):
+    RM = _rm(reward_folder)
+    code, out = _label(tmp_path, FP32, RM)
     assert code == 0, capsys.readouterr().err[-2000:]
     screen = capsys.readouterr().out
-    assert "jury of 2 judges, quorum 2: 3 pairs labelled" in screen and "Cohen's kappa fp32 ~ bf16" in screen
+    assert "jury of 2 judges, quorum 2: 3 pairs labelled" in screen and "Cohen's kappa fp32 ~ rm" in screen
 
-    judges = {name: {r["id"]: r for r in _jsonl(out / "judges" / name / "labels.jsonl")} for name in ("fp32", "bf16")}
+    judges = {name: {r["id"]: r for r in _jsonl(out / "judges" / name / "labels.jsonl")} for name in ("fp32", "rm")}
     labels = _jsonl(out / "labels.jsonl")
     assert [r["id"] for r in labels] == ["0", "1", "2"]  # input order
     for r in labels:
-        a, b = judges["fp32"][r["id"]], judges["bf16"][r["id"]]
+        a, b = judges["fp32"][r["id"]], judges["rm"][r["id"]]
         assert a["p_a"] != b["p_a"]  # two judges really judged
         assert r["p_a"] == pytest.approx((a["p_a"] + 3 * b["p_a"]) / 4)
         assert r["per_principle"] == pytest.approx({k: (a["per_principle"][k] + 3 * v) / 4 for k, v in b["per_principle"].items()})
-        assert r["judge"] == "jury:fp32+bf16" and r["reference_p_a"] in (0.0, 1.0)
+        assert r["judge"] == "jury:fp32+rm" and r["reference_p_a"] in (0.0, 1.0)
         assert r["position_consistent"] == (a["position_consistent"] and b["position_consistent"])
     assert len(load_pairs(out)[0]) == 3  # the AI-feedback dataset
 
     summary = json.loads((out / "summary.json").read_text())
-    fp32, bf16 = summary["members"]
-    assert fp32["identity"].endswith(":float32") and bf16["identity"].endswith(":bfloat16")
-    assert (fp32["pairs"], bf16["pairs"], fp32["weight"], bf16["weight"]) == (3, 3, 1.0, 3.0)
+    fp32, rm = summary["members"]
+    assert fp32["identity"].endswith(":float32") and rm["identity"].startswith("reward:")
+    assert (fp32["pairs"], rm["pairs"], fp32["weight"], rm["weight"]) == (3, 3, 1.0, 3.0)
     hard = {name: [hard_label(judges[name][i]["p_a"]) for i in "012"] for name in judges}
     (pair,) = summary["pairwise"]
-    assert pair["judges"] == ["fp32", "bf16"] and pair["pairs"] == 3
-    if len(set(hard["fp32"]) | set(hard["bf16"])) > 1:
-        assert pair["kappa"] == pytest.approx(cohen_kappa_score(hard["fp32"], hard["bf16"]))
+    assert pair["judges"] == ["fp32", "rm"] and pair["pairs"] == 3
+    if len(set(hard["fp32"]) | set(hard["rm"])) > 1:
+        assert pair["kappa"] == pytest.approx(cohen_kappa_score(hard["fp32"], hard["rm"]))
     else:
         assert pair["kappa"] is None  # every label the same: kappa is 0/0
     alpha = KrippendorffAlpha()
     for i in range(3):
-        alpha.add([hard["fp32"][i], hard["bf16"][i]])
+        alpha.add([hard["fp32"][i], hard["rm"][i]])
     assert (summary["alpha"], summary["alpha_pairs"]) == (alpha.alpha, 3)
-    for member, name in zip(summary["members"], ("fp32", "bf16")):
+    for member, name in zip(summary["members"], ("fp32", "rm")):
         expected = [agreement_score(judges[name][r["id"]]["p_a"], r["p_a"]) for r in labels]
         expected = [x for x in expected if x is not None]
         assert member["jury_agreement"] == pytest.approx(sum(expected) / len(expected))
@@ -94,9 +98,9 @@ def test_two_judges_label_three_pairs_and_the_jury_combines_them(tmp_path: Path,
     assert summary["agreement"] == pytest.approx(sum(reference) / 3)
     with sqlite3.connect(out / "judgments.sqlite") as con:  # one cache, each judge's judgments under its identity
         counts = dict(con.execute("SELECT judge, COUNT(*) FROM judgments_v2 GROUP BY judge").fetchall())
-    assert sorted(counts) == sorted([fp32["identity"], bf16["identity"]]) and set(counts.values()) == {summary["judgments"] // 2}
+    assert sorted(counts) == sorted([fp32["identity"], rm["identity"]]) and set(counts.values()) == {summary["judgments"] // 2}
 
-    code, _ = _label(tmp_path, FP32, BF16)  # the rerun asks nothing
+    code, _ = _label(tmp_path, FP32, RM)  # the rerun asks nothing
     assert code == 0 and f"computed 0, cached {summary['judgments']}" in capsys.readouterr().out
     assert _jsonl(out / "labels.jsonl") == labels
 
