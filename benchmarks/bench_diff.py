@@ -23,10 +23,10 @@ time share = intercept + slope x judgment share (the intercept is a diff's fixed
 Over all K principles the mean judgment share is 1/K by construction (each pair's judgments belong to the principles
 it drew); what the run measures is the spread (weights make some principles drawn more) and the time share.
 
-The full run: all 24 principles, 96 pairs (768 judgments; 16 pairs draw a principle on average), 3 repeats. Estimated from
-a small run at 8 pairs: ~1.5 min of start-up and warm-up, the full relabel, then 24 diffs costing about as much again
-plus ~0.6 s each, so 3-4 minutes a repeat and under 13 minutes in all on a quiet 2-core EPYC (``--sample 12``
-halves the diffs if it runs long):
+The full run: all 24 principles, 96 pairs (768 judgments; 16 pairs draw a principle on average), 3 repeats.
+Estimated from a small run at 8 pairs: ~1.5 min of start-up and warm-up, the full relabel, then 24 diffs costing
+about as much again plus ~0.6 s each, so 3-4 minutes a repeat and under 13 minutes in all on a quiet 2-core EPYC
+(``--sample 12`` halves the diffs if it runs long):
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_diff.py --pairs 96 --repeats 3 --out benchmarks/results
 """
