@@ -4,9 +4,11 @@ The judge is a fast fake (a fake is right here: it isolates the labeler's own co
 it answers every option request at once with fixed log-probs. Everything else is real: the pairs are read lazily
 from a JSONL file, planned with the shipped constitution (4 of 24 principles, both orders: 8 judgments a pair),
 rendered by the sandboxed templates, tokenized with the embedded judge's tokenizer, written to the SQLite judgment
-cache and, record by record, to ``labels.jsonl``. Each size runs in its own process (peak RSS is its own).
+cache and, record by record, to ``labels.jsonl``. Each size runs in its own process (peak RSS is its own), which
+records its resident memory after the imports and the tokenizer (``rss_after_imports_mib``), so the growth with the
+number of pairs (``peak_rss_mib`` minus it) is visible.
 
-    .venv/bin/python benchmarks/bench_labeler_scale.py --sizes 10000 100000 --out benchmarks/results
+    .venv/bin/python benchmarks/bench_labeler_scale.py --sizes 10000 100000 1000000 --out benchmarks/results   # ~45 min
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import run_isolated, write_results  # noqa: E402
+from _common import peak_rss_mib, run_isolated, write_results  # noqa: E402
 
 
 class FastJudge:
@@ -69,6 +71,7 @@ def run_size(n: int) -> dict:
         pairs = Path(tmp) / "pairs.jsonl"
         _write_pairs(pairs, n)
         judge = FastJudge(AutoTokenizer.from_pretrained(resolve_model(JUDGE_ALIAS)))
+        baseline = peak_rss_mib()
         start = time.perf_counter()
         with JudgmentCache(Path(tmp) / "c.sqlite") as cache:
             labeler = Labeler(load_constitution(default_principles()), judge, cache)
@@ -76,7 +79,7 @@ def run_size(n: int) -> dict:
         seconds = time.perf_counter() - start
         lines = sum(1 for _ in open(Path(tmp) / "out" / "labels.jsonl"))
     return {"pairs": n, "labelled": summary.pairs, "records_written": lines, "judge_calls": judge.asked,
-            "judge_calls_per_pair": judge.asked / n, "seconds": seconds, "pairs_per_s": n / seconds}  # fmt: skip
+            "judge_calls_per_pair": judge.asked / n, "seconds": seconds, "pairs_per_s": n / seconds, "rss_after_imports_mib": round(baseline, 1)}  # fmt: skip
 
 
 def main() -> int:
@@ -87,6 +90,8 @@ def main() -> int:
     runs = [run_isolated(run_size, n=n) for n in args.sizes]
     for r in runs:
         print(r, flush=True)
+    for r in runs:
+        r["rss_growth_mib"] = round(r["peak_rss_mib"] - r["rss_after_imports_mib"], 1)
     growth = runs[-1]["peak_rss_mib"] / runs[0]["peak_rss_mib"]
     write_results(args.out, "labeler_scale", {"runs": runs, "rss_ratio_last_to_first": growth})
     return 0
