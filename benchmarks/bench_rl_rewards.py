@@ -17,8 +17,8 @@ The reward model is a MiniLM reward folder made on the fly (``bench_service._def
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_rl_rewards.py --steps 6 --repeats 3 --bursts 10 \\
         --ray-repeats 2 --out benchmarks/results                                                   # full (≤ 12 min, 2 cores)
-    .venv/bin/python benchmarks/bench_rl_rewards.py --steps 2 --repeats 1 --bursts 2 --ray-repeats 1 \\
-        --max-new-tokens 8 --out /tmp/rlb                                                          # smoke
+    .venv/bin/python benchmarks/bench_rl_rewards.py --steps 2 --max-new-tokens 8 --repeats 1 --bursts 2 --prompts 4 \\
+        --group 4 --ray-repeats 1 --out /tmp/rlb                                                   # smoke
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def _burst_args(args: argparse.Namespace) -> dict[str, int]:
 def bench_bursts(folder: Path, library: Any, args: argparse.Namespace) -> dict[str, Any]:
     """The single-process service under bursts: default queue, then a queue the bursts overflow."""
     out: dict[str, Any] = {**_burst_args(args)}
-    queues = {"default_queue": (), "bounded_queue": ("--max-items", "8", "--max-queue-items", str(args.bounded_queue))}
+    queues = {"default_queue": (), "bounded_queue": ("--max-items", "1", "--max-queue-items", str(args.bounded_queue))}
     for name, flags in queues.items():
         with Server(folder, *flags, api_key=KEY) as server:
             run_bursts(server.base_url, library, tag=f"{name}-warm", count_on_server=True, **_burst_args(args) | {"bursts": 1})
