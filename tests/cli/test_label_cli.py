@@ -38,8 +38,8 @@ def _count(db: Path) -> int:
 
 @pytest.mark.slow
 @pytest.mark.reliability
-@pytest.mark.parametrize("kill_after", [4, 20, 32], ids=["early", "middle", "late"])
-def test_sigkill_mid_run_then_resume_gives_the_exact_labels(tmp_path: Path, hf_judge, kill_after: int):
+def test_sigkill_mid_run_then_resume_gives_the_exact_labels(tmp_path: Path, hf_judge):
+    """Killed early, in the middle and late in one job (each resume killed again), then run to the end."""
     principles = tmp_path / "principles"
     shutil.copytree(default_principles(), principles)
     spec = principles / "constitution.yaml"
@@ -51,17 +51,19 @@ def test_sigkill_mid_run_then_resume_gives_the_exact_labels(tmp_path: Path, hf_j
            "--backend", "hf", "--dtype", "float32", "--hf-batch-size", "4", "--flush-every", "4", "--no-progress"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     total = len(PAIRS) * 6 * 2
-
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     db = out / "judgments.sqlite"
-    deadline = time.time() + 600
-    while _count(db) < kill_after and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    done = _count(db)
-    assert kill_after <= done < total, f"killed at {done} of {total} judgments"
-    assert not (out / "labels.jsonl").exists()
+
+    done = 0
+    for kill_after in (4, 20, 32):  # early, middle, late
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 600
+        while _count(db) < kill_after and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert kill_after <= _count(db) < total and _count(db) >= done, f"killed at {_count(db)} of {total} judgments"
+        done = _count(db)
+        assert not (out / "labels.jsonl").exists()
 
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -86,26 +86,26 @@ def _count(db: Path) -> int:
 def test_a_killed_driver_resumes_from_the_cache(tmp_path: Path):
     pytest.importorskip("ray", reason="ray is not installed")
     pairs_file = tmp_path / "pairs.jsonl"
-    pairs_file.write_text("".join(p.model_dump_json(include={"id", "prompt", "response_a", "response_b"}) + "\n" for p in _pairs(16)))
+    pairs_file.write_text("".join(p.model_dump_json(include={"id", "prompt", "response_a", "response_b"}) + "\n" for p in _pairs(8)))
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "constitution", "label", str(pairs_file), "--out", str(out), "--engine", "ray",
            "--ray-actors", "2", "--ray-batch-requests", "4", "--dtype", "float32", "--max-model-len", "2048",
            "--kvcache-gib", "1", "--flush-every", "2", "--no-progress"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
-    total = 16 * 8
+    total = 8 * 8
     driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     db = out / "judgments.sqlite"
     deadline = time.time() + 600
-    while _count(db) < 16 and time.time() < deadline and driver.poll() is None:
+    while _count(db) < 8 and time.time() < deadline and driver.poll() is None:
         time.sleep(0.5)
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray cluster it started: a lost machine
     driver.wait()
     done = _count(db)
-    assert 16 <= done < total, f"killed at {done} of {total}"
+    assert 8 <= done < total, f"killed at {done} of {total}"
 
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, start_new_session=True)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert f"computed {total - done}, cached {done}" in rerun.stdout
     assert _count(db) == total
     records = [json.loads(line) for line in (out / "labels.jsonl").read_text().splitlines()]
-    assert sorted(r["id"] for r in records) == sorted(f"q{i}" for i in range(16))
+    assert sorted(r["id"] for r in records) == sorted(f"q{i}" for i in range(8))

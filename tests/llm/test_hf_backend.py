@@ -61,7 +61,7 @@ def test_bf16_weights_keep_an_fp32_head_so_labels_do_not_collapse(hf_judge, monk
     from constitution.llm.config import HfConfig
     from constitution.llm.options import two_way
 
-    prompts = judge_prompts(hf_judge.tokenizer, 20)
+    prompts = judge_prompts(hf_judge.tokenizer, 10)  # bf16 matmuls are slow on CPUs without native bf16
     full = [two_way(lp) for lp in hf_judge.option_logprobs(prompts, ["A", "B"])]
 
     def labels() -> list[float]:
@@ -76,4 +76,4 @@ def test_bf16_weights_keep_an_fp32_head_so_labels_do_not_collapse(hf_judge, monk
     assert len({round(p, 6) for p in half}) == len(prompts)
     assert max(abs(a - b) for a, b in zip(full, half)) < 0.03  # single judgments; labels average 8 of them
     monkeypatch.setattr(hf_backend, "_fp32_head", lambda model: None)
-    assert len({round(p, 6) for p in labels()}) < len(prompts) - 5
+    assert len({round(p, 6) for p in labels()}) < len(prompts) - 2  # measured: 6 distinct of 10 on an AVX2 EPYC
