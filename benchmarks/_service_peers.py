@@ -113,7 +113,8 @@ def serve_peer(kind: str, model: Path, port: int) -> None:
 
 def bare_forward(library, texts: list[str], batch_size: int = 64) -> dict[str, float]:
     """The ceiling: ``library`` (a loaded RewardModel) scores ``texts`` in length-sorted batches of ``batch_size``
-    (no token budget), in this process, under its own bf16 rule; texts/s over tokenizing + forward passes."""
+    (no token budget), in this process, under its own bf16 rule; texts/s over tokenizing + forward passes. Also
+    ``library.score(texts)`` (its own batching, which splits rows of very different lengths) as a second figure."""
     import torch
 
     from constitution.batching import length_sorted_batches
@@ -131,8 +132,12 @@ def bare_forward(library, texts: list[str], batch_size: int = 64) -> dict[str, f
             with torch.autocast(library.device.type, dtype=torch.bfloat16, enabled=library.bf16):
                 library.model(**inputs)
     wall = time.perf_counter() - start
+    start = time.perf_counter()
+    library.score(texts)  # what the library's own batching (token budget, rows at least half full) makes of them
+    library_wall = time.perf_counter() - start
     return {
         "texts_per_s": len(texts) / wall,
+        "library_texts_per_s": len(texts) / library_wall,
         "tokenize_share": (tokenized - start) / wall,
         "mean_tokens": sum(lengths) / len(lengths),
         "padding_fill": sum(lengths) / padded,  # real tokens / tokens computed
