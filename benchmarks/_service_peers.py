@@ -132,9 +132,9 @@ def bare_forward(library, texts: list[str], batch_size: int = 64) -> dict[str, f
             with torch.autocast(library.device.type, dtype=torch.bfloat16, enabled=library.bf16):
                 library.model(**inputs)
     wall = time.perf_counter() - start
-    start = time.perf_counter()
+    library_start = time.perf_counter()
     library.score(texts)  # what the library's own batching (token budget, rows at least half full) makes of them
-    library_wall = time.perf_counter() - start
+    library_wall = time.perf_counter() - library_start
     return {
         "texts_per_s": len(texts) / wall,
         "library_texts_per_s": len(texts) / library_wall,
