@@ -2,8 +2,8 @@
 (a free port, a real MiniLM reward folder) and the benchmark's load generator driving it from this pytest process.
 
 32 clients × 50 requests here (1,600 requests; about 2.5 min measured on 2 CPU cores shared with other jobs), while
-the benchmark (``benchmarks/bench_service.py``) measures every server on two payload kinds. Correctness only: no
-timing is asserted.
+the benchmark runs the full 32 × 200 (``benchmarks/bench_service.py --clients 32 --requests 200``), which takes about
+6 min per mode on such a machine. Correctness only: no timing is asserted.
 """
 
 from __future__ import annotations
