@@ -1,21 +1,26 @@
-"""Reward service under load (issues 6, 7, 15): requests/s and p50/p99 latency from concurrent clients on loopback.
+"""Reward service under load (issues 6, 7, 15, 21): requests/s and p50/p99 latency from concurrent clients on
+loopback, for two payload kinds, against a batching peer, Ray Serve and the bare-forward ceiling, in one run.
 
-Three servers, same model folder, same load (clients x requests, one distinct text per request to /get_reward),
-same machine, one run:
+Servers (each in its own process on 127.0.0.1, a fresh one every round, their order rotated each round; the same
+model folder, the same load: clients x requests, one distinct text per request to /get_reward):
 
-* ``dynamic_batching``: ``constitution serve`` (--max-batch 64 --max-wait-ms 5);
-* ``one_at_a_time``: ``constitution serve --max-batch 1`` (an ablation of our own batching);
-* ``pipeline_peer``: what a user would otherwise write: ``transformers.pipeline("text-classification",
-  function_to_apply="none")`` (the raw score) behind a plain FastAPI route, called per request under a lock (a
-  fast tokenizer must not be used by two threads at once), with the same precision as ours (bf16 autocast where
-  ours turns it on, else fp32).
+* ``ours``: ``constitution serve`` (one process, dynamic batching: --max-batch 64 --max-wait-ms 5, the defaults);
+* ``ours_ray``: ``constitution serve --engine ray --replicas 1`` (Ray Serve, ``@serve.batch``);
+* ``batching_peer``: a FastAPI app whose asyncio queue feeds ``transformers.pipeline(...)(batch, batch_size=64)``;
+* ``naive_peer``: the same pipeline called once per request under a lock (see ``_service_peers.py``).
 
-Each server runs in its own process on 127.0.0.1; this script is the load generator. ``--repeats`` rounds (order
-rotated each round, a fresh server each time); per mode the median over rounds and the spread (min, max) of
-requests/s, p50 and p99. A seeded sample of each mode's replies is checked against the library's own score.
+Payloads: ``template`` (short templated HH texts, ~35 tokens) and ``hh`` (real HH-RLHF conversations, prompt + chosen
+response as HH text, from ``_common.HH``). ``ceiling``: the same model scores the same texts in this process,
+length-sorted batches of 64, same bf16 rule, no server (texts/s, tokenizing included; ``library_texts_per_s``: the
+library's own ``score``, whose batching also splits rows of very different lengths). Per payload and server:
+requests/s, p50, p99 (the median over rounds and min/max), failures, the ratios to both ceilings, the mean batch size
+the server reports on /health, and where CPU time went: the load generator's CPU seconds per wall second
+(``load_cpu_share``, in cores) and the server's (its process and every descendant's, e.g. Ray's: ``server_cpu_share``).
+A seeded sample of replies is checked against the library's own score. Run it on a quiet machine, without
+``OMP_NUM_THREADS`` (the servers inherit the environment):
 
-    .venv/bin/python benchmarks/bench_service.py --clients 32 --requests 200 --repeats 3 --json benchmarks/results/bench_service.json
-    .venv/bin/python benchmarks/bench_service.py --clients 4 --requests 3 --repeats 3 --check 8     # smoke
+    .venv/bin/python benchmarks/bench_service.py --clients 32 --requests 16 --repeats 3 --out benchmarks/results  # ~11 min, 2 cores
+    .venv/bin/python benchmarks/bench_service.py --clients 4 --requests 3 --repeats 1 --servers ours batching_peer --check 8 --out /tmp  # smoke
 
 MODEL defaults to a MiniLM reward folder made on the fly (the weights do not change the cost of serving it).
 Reused by the tests: :class:`Server` (start/stop a real server) and :func:`run_load`/:func:`spot_check`.
@@ -25,13 +30,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,10 +42,11 @@ from typing import Any
 
 import httpx
 import numpy as np
-from pydantic import BaseModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import provenance  # noqa: E402
+from _common import HH, write_results  # noqa: E402
+from _service_peers import bare_forward  # noqa: E402
+from _service_server import Server, cpu_used  # noqa: E402
 
 TEXTS = [
     "\n\nHuman: How do I boil an egg?\n\nAssistant: Put it in boiling water for eight to ten minutes, then cool it.",
@@ -58,59 +60,16 @@ def request_text(client: int, index: int) -> str:
     return f"{TEXTS[(client + index) % len(TEXTS)]} (ticket {client}-{index})"
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def hh_texts(n: int, data: Path = HH, seed: int = 0) -> list[str]:
+    """``n`` distinct real HH conversations (prompt + chosen response, as HH text), a seeded sample."""
+    from constitution.data import Message, format_dialogue, load_pairs
 
-
-class Server:
-    """``constitution serve MODEL ARGS`` (or, with ``peer=True``, the pipeline peer) in its own process on a free
-    127.0.0.1 port; ``with`` starts it and waits until /health answers, and stops it with SIGTERM. The API key goes
-    through the environment (the peer ignores it)."""
-
-    def __init__(self, model: Path, *args: str, api_key: str | None = None, start_timeout: float = 180, peer: bool = False) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        server = [__file__, "--serve-pipeline"] if peer else ["-m", "constitution", "serve"]
-        self.command = [sys.executable, *server, str(model), "--port", str(self.port), *args]
-        self.env = {k: v for k, v in os.environ.items() if k != "CONSTITUTION_API_KEY"}
-        if api_key is not None:
-            self.env["CONSTITUTION_API_KEY"] = api_key
-        self.start_timeout = start_timeout
-        self.log = tempfile.TemporaryFile()
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> Server:
-        self.proc = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.time() + self.start_timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        self.proc.kill()
-        raise RuntimeError(f"server did not answer /health within {self.start_timeout} s:\n{self.output()}")
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-        self.log.close()
-
-    def stop(self, timeout: float = 30) -> int:
-        """SIGTERM (in-flight requests finish), then the exit status."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=timeout)
-
-    def output(self) -> str:
-        """Everything the server printed so far."""
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
+    pairs, _ = load_pairs(data)
+    chosen = [format_dialogue([*p.prompt, Message(role="assistant", content=p.response_a if p.p_a >= 0.5 else p.response_b)]) for p in pairs]
+    texts = list(dict.fromkeys(chosen))
+    if n > len(texts):
+        sys.exit(f"{n} requests but {data} has {len(texts)} distinct conversations: fewer clients or requests")
+    return random.Random(seed).sample(texts, n)
 
 
 @dataclass(frozen=True)
@@ -136,13 +95,14 @@ class Reply:
 
 @dataclass(frozen=True)
 class LoadResult:
-    """Every reply of a load run and its wall time."""
+    """Every reply of a load run, its wall time and the CPU time the load generator (this process) spent on it."""
 
     replies: list[Reply]
     wall_s: float
+    cpu_s: float = 0.0
 
     def summary(self) -> dict[str, float]:
-        """Counts, requests/s and latency percentiles (ms)."""
+        """Counts, requests/s, latency percentiles (ms) and the load generator's CPU seconds per wall second."""
         latency_ms = np.asarray([r.latency_s for r in self.replies]) * 1000
         return {
             "requests": len(self.replies),
@@ -151,10 +111,11 @@ class LoadResult:
             "requests_per_s": len(self.replies) / self.wall_s,
             "p50_ms": float(np.percentile(latency_ms, 50)),
             "p99_ms": float(np.percentile(latency_ms, 99)),
+            "load_cpu_share": self.cpu_s / self.wall_s,
         }
 
 
-async def _load(base_url: str, clients: int, requests: int, api_key: str | None, timeout: float) -> LoadResult:
+async def _load(base_url: str, clients: int, requests: int, api_key: str | None, timeout: float, texts: list[str] | None) -> LoadResult:
     replies: list[Reply] = []
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -162,7 +123,7 @@ async def _load(base_url: str, clients: int, requests: int, api_key: str | None,
 
         async def one_client(c: int) -> None:
             for i in range(requests):
-                text = request_text(c, i)
+                text = texts[c * requests + i] if texts else request_text(c, i)
                 start = time.perf_counter()
                 try:
                     resp = await client.post("/get_reward", json={"query": [text]})
@@ -171,10 +132,10 @@ async def _load(base_url: str, clients: int, requests: int, api_key: str | None,
                     status, body = 0, None
                 replies.append(Reply(text, status, body, time.perf_counter() - start))
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one_client(c) for c in range(clients)))
-        wall = time.perf_counter() - start
-    return LoadResult(replies, wall)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return LoadResult(replies, wall, cpu)
 
 
 def _json_or_none(resp: httpx.Response) -> Any:
@@ -184,9 +145,14 @@ def _json_or_none(resp: httpx.Response) -> Any:
         return None
 
 
-def run_load(base_url: str, clients: int, requests: int, *, api_key: str | None = None, timeout: float = 60) -> LoadResult:
-    """``clients`` concurrent clients, each sending ``requests`` one-text /get_reward requests in turn."""
-    return asyncio.run(_load(base_url, clients, requests, api_key, timeout))
+def run_load(
+    base_url: str, clients: int, requests: int, *, api_key: str | None = None, timeout: float = 60, texts: list[str] | None = None
+) -> LoadResult:
+    """``clients`` concurrent clients, each sending ``requests`` one-text /get_reward requests in turn: client c's
+    i-th text is ``texts[c * requests + i]`` (default: :func:`request_text`)."""
+    if texts is not None and len(texts) < clients * requests:
+        raise ValueError(f"{len(texts)} texts for {clients * requests} requests")
+    return asyncio.run(_load(base_url, clients, requests, api_key, timeout, texts))
 
 
 def spot_check(replies: list[Reply], model: Any, n: int = 256, seed: int = 0, normalize: bool = True) -> dict[str, float]:
@@ -210,96 +176,99 @@ def _default_model(tmp: Path) -> Path:
     return tmp
 
 
-class _Query(BaseModel):
-    query: list[str]
 
-
-def serve_pipeline(model: Path, port: int) -> None:
-    """The peer: ``transformers.pipeline("text-classification")`` behind a plain FastAPI route on 127.0.0.1."""
-    import threading
-
-    import torch
-    import uvicorn
-    from fastapi import FastAPI
-    from transformers import pipeline
-
-    from constitution.devices import bf16_supported
-
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    pipe = pipeline("text-classification", model=str(model), device=device, dtype=torch.float32)
-    autocast = bf16_supported(device)  # the precision `constitution serve` picks on this machine
-    lock = threading.Lock()
-    app = FastAPI()
-
-    @app.get("/health")
-    def health() -> dict:
-        return {"status": "ok"}
-
-    @app.post("/get_reward")
-    def get_reward(req: _Query) -> dict:
-        with lock, torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            out = pipe(req.query, function_to_apply="none", truncation=True)
-        return {"rewards": [o["score"] for o in out]}
-
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=10)
-
-
-MODES: dict[str, tuple[str, ...] | None] = {
-    "dynamic_batching": ("--max-batch", "64", "--max-wait-ms", "5"),
-    "one_at_a_time": ("--max-batch", "1", "--max-wait-ms", "0"),
-    "pipeline_peer": None,
+# name -> (extra `constitution serve` flags, or the peer kind; start timeout in s)
+SERVERS: dict[str, tuple[tuple[str, ...] | str, float]] = {
+    "ours": ((), 180),
+    "ours_ray": (("--engine", "ray", "--replicas", "1"), 300),
+    "batching_peer": ("batching", 180),
+    "naive_peer": ("naive", 180),
 }
+PAYLOADS = ("template", "hh")
 
 
 def _spread(values: list[float]) -> dict[str, float]:
     return {"median": float(np.median(values)), "min": float(min(values)), "max": float(max(values))}
 
 
+def _rotated(names: list[str], k: int) -> list[str]:
+    return names[k % len(names) :] + names[: k % len(names)]
+
+
+def _health(server: Server) -> dict:
+    try:
+        return httpx.get(f"{server.base_url}/health", timeout=10).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
+
+
+def _one_load(server: Server, texts: list[str], args: argparse.Namespace, library: Any, ours: bool) -> dict:
+    """One measured load on a running server: the summary, the server's CPU, its mean batch size, the spot check."""
+    before, health = server.cpu_seconds(), _health(server)
+    load = run_load(server.base_url, args.clients, args.requests, api_key="bench", texts=texts)
+    cpu, health_after = cpu_used(before, server.cpu_seconds()), _health(server)
+    batches = health_after.get("batches", 0) - health.get("batches", 0)
+    items = health_after.get("items_scored", 0) - health.get("items_scored", 0)
+    # the peers answer the raw score; ours the normalised one (the same for a folder without statistics)
+    check = spot_check(load.replies, library, args.check, normalize=ours)
+    return {**load.summary(), "server_cpu_share": cpu / load.wall_s, "mean_batch": items / batches if batches else None, "check": check}
+
+
+def _summarise(rounds: list[dict], ceiling: dict) -> dict:
+    keys = ("requests_per_s", "p50_ms", "p99_ms", "load_cpu_share", "server_cpu_share")
+    out = {k: _spread([r[k] for r in rounds]) for k in keys}
+    out["failures"] = sum(r["failures"] + r["malformed"] for r in rounds)
+    out["check_mismatches"] = sum(r["check"]["mismatches"] for r in rounds)
+    out["ratio_to_ceiling"] = out["requests_per_s"]["median"] / ceiling["texts_per_s"]["median"]
+    out["ratio_to_library"] = out["requests_per_s"]["median"] / ceiling["library_texts_per_s"]["median"]
+    out["rounds"] = rounds
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None, help="reward model folder (default: MiniLM made on the fly)")
+    parser.add_argument("--data", type=Path, default=HH, help="HH-RLHF pairs for the `hh` payloads")
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--requests", type=int, default=25, help="requests per client (one text each)")
-    parser.add_argument("--repeats", type=int, default=3, help="rounds; each mode gets a fresh server every round")
-    parser.add_argument("--check", type=int, default=256, help="replies per mode compared with the library's score")
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--serve-pipeline", type=Path, default=None, help=argparse.SUPPRESS)  # the peer's process
-    parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--requests", type=int, default=16, help="requests per client (one text each)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds; each server is fresh every round")
+    parser.add_argument("--servers", nargs="+", choices=list(SERVERS), default=list(SERVERS))
+    parser.add_argument("--payloads", nargs="+", choices=PAYLOADS, default=list(PAYLOADS))
+    parser.add_argument("--check", type=int, default=64, help="replies per load compared with the library's score")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
-    if args.serve_pipeline is not None:
-        serve_pipeline(args.serve_pipeline, args.port)
-        return 0
     from constitution.reward.model import RewardModel
 
+    n = args.clients * args.requests
+    texts = {"template": [request_text(c, i) for c in range(args.clients) for i in range(args.requests)]}
+    if "hh" in args.payloads:
+        texts["hh"] = hh_texts(n, args.data)
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or _default_model(Path(tmp))
         library = RewardModel.load(model)
-        results: dict[str, Any] = {
-            "provenance": provenance(), "clients": args.clients, "requests_per_client": args.requests, "repeats": args.repeats,
-            "bf16": library.bf16, "modes": {name: {"rounds": []} for name in MODES},
-        }  # fmt: skip
-        names = list(MODES)
+        rounds: dict[str, dict[str, list]] = {p: {s: [] for s in args.servers} for p in args.payloads}
+        ceilings: dict[str, list[dict]] = {p: [] for p in args.payloads}
         for round_ in range(args.repeats):
-            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
-                flags = MODES[name]
-                with Server(model, *(flags or ()), api_key="bench", peer=flags is None) as server:
+            payloads = _rotated(list(args.payloads), round_)
+            for payload in payloads:  # the ceiling first, while no server runs
+                ceilings[payload].append(bare_forward(library, texts[payload]))
+            for name in _rotated(list(args.servers), round_):
+                flags, start_timeout = SERVERS[name]
+                peer = flags if isinstance(flags, str) else None
+                with Server(model, *(() if peer else flags), api_key="bench", peer=peer, start_timeout=start_timeout) as server:
                     run_load(server.base_url, 4, 3, api_key="bench")  # warm-up
-                    load = run_load(server.base_url, args.clients, args.requests, api_key="bench")
-                # the peer answers the raw score; ours the normalised one (the same for a folder without statistics)
-                check = spot_check(load.replies, library, args.check, normalize=flags is not None)
-                results["modes"][name]["rounds"].append({**load.summary(), "check": check})
-        for mode in results["modes"].values():
-            mode |= {k: _spread([r[k] for r in mode["rounds"]]) for k in ("requests_per_s", "p50_ms", "p99_ms")}
-            mode["failures"] = sum(r["failures"] + r["malformed"] for r in mode["rounds"])
-            mode["check_mismatches"] = sum(r["check"]["mismatches"] for r in mode["rounds"])
-        rps = {name: results["modes"][name]["requests_per_s"]["median"] for name in MODES}
-        results["speedup_vs_pipeline_peer"] = rps["dynamic_batching"] / rps["pipeline_peer"]
-        results["batching_speedup"] = rps["dynamic_batching"] / rps["one_at_a_time"]
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+                    for payload in payloads:
+                        rounds[payload][name].append(_one_load(server, texts[payload], args, library, ours=peer is None))
+                print(f"round {round_ + 1}/{args.repeats}: {name} done", file=sys.stderr, flush=True)
+        results: dict[str, Any] = {
+            "clients": args.clients, "requests_per_client": args.requests, "repeats": args.repeats, "bf16": library.bf16,
+            "cores": os.cpu_count(), "payloads": {},
+        }  # fmt: skip
+        for payload in args.payloads:
+            ceiling = {k: _spread([c[k] for c in ceilings[payload]]) for k in ceilings[payload][0]}
+            servers = {name: _summarise(rounds[payload][name], ceiling) for name in args.servers}
+            results["payloads"][payload] = {"ceiling": ceiling, "servers": servers}
+    write_results(args.out, "bench_service", results)
     return 0
 
 

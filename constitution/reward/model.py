@@ -19,6 +19,9 @@ from constitution.reward.heads import combine, contributions, head_weights, rewa
 from constitution.reward.inputs import Item, encode, input_kind, item_text, pad_batch, prepare_tokenizer
 from constitution.reward.metadata import RewardMetadata, read_metadata
 
+# a row shorter than this share of its batch's longest starts a new batch (at most half of a batch is padding)
+MIN_FILL = 0.5
+
 
 class RewardModel:
     """Scores texts or (prompt, response) pairs with a sequence-classification model.
@@ -103,14 +106,15 @@ class RewardModel:
         """Raw outputs for tokenised inputs, in input order: one row per input, one column per head.
 
         Batches are sorted by length, with a token budget of ``batch_size × max_length``: short inputs share
-        bigger batches (up to 4 × batch_size rows) within the memory that ``batch_size`` long inputs would take.
+        bigger batches (up to 4 × batch_size rows) within the memory that ``batch_size`` long inputs would take,
+        and no row is shorter than half its batch's longest (so at most half of a batch is padding).
         With ``bf16`` the backbone runs under bf16 autocast and the head in fp32 (:mod:`fp32_head`).
         """
         from tqdm.auto import tqdm
 
         out = np.zeros((len(ids), len(self.weights)), dtype=np.float64)
         budget = batch_size * self.metadata.max_length
-        batches = length_sorted_batches([len(s) for s in ids], batch_size, max_tokens=budget, max_rows=4 * batch_size)
+        batches = length_sorted_batches([len(s) for s in ids], batch_size, max_tokens=budget, max_rows=4 * batch_size, min_fill=MIN_FILL)
         pad = self.tokenizer.pad_token_id
         for batch in tqdm(batches, desc="scoring", unit="batch", disable=not progress):
             inputs = {k: v.to(self.device) for k, v in pad_batch([ids[i] for i in batch], pad).items()}

@@ -67,6 +67,26 @@ def test_length_sorted_batches_cover_every_index_once():
     # token budget 10: [9] alone, then 7 alone, then 5+3 (2*5 <= 10), then 1; rows capped at 3
     assert length_sorted_batches([3, 9, 1, 7, 5], 2, max_tokens=10, max_rows=3) == [[1], [3], [4, 0], [2]]
     assert length_sorted_batches([1] * 7, 2, max_tokens=100, max_rows=3) == [[0, 1, 2], [3, 4, 5], [6]]
+    # min_fill 0.5: 4 is under half of 10, so it starts a new batch (3 fills half of 4)
+    assert length_sorted_batches([10, 4, 6, 3], 4, max_tokens=100, min_fill=0.5) == [[0, 2], [1, 3]]
+
+
+def test_a_batch_of_mixed_lengths_does_not_pad_short_rows_to_the_longest(reward_folder):
+    """A server batch holds whatever requests arrived together (issue 21): one long text must not make the short
+    ones pay for its length. Every forward pass is at least half real tokens, and the rewards do not change."""
+    from constitution.reward.model import RewardModel
+
+    model = RewardModel.load(reward_folder)
+    masks: list[torch.Tensor] = []
+    hook = model.model.register_forward_pre_hook(lambda _m, _a, kw: masks.append(kw["attention_mask"]), with_kwargs=True)
+    texts = ["word " * 200, "hi", "hello there", "a short one", "word " * 150]
+    try:
+        rewards = model.score(texts)
+    finally:
+        hook.remove()
+    assert sum(len(m) for m in masks) == len(texts)
+    assert all(m.sum(1).min() >= 0.5 * m.shape[1] for m in masks), [tuple(m.sum(1).tolist()) for m in masks]
+    assert rewards == pytest.approx([model.score([t])[0] for t in texts], abs=1e-4)
 
 
 def test_metrics_accuracy_ece_and_length_split():
