@@ -107,21 +107,25 @@ class RewardModel:
 
         Batches are sorted by length, with a token budget of ``batch_size × max_length``: short inputs share
         bigger batches (up to 4 × batch_size rows) within the memory that ``batch_size`` long inputs would take,
-        and no row is shorter than half its batch's longest (so at most half of a batch is padding).
+        and no row is shorter than half its batch's longest (so at most half of a batch is padding). Equal inputs
+        are scored once, so they get exactly equal rewards wherever they stand (a tie is a tie).
         With ``bf16`` the backbone runs under bf16 autocast and the head in fp32 (:mod:`fp32_head`).
         """
         from tqdm.auto import tqdm
 
-        out = np.zeros((len(ids), len(self.weights)), dtype=np.float64)
+        rows: dict[tuple[int, ...], int] = {}  # each distinct input scored once: equal inputs get equal rewards
+        where = [rows.setdefault(tuple(s), len(rows)) for s in ids]
+        unique = list(rows)
+        out = np.zeros((len(unique), len(self.weights)), dtype=np.float64)
         budget = batch_size * self.metadata.max_length
-        batches = length_sorted_batches([len(s) for s in ids], batch_size, max_tokens=budget, max_rows=4 * batch_size, min_fill=MIN_FILL)
+        batches = length_sorted_batches([len(s) for s in unique], batch_size, max_tokens=budget, max_rows=4 * batch_size, min_fill=MIN_FILL)
         pad = self.tokenizer.pad_token_id
         for batch in tqdm(batches, desc="scoring", unit="batch", disable=not progress):
-            inputs = {k: v.to(self.device) for k, v in pad_batch([ids[i] for i in batch], pad).items()}
+            inputs = {k: v.to(self.device) for k, v in pad_batch([unique[i] for i in batch], pad).items()}
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 logits = self.model(**inputs).logits
             out[batch] = logits.float().cpu().numpy()
-        return out
+        return out[where]
 
     def score_ids(self, ids: Sequence[Sequence[int]], batch_size: int = 64, progress: bool = False) -> list[float]:
         """Raw rewards for tokenised inputs, in input order (see :meth:`head_matrix` for the batching)."""

@@ -89,8 +89,8 @@ def test_a_killed_driver_resumes_from_the_cache(tmp_path: Path):
     pairs_file.write_text("".join(p.model_dump_json(include={"id", "prompt", "response_a", "response_b"}) + "\n" for p in _pairs(8)))
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "constitution", "label", str(pairs_file), "--out", str(out), "--engine", "ray",
-           "--ray-actors", "2", "--ray-batch-requests", "4", "--dtype", "float32", "--max-model-len", "2048",
-           "--kvcache-gib", "1", "--flush-every", "2", "--no-progress"]  # fmt: skip
+           "--ray-actors", "1", "--ray-batch-requests", "4", "--dtype", "float32", "--max-model-len", "2048",
+           "--kvcache-gib", "1", "--flush-every", "2", "--no-progress"]  # fmt: skip  (one actor: the driver is what dies)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
     total = 8 * 8
     driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
