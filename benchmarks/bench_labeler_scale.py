@@ -1,4 +1,4 @@
-"""Our own overhead at scale: peak memory and throughput of the streaming labeler at 10k and 100k pairs.
+"""Our own overhead at scale: peak memory and throughput of the streaming labeler at 10k, 100k and 1M pairs.
 
 The judge is a fast fake (a fake is right here: it isolates the labeler's own cost, and its memory, from a model's):
 it answers every option request at once with fixed log-probs. Everything else is real: the pairs are read lazily
@@ -6,7 +6,10 @@ from a JSONL file, planned with the shipped constitution (4 of 24 principles, bo
 rendered by the sandboxed templates, tokenized with the embedded judge's tokenizer, written to the SQLite judgment
 cache and, record by record, to ``labels.jsonl``. Each size runs in its own process (peak RSS is its own), which
 records its resident memory after the imports and the tokenizer (``rss_after_imports_mib``), so the growth with the
-number of pairs (``peak_rss_mib`` minus it) is visible.
+number of pairs (``peak_rss_mib`` minus it) is visible. A thread samples /proc/self/status every 0.2 s for the peaks
+of the two parts of that memory (Linux): ``RssAnon`` (the heap: what the labeler holds) and ``RssFile`` (file-backed
+pages, such as the memory-mapped Arrow file `datasets` reads back while it saves the labels dataset at the end;
+reclaimable, but counted in the peak RSS).
 
     .venv/bin/python benchmarks/bench_labeler_scale.py --sizes 10000 100000 1000000 --out benchmarks/results   # ~45 min
 """
@@ -17,6 +20,7 @@ import argparse
 import json
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -49,6 +53,29 @@ class FastJudge:
         pass
 
 
+class RssParts:
+    """Peak ``RssAnon`` and ``RssFile`` of this process (MiB), sampled every 0.2 s by a daemon thread (Linux)."""
+
+    def __init__(self) -> None:
+        self.peak: dict[str, float] = {"RssAnon": 0.0, "RssFile": 0.0}
+        self.readable = Path("/proc/self/status").exists()
+        if self.readable:
+            threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while True:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in self.peak:
+                    self.peak[key] = max(self.peak[key], int(value.split()[0]) / 1024)
+            time.sleep(0.2)
+
+    def result(self) -> dict:
+        if not self.readable:
+            return {"peak_rss_anon_mib": None, "peak_rss_file_mib": None}
+        return {"peak_rss_anon_mib": round(self.peak["RssAnon"], 1), "peak_rss_file_mib": round(self.peak["RssFile"], 1)}
+
+
 def _write_pairs(path: Path, n: int) -> None:
     with open(path, "w") as fh:
         for i in range(n):
@@ -72,6 +99,7 @@ def run_size(n: int) -> dict:
         _write_pairs(pairs, n)
         judge = FastJudge(AutoTokenizer.from_pretrained(resolve_model(JUDGE_ALIAS)))
         baseline = peak_rss_mib()
+        parts = RssParts()
         start = time.perf_counter()
         with JudgmentCache(Path(tmp) / "c.sqlite") as cache:
             labeler = Labeler(load_constitution(default_principles()), judge, cache)
@@ -79,13 +107,14 @@ def run_size(n: int) -> dict:
         seconds = time.perf_counter() - start
         lines = sum(1 for _ in open(Path(tmp) / "out" / "labels.jsonl"))
     return {"pairs": n, "labelled": summary.pairs, "records_written": lines, "judge_calls": judge.asked,
-            "judge_calls_per_pair": judge.asked / n, "seconds": seconds, "pairs_per_s": n / seconds, "rss_after_imports_mib": round(baseline, 1)}  # fmt: skip
+            "judge_calls_per_pair": judge.asked / n, "seconds": seconds, "pairs_per_s": n / seconds, "rss_after_imports_mib": round(baseline, 1), **parts.result()}  # fmt: skip
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--name", default="labeler_scale", help="result file name (without .json)")
     args = parser.parse_args()
     runs = [run_isolated(run_size, n=n) for n in args.sizes]
     for r in runs:
@@ -93,7 +122,7 @@ def main() -> int:
     for r in runs:
         r["rss_growth_mib"] = round(r["peak_rss_mib"] - r["rss_after_imports_mib"], 1)
     growth = runs[-1]["peak_rss_mib"] / runs[0]["peak_rss_mib"]
-    write_results(args.out, "labeler_scale", {"runs": runs, "rss_ratio_last_to_first": growth})
+    write_results(args.out, args.name, {"runs": runs, "rss_ratio_last_to_first": growth})
     return 0
 
 

@@ -11,8 +11,12 @@
    judge is the gold model behind the labeler's ``reward`` backend; the run stops with a message where that backend
    is not installed).
 
-Output: ``overoptimization.json`` (per variant and seed: step, proxy, gold, kl, √kl) and, with matplotlib, a PNG of
-proxy and gold reward against √KL. If no over-optimisation shows at this scale, the curves say so.
+5. the audit (``constitution audit``'s shipped probes) of the proxy before RL and, per refresh run, of the last
+   refreshed proxy, on --audit-items held-out HH responses (marked unsafe: HH-harmless prompts are red-team prompts,
+   so the refusal-on-a-safe-prompt probe is skipped).
+
+Output: ``overoptimization.json`` (per variant and seed: step, proxy, gold, kl, √kl; the audits) and, with
+matplotlib, a PNG of proxy and gold reward against √KL. If no over-optimisation shows at this scale, the curves say so.
 
 Full run (quiet machine, about 2-3 h on 2 cores):
   python benchmarks/bench_overoptimization.py --steps 60 --seeds 0 1 2 --refresh-every 15 --out benchmarks/results
@@ -92,6 +96,8 @@ def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: P
     trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=grpo_args(config, out, [1.0, 0.0]), train_dataset=data,
                           processing_class=tokenizer, callbacks=callbacks)  # fmt: skip
     trainer.train()
+    if refresh and funcs[0].refresher.folders:
+        out.joinpath("last_proxy").write_text(str(funcs[0].refresher.folders[-1]))
     rows = []
     for h in trainer.state.log_history:
         if "rewards/gold/mean" in h:
@@ -114,6 +120,19 @@ def _monitored(proxy, proxy_dir: Path, gold_dir: Path, out: Path, every: int, se
     refresher = Refresher(proxy, proxy_dir, out / "refreshed", RefreshConfig(on_alarm=False, every=every), seed=seed)
     monitor = GoldMonitor(proxy, labeler, MonitorConfig(every=every), jsonl=out / "monitor.jsonl", refresher=refresher)
     return monitor, [MonitorCallback(monitor)]
+
+
+def audit(folder: Path, pairs: list) -> dict:
+    """The shipped probes over held-out HH responses: per probe, mean change with its 95% interval and flag."""
+    from constitution.audit import AuditItem, audit_reward_model, load_probes
+    from constitution.resources import default_audit_probes
+    from constitution.reward import RewardModel
+
+    items = [AuditItem(id=p.id or str(i), conversation=p.prompt, response=p.response_a, safe=False) for i, p in enumerate(pairs)]
+    report = audit_reward_model(RewardModel.load(folder), load_probes(default_audit_probes()), items, name=str(folder))
+    return {"model": str(folder), "items": report.items,
+            "probes": {r.probe: {"mean": r.change.mean, "ci": [r.change.ci_low, r.change.ci_high], "share_raised": r.share_raised,
+                                 "flagged": r.flagged} for r in report.probes}}  # fmt: skip
 
 
 def plot(curves: dict, path: Path) -> Path | None:
@@ -155,11 +174,12 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=5e-6)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--refresh-every", type=int, default=0, help="also run with a refresh every M steps")
+    parser.add_argument("--audit-items", type=int, default=64, help="held-out HH responses the proxy audits run on")
     parser.add_argument("--tiny", action="store_true", help="smoke sizes: 64 gold pairs, 32 proxy pairs, 2 steps")
     args = parser.parse_args()
     if args.tiny:
         args.gold_pairs, args.proxy_pairs, args.max_length, args.epochs = 64, 32, 64, 1.0
-        args.steps, args.generations, args.max_new_tokens = 2, 2, 8
+        args.steps, args.generations, args.max_new_tokens, args.audit_items = 2, 2, 8, 8
     from constitution.reward import RewardTrainingConfig, train_reward_model
 
     started = time.perf_counter()
@@ -169,15 +189,21 @@ def main() -> int:
     train_reward_model(config, gold_half[: args.gold_pairs], work / "gold")
     train_reward_model(config, gold_labelled(work / "gold", proxy_half[: args.proxy_pairs]), work / "proxy")
     prompts = [[m.model_dump() for m in p.prompt] for p in proxy_half[args.proxy_pairs :][:200]]
+    audit_pairs = proxy_half[args.proxy_pairs + 200 :][: args.audit_items]
+    audits = {"proxy_before_rl": audit(work / "proxy", audit_pairs)}
     curves: dict[str, dict[int, list[dict]]] = {"no_refresh": {}}
     for seed in args.seeds:
         curves["no_refresh"][seed] = grpo(args, work / "proxy", work / "gold", prompts, seed, work / f"run{seed}", 0)
         if args.refresh_every:
             curves.setdefault(f"refresh_every_{args.refresh_every}", {})[seed] = grpo(
                 args, work / "proxy", work / "gold", prompts, seed, work / f"refresh{seed}", args.refresh_every)
+            last = work / f"refresh{seed}" / "last_proxy"
+            if last.exists():
+                audits[f"proxy_after_refresh_seed{seed}"] = audit(Path(last.read_text()), audit_pairs)
     figure = plot(curves, args.out / "overoptimization.png")
     blob = {"settings": vars(args) | {"data": str(args.data), "out": str(args.out)},
-            "seconds": round(time.perf_counter() - started, 1), "curves": curves, "plot": str(figure) if figure else None}  # fmt: skip
+            "seconds": round(time.perf_counter() - started, 1), "curves": curves, "audits": audits,
+            "plot": str(figure) if figure else None}  # fmt: skip
     write_results(args.out, "overoptimization", blob)
     return 0
 

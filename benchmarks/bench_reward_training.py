@@ -12,6 +12,10 @@ MiniLM backbone. What both contenders share:
 * hyper-parameters: by default each library's own defaults (TRL ``RewardConfig``: lr 1e-4, batch 8, linear
   schedule, no warm-up; ours: ``RewardTrainingConfig``). ``--same-hparams`` gives TRL ours' learning rate, batch
   size, gradient accumulation, schedule, warm-up and weight decay.
+* ``--trl-length-grouped`` gives TRL the length-grouped batches ours trains on (transformers'
+  ``train_sampling_strategy="group_by_length"`` on a ``length`` column = the longer side of each pair): TRL's
+  default draws random batches and pads every row to the batch's longest. With ``--same-hparams`` this is TRL at its
+  best on this machine: the same optimisation and the same padding as ours.
 
 Every (seed, contender) trains in its own spawned process (fresh imports, its own peak RSS); the order alternates
 per seed (ours first on even seeds, TRL first on odd ones). Both are scored on the same test pairs by the same
@@ -69,8 +73,9 @@ def same_hparams(config: dict) -> dict:
 
 
 def run_trl(data: str, n_train: int, n_test: int | None, max_length: int, epochs: float, out: str, base_model: str,
-            seed: int, bf16: bool | None, hparams: dict) -> dict:  # fmt: skip
-    """TRL RewardTrainer at its defaults (plus ``hparams``) on ids left-truncated exactly as ours are."""
+            seed: int, bf16: bool | None, hparams: dict, length_grouped: bool = False) -> dict:  # fmt: skip
+    """TRL RewardTrainer at its defaults (plus ``hparams``, optionally length-grouped batches) on ids left-truncated
+    exactly as ours are."""
     import datasets
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -93,6 +98,9 @@ def run_trl(data: str, n_train: int, n_test: int | None, max_length: int, epochs
         rejected.append(build_text(tok, "hh", p.prompt, bad))
     # BERT has no EOS (TRL's add_eos would fail), and TRL drops over-long pairs: hand it ids cut like ours.
     rows = {"chosen_ids": encode(tok, "hh", chosen, max_length), "rejected_ids": encode(tok, "hh", rejected, max_length)}
+    if length_grouped:  # the sampler reads `length`; TRL's collator ignores the extra column, so it may stay
+        rows["length"] = [max(len(c), len(r)) for c, r in zip(rows["chosen_ids"], rows["rejected_ids"])]
+        hparams = {**hparams, "train_sampling_strategy": "group_by_length", "remove_unused_columns": False}
     args = RewardConfig(
         output_dir=out, max_length=max_length, num_train_epochs=epochs, bf16=bf16, gradient_checkpointing=False,
         report_to=[], save_strategy="no", use_cpu=not torch.cuda.is_available(), seed=seed, data_seed=seed, **hparams,
@@ -103,7 +111,7 @@ def run_trl(data: str, n_train: int, n_test: int | None, max_length: int, epochs
     return {
         "train_pairs_given": len(train), "train_pairs_used": used, "epochs": epochs, "bf16": bf16,
         "hparams": {k: getattr(args, k) for k in ("learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps",
-                                                  "lr_scheduler_type", "warmup_steps", "weight_decay")},
+                                                  "lr_scheduler_type", "warmup_steps", "weight_decay", "train_sampling_strategy")},
         **_timing(used, epochs, runtime), **test_pair_metrics(trainer.model, tok, test, max_length),
     }  # fmt: skip
 
@@ -153,6 +161,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=1.0, help="epochs of both")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="training seeds (the data split stays seed 0)")
     parser.add_argument("--same-hparams", action="store_true", help="TRL gets ours' lr, batch, schedule, warm-up, weight decay")
+    parser.add_argument("--trl-length-grouped", action="store_true", help="TRL gets length-grouped batches, as ours")
     parser.add_argument("--ours", default="{}", help="JSON overrides of RewardTrainingConfig for ours (--same-hparams follows them)")
     parser.add_argument("--bf16", choices=["auto", "on", "off"], default="auto", help="precision of both")
     parser.add_argument("--only", choices=["ours", "trl"], default=None, help="run one side")
@@ -167,7 +176,8 @@ def main() -> None:
         jobs = {
             "ours": lambda: run_isolated(run_ours, config=config, out=str(out / "ours_model"), **common),
             "trl": lambda: run_isolated(run_trl, epochs=a.epochs, out=str(out / "trl_tmp"), base_model=a.base_model, seed=seed,
-                                        bf16=bf16, hparams=same_hparams(config) if a.same_hparams else {}, **common),
+                                        bf16=bf16, hparams=same_hparams(config) if a.same_hparams else {},
+                                        length_grouped=a.trl_length_grouped, **common),
         }  # fmt: skip
         order = ["ours", "trl"] if i % 2 == 0 else ["trl", "ours"]
         for name in (n for n in order if a.only in (None, n)):
@@ -176,7 +186,8 @@ def main() -> None:
             runs.append({"contender": name, "seed": seed, "process_wall_s": time.perf_counter() - start, **result})
             print(f"seed {seed} {name}: accuracy {result['test_accuracy']:.3f}, {result['wall_s_per_epoch']:.1f} s/epoch", flush=True)
     blob = {"args": vars(a), "summary": summarize(runs), "runs": runs}
-    name = "bench_reward_training" + ("_same_hparams" if a.same_hparams else "") + (f"_{a.only}" if a.only else "")
+    name = "bench_reward_training" + ("_same_hparams" if a.same_hparams else "") + ("_length_grouped" if a.trl_length_grouped else "")
+    name += f"_{a.only}" if a.only else ""
     write_results(out, name, blob)
 
 

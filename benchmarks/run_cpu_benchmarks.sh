@@ -10,12 +10,14 @@ step $PY benchmarks/bench_labeling.py --pairs 256 --repeats 1 --methods ours raw
 step $PY benchmarks/bench_labeler_scale.py --sizes 10000 100000 1000000 --out $OUT
 step $PY benchmarks/bench_dtype.py --pairs 64 --out $OUT
 step $PY benchmarks/bench_ray.py --pairs 48 --repeats 2 --out $OUT
-step $PY benchmarks/bench_diff.py --pairs 96 --repeats 3 --out $OUT
+OMP_NUM_THREADS=1 step $PY benchmarks/bench_diff.py --pairs 96 --repeats 3 --out $OUT
 step $PY benchmarks/bench_revise.py --prompts 32 --rounds 2 --max-tokens 96 --repeats 3 --out $OUT
 step $PY benchmarks/bench_jury.py --pairs 64 --out $OUT
 step $PY benchmarks/bench_heads.py --seeds 5 --out $OUT
 step $PY benchmarks/bench_process.py --traces 24 --train 96 --test 60 --out $OUT
 step $PY benchmarks/bench_service.py --clients 32 --requests 16 --repeats 3 --out $OUT
 OMP_NUM_THREADS=2 step $PY benchmarks/bench_rl_rewards.py --steps 6 --repeats 3 --bursts 10 --ray-repeats 2 --out $OUT
-step $PY benchmarks/bench_reward_training.py --train 1800 --seeds 0 1 2 3 4 --epochs 1 --out $OUT
+step $PY benchmarks/bench_reward_training.py --train 1800 --seeds 0 1 2 3 4 --epochs 1 --same-hparams --out $OUT
+step $PY benchmarks/bench_reward_training.py --train 1800 --seeds 0 1 2 3 4 --epochs 1 --same-hparams --trl-length-grouped --out $OUT
+OMP_NUM_THREADS=1 step $PY benchmarks/bench_injection.py --pairs 48
 echo "== $(date -u +%H:%M:%S) done"
