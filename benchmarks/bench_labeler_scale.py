@@ -11,7 +11,7 @@ of the two parts of that memory (Linux): ``RssAnon`` (the heap: what the labeler
 pages, such as the memory-mapped Arrow file `datasets` reads back while it saves the labels dataset at the end;
 reclaimable, but counted in the peak RSS).
 
-    .venv/bin/python benchmarks/bench_labeler_scale.py --sizes 10000 100000 1000000 --out benchmarks/results   # ~45 min
+    .venv/bin/python benchmarks/bench_labeler_scale.py --sizes 10000 100000 1000000 --out benchmarks/results   # ~56 min
 """
 
 from __future__ import annotations

@@ -70,8 +70,9 @@ class GoldShadow:
         return self.reward(prompts, completions)
 
 
-def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: Path, refresh: int) -> list[dict]:
-    """One GRPO run; per step: proxy and gold reward (batch means) and the KL TRL logged."""
+def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: Path, refresh: int) -> tuple[list[dict], Path | None]:
+    """One GRPO run; per step: proxy and gold reward (batch means) and the KL TRL logged; and the folder of the last
+    refreshed proxy (None without refreshes)."""
     import datasets
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -96,15 +97,14 @@ def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: P
     trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=grpo_args(config, out, [1.0, 0.0]), train_dataset=data,
                           processing_class=tokenizer, callbacks=callbacks)  # fmt: skip
     trainer.train()
-    if refresh and funcs[0].refresher.folders:
-        out.joinpath("last_proxy").write_text(str(funcs[0].refresher.folders[-1]))
+    refreshed = funcs[0].refresher.folders if refresh else []
     rows = []
     for h in trainer.state.log_history:
         if "rewards/gold/mean" in h:
             kl = float(h.get("kl", 0.0))
             rows.append({"step": h["step"], "proxy": h["rewards/constitution_reward/mean"], "gold": h["rewards/gold/mean"],
                          "kl": kl, "sqrt_kl": math.sqrt(max(kl, 0.0))})  # fmt: skip
-    return rows
+    return rows, (refreshed[-1] if refreshed else None)
 
 
 def _monitored(proxy, proxy_dir: Path, gold_dir: Path, out: Path, every: int, seed: int):
@@ -193,13 +193,12 @@ def main() -> int:
     audits = {"proxy_before_rl": audit(work / "proxy", audit_pairs)}
     curves: dict[str, dict[int, list[dict]]] = {"no_refresh": {}}
     for seed in args.seeds:
-        curves["no_refresh"][seed] = grpo(args, work / "proxy", work / "gold", prompts, seed, work / f"run{seed}", 0)
+        curves["no_refresh"][seed], _ = grpo(args, work / "proxy", work / "gold", prompts, seed, work / f"run{seed}", 0)
         if args.refresh_every:
-            curves.setdefault(f"refresh_every_{args.refresh_every}", {})[seed] = grpo(
-                args, work / "proxy", work / "gold", prompts, seed, work / f"refresh{seed}", args.refresh_every)
-            last = work / f"refresh{seed}" / "last_proxy"
-            if last.exists():
-                audits[f"proxy_after_refresh_seed{seed}"] = audit(Path(last.read_text()), audit_pairs)
+            curve, last = grpo(args, work / "proxy", work / "gold", prompts, seed, work / f"refresh{seed}", args.refresh_every)
+            curves.setdefault(f"refresh_every_{args.refresh_every}", {})[seed] = curve
+            if last is not None:
+                audits[f"proxy_after_refresh_seed{seed}"] = audit(last, audit_pairs)
     figure = plot(curves, args.out / "overoptimization.png")
     blob = {"settings": vars(args) | {"data": str(args.data), "out": str(args.out)},
             "seconds": round(time.perf_counter() - started, 1), "curves": curves, "audits": audits,
