@@ -8,8 +8,9 @@
    policy, per seed. The gold model scores the same completions as a second TRL reward function of weight 0 (logged,
    not optimised), so each step gives the proxy reward, the gold reward and the KL of one batch;
 4. with --refresh-every M, the same run with the gold monitor and a refresh of the proxy every M steps (the gold
-   judge is the gold model behind the labeler's ``reward`` backend; the run stops with a message where that backend
-   is not installed).
+   judge is the gold model behind the labeler's ``reward`` backend). The monitor labels 4 pairs of every step's own
+   completions (2 per prompt); each refresh fine-tunes on all pairs labelled so far plus half as many of the proxy's
+   original gold labels (replay). The monitor's checks (proxy–gold agreement, reward version) are saved too.
 
 5. the audit (``constitution audit``'s shipped probes) of the proxy before RL and, per refresh run, of the last
    refreshed proxy, on --audit-items held-out HH responses (marked unsafe: HH-harmless prompts are red-team prompts,
@@ -26,6 +27,7 @@ Smoke run (~3 min): python benchmarks/bench_overoptimization.py --tiny --out /tm
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -70,7 +72,7 @@ class GoldShadow:
         return self.reward(prompts, completions)
 
 
-def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: Path, refresh: int) -> tuple[list[dict], Path | None]:
+def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: Path, refresh: int, replay: list = ()) -> tuple[list[dict], Path | None]:
     """One GRPO run; per step: proxy and gold reward (batch means) and the KL TRL logged; and the folder of the last
     refreshed proxy (None without refreshes)."""
     import datasets
@@ -89,12 +91,14 @@ def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: P
     funcs: list = [proxy, GoldShadow(gold_dir)]
     callbacks = None
     if refresh:
-        funcs[0], callbacks = _monitored(proxy, proxy_dir, gold_dir, out, refresh, seed)
+        funcs[0], callbacks = _monitored(proxy, proxy_dir, gold_dir, out, refresh, seed, replay)
     path = resolve_model(args.policy)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     data = datasets.Dataset.from_list([{"prompt": p} for p in prompts])
-    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=grpo_args(config, out, [1.0, 0.0]), train_dataset=data,
+    trainer_args = grpo_args(config, out, [1.0, 0.0])
+    trainer_args.gradient_checkpointing = False  # a 135M policy fits; recomputing activations only costs CPU time
+    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=trainer_args, train_dataset=data,
                           processing_class=tokenizer, callbacks=callbacks)  # fmt: skip
     trainer.train()
     refreshed = funcs[0].refresher.folders if refresh else []
@@ -107,7 +111,9 @@ def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: P
     return rows, (refreshed[-1] if refreshed else None)
 
 
-def _monitored(proxy, proxy_dir: Path, gold_dir: Path, out: Path, every: int, seed: int):
+def _monitored(proxy, proxy_dir: Path, gold_dir: Path, out: Path, every: int, seed: int, replay: list):
+    """The proxy behind a gold monitor that labels 4 pairs of every step's completions (2 per prompt's group) and a
+    refresher that fine-tunes it every ``every`` steps on all of them, replaying the proxy's own gold labels."""
     from constitution.labeling import JudgmentCache, Labeler
     from constitution.llm.config import llm_config
     from constitution.llm.factory import make_llm
@@ -117,8 +123,8 @@ def _monitored(proxy, proxy_dir: Path, gold_dir: Path, out: Path, every: int, se
 
     labeler = Labeler(load_constitution(default_principles()), make_llm(llm_config(backend="reward", model=str(gold_dir))),
                       JudgmentCache(out / "gold.sqlite"))  # fmt: skip
-    refresher = Refresher(proxy, proxy_dir, out / "refreshed", RefreshConfig(on_alarm=False, every=every), seed=seed)
-    monitor = GoldMonitor(proxy, labeler, MonitorConfig(every=every), jsonl=out / "monitor.jsonl", refresher=refresher)
+    refresher = Refresher(proxy, proxy_dir, out / "refreshed", RefreshConfig(on_alarm=False, every=every), replay=replay, seed=seed)
+    monitor = GoldMonitor(proxy, labeler, MonitorConfig(every=1, seed=seed), jsonl=out / "monitor.jsonl", refresher=refresher)
     return monitor, [MonitorCallback(monitor)]
 
 
@@ -166,15 +172,19 @@ def main() -> int:
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--policy", default="smollm2-135m-instruct")
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--prompts-per-step", type=int, default=2)
     parser.add_argument("--generations", type=int, default=4)
-    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--beta", type=float, default=0.04)
-    parser.add_argument("--lr", type=float, default=5e-6)
+    parser.add_argument("--lr", type=float, default=2e-5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--refresh-every", type=int, default=0, help="also run with a refresh every M steps")
     parser.add_argument("--audit-items", type=int, default=64, help="held-out HH responses the proxy audits run on")
+    parser.add_argument("--variants", nargs="+", choices=["no_refresh", "refresh"], default=["no_refresh", "refresh"],
+                        help="which runs per seed (refresh needs --refresh-every); one process each to use both cores")
+    parser.add_argument("--prepare-only", action="store_true", help="train the gold and proxy models, then stop")
+    parser.add_argument("--name", default="overoptimization", help="result file name (one per process when seeds run in parallel)")
     parser.add_argument("--tiny", action="store_true", help="smoke sizes: 64 gold pairs, 32 proxy pairs, 2 steps")
     args = parser.parse_args()
     if args.tiny:
@@ -186,24 +196,45 @@ def main() -> int:
     work = args.out / "overoptimization_work"
     gold_half, proxy_half = halves(args.data)
     config = RewardTrainingConfig(max_length=args.max_length, epochs=args.epochs, checkpoint_steps=0)
-    train_reward_model(config, gold_half[: args.gold_pairs], work / "gold")
-    train_reward_model(config, gold_labelled(work / "gold", proxy_half[: args.proxy_pairs]), work / "proxy")
-    prompts = [[m.model_dump() for m in p.prompt] for p in proxy_half[args.proxy_pairs :][:200]]
-    audit_pairs = proxy_half[args.proxy_pairs + 200 :][: args.audit_items]
+    stamp = {"data": str(args.data), "gold_pairs": args.gold_pairs, "proxy_pairs": args.proxy_pairs, "config": config.model_dump()}
+    reused = (work / "models.json").exists() and json.loads((work / "models.json").read_text()) == stamp
+    if not reused:  # gold and proxy of the same settings are shared by the processes of one measurement
+        (work / "models.json").unlink(missing_ok=True)
+        train_reward_model(config, gold_half[: args.gold_pairs], work / "gold")
+    proxy_labels = gold_labelled(work / "gold", proxy_half[: args.proxy_pairs])
+    if not reused:
+        train_reward_model(config, proxy_labels, work / "proxy")
+        (work / "models.json").write_text(json.dumps(stamp))
+    if args.prepare_only:
+        return 0
+    rest = proxy_half[args.proxy_pairs :]  # single-turn prompts for RL (HH's long histories would dominate the cost)
+    prompts = [[m.model_dump() for m in p.prompt] for p in rest if len(p.prompt) == 1][:200]
+    audit_pairs = [p for p in rest if len(p.prompt) > 1][: args.audit_items]
     audits = {"proxy_before_rl": audit(work / "proxy", audit_pairs)}
-    curves: dict[str, dict[int, list[dict]]] = {"no_refresh": {}}
+    curves: dict[str, dict[int, list[dict]]] = {}
+    monitor: dict[int, list[dict]] = {}  # per seed of the refresh runs: the gold checks (agreement, version, ...)
+
+    def save(done: bool) -> None:
+        """The results so far, after every GRPO run, so a run cut short keeps the seeds it finished."""
+        figure = plot(curves, args.out / f"{args.name}.png")
+        blob = {"settings": vars(args) | {"data": str(args.data), "out": str(args.out)}, "complete": done, "models_reused": reused,
+                "seconds": round(time.perf_counter() - started, 1), "curves": curves, "monitor": monitor, "audits": audits,
+                "plot": str(figure) if figure else None}  # fmt: skip
+        write_results(args.out, args.name, blob)
+
     for seed in args.seeds:
-        curves["no_refresh"][seed], _ = grpo(args, work / "proxy", work / "gold", prompts, seed, work / f"run{seed}", 0)
-        if args.refresh_every:
-            curve, last = grpo(args, work / "proxy", work / "gold", prompts, seed, work / f"refresh{seed}", args.refresh_every)
+        if "no_refresh" in args.variants:
+            curves.setdefault("no_refresh", {})[seed], _ = grpo(args, work / "proxy", work / "gold", prompts, seed, work / f"{args.name}_run{seed}", 0)
+            save(False)
+        if args.refresh_every and "refresh" in args.variants:
+            run = work / f"{args.name}_refresh{seed}"
+            curve, last = grpo(args, work / "proxy", work / "gold", prompts, seed, run, args.refresh_every, proxy_labels)
             curves.setdefault(f"refresh_every_{args.refresh_every}", {})[seed] = curve
+            monitor[seed] = [json.loads(line) for line in (run / "monitor.jsonl").read_text().splitlines()]
             if last is not None:
                 audits[f"proxy_after_refresh_seed{seed}"] = audit(last, audit_pairs)
-    figure = plot(curves, args.out / "overoptimization.png")
-    blob = {"settings": vars(args) | {"data": str(args.data), "out": str(args.out)},
-            "seconds": round(time.perf_counter() - started, 1), "curves": curves, "audits": audits,
-            "plot": str(figure) if figure else None}  # fmt: skip
-    write_results(args.out, "overoptimization", blob)
+            save(False)
+    save(True)
     return 0
 
 
