@@ -16,11 +16,21 @@
    refreshed proxy, on --audit-items held-out HH responses (marked unsafe: HH-harmless prompts are red-team prompts,
    so the refusal-on-a-safe-prompt probe is skipped).
 
-Output: ``overoptimization.json`` (per variant and seed: step, proxy, gold, kl, √kl; the audits) and, with
-matplotlib, a PNG of proxy and gold reward against √KL. If no over-optimisation shows at this scale, the curves say so.
+RL prompts are single-turn HH prompts (about 45 tokens with the chat template; HH's long histories would dominate
+the cost); the audit items are multi-turn pairs of the same half, none used elsewhere.
 
-Full run (quiet machine, about 2-3 h on 2 cores):
-  python benchmarks/bench_overoptimization.py --steps 60 --seeds 0 1 2 --refresh-every 15 --out benchmarks/results
+Output: ``<name>.json`` (per variant and seed: step, proxy, gold, kl, √kl; the monitor's checks; the audits), saved
+after every GRPO run, and, with matplotlib, a PNG of proxy and gold reward against √KL and against the step (5-step
+moving means). ``--merge`` joins the files of several processes into one figure and a summary. If no
+over-optimisation shows at this scale, the curves say so.
+
+Full run on 2 cores (about 2 h: the models with both cores, then one process per variant, one core each):
+  B="python benchmarks/bench_overoptimization.py --steps 40 --seeds 0 1 2 --refresh-every 10 --out benchmarks/results"
+  $B --prepare-only
+  OMP_NUM_THREADS=1 $B --variants no_refresh --name overoptimization_no_refresh &
+  OMP_NUM_THREADS=1 $B --variants refresh --name overoptimization_refresh & wait
+  python benchmarks/bench_overoptimization.py --merge benchmarks/results/overoptimization_{no_refresh,refresh}.json \
+      --out benchmarks/results --name overoptimization
 Smoke run (~3 min): python benchmarks/bench_overoptimization.py --tiny --out /tmp/bench
 """
 
@@ -141,7 +151,34 @@ def audit(folder: Path, pairs: list) -> dict:
                                  "flagged": r.flagged} for r in report.probes}}  # fmt: skip
 
 
-def plot(curves: dict, path: Path) -> Path | None:
+def smoothed(rows: list[dict], window: int) -> list[dict]:
+    """Moving means over ``window`` steps of proxy, gold and KL (one GRPO batch of 8 completions is noisy); √ of the
+    smoothed KL."""
+    out = []
+    for i in range(len(rows)):
+        part = rows[max(0, i - window + 1) : i + 1]
+        mean = {k: sum(r[k] for r in part) / len(part) for k in ("proxy", "gold", "kl")}
+        out.append({"step": rows[i]["step"], **mean, "sqrt_kl": math.sqrt(max(mean["kl"], 0.0))})
+    return out
+
+
+def summary(curves: dict, window: int) -> dict:
+    """Per variant and seed, means over the first and the last ``window`` steps: proxy, gold, their gap (proxy − gold:
+    both score the same completions, so the batch's prompts cancel) and √KL."""
+    out = {}
+    for variant, runs in curves.items():
+        out[variant] = {}
+        for seed, rows in runs.items():
+            ends = {"first": smoothed(rows[:window], window)[-1], "last": smoothed(rows, window)[-1]}
+            out[variant][seed] = {
+                f"{end}_{k}": round(r["proxy"] - r["gold"] if k == "gap" else r[k], 4)
+                for end, r in ends.items() for k in ("proxy", "gold", "gap", "sqrt_kl")
+            }  # fmt: skip
+    return out
+
+
+def plot(curves: dict, path: Path, window: int = 5) -> Path | None:
+    """Proxy (dashed) and gold (solid) reward against √KL, moving means over ``window`` steps, one panel per variant."""
     try:
         import matplotlib
 
@@ -149,18 +186,39 @@ def plot(curves: dict, path: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for variant, runs in curves.items():
-        for seed, rows in runs.items():
-            x = [r["sqrt_kl"] for r in rows]
-            ax.plot(x, [r["proxy"] for r in rows], "--", label=f"proxy, {variant}, seed {seed}")
-            ax.plot(x, [r["gold"] for r in rows], "-", label=f"gold, {variant}, seed {seed}")
-    ax.set_xlabel("√KL to the initial policy")
-    ax.set_ylabel("normalised reward (batch mean)")
-    ax.legend(fontsize=6)
+    fig, axes = plt.subplots(3, len(curves), figsize=(6 * len(curves), 11), sharey="row", squeeze=False)
+    for column, (variant, runs) in enumerate(curves.items()):
+        for n, (seed, rows) in enumerate(runs.items()):
+            rows = smoothed(rows, window)
+            for ax, x in ((axes[0][column], [r["sqrt_kl"] for r in rows]), (axes[1][column], [r["step"] for r in rows])):
+                ax.plot(x, [r["proxy"] for r in rows], "--", color=f"C{n}", label=f"proxy, seed {seed}")
+                ax.plot(x, [r["gold"] for r in rows], "-", color=f"C{n}", label=f"gold, seed {seed}")
+            axes[2][column].plot([r["step"] for r in rows], [r["proxy"] - r["gold"] for r in rows], color=f"C{n}", label=f"seed {seed}")
+        axes[0][column].set_title(variant.replace("_", " "))
+        axes[0][column].set_xlabel(f"√KL to the initial policy ({window}-step moving means)")
+        axes[1][column].set_xlabel("GRPO step")
+        axes[2][column].set_xlabel("GRPO step")
+        axes[2][column].axhline(0.0, color="grey", linewidth=0.5)
+        axes[0][column].legend(fontsize=7)
+        axes[2][column].legend(fontsize=7)
+    axes[0][0].set_ylabel("normalised reward (batch mean)")
+    axes[1][0].set_ylabel("normalised reward (batch mean)")
+    axes[2][0].set_ylabel("proxy − gold (same completions)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     return path
+
+
+def merge(files: list[Path], out: Path, name: str) -> int:
+    """One figure and summary from the result files of the processes of one measurement."""
+    curves: dict = {}
+    for f in files:
+        for variant, runs in json.loads(f.read_text())["curves"].items():
+            curves.setdefault(variant, {}).update(runs)
+    out.mkdir(parents=True, exist_ok=True)
+    figure = plot(curves, out / f"{name}.png")
+    write_results(out, name, {"files": [str(f) for f in files], "summary": summary(curves, 10), "plot": str(figure) if figure else None})
+    return 0
 
 
 def main() -> int:
@@ -185,8 +243,12 @@ def main() -> int:
                         help="which runs per seed (refresh needs --refresh-every); one process each to use both cores")
     parser.add_argument("--prepare-only", action="store_true", help="train the gold and proxy models, then stop")
     parser.add_argument("--name", default="overoptimization", help="result file name (one per process when seeds run in parallel)")
+    parser.add_argument("--audit", type=Path, nargs="+", help="only audit these reward model folders on the audit items")
+    parser.add_argument("--merge", type=Path, nargs="+", help="only merge these result files into --name's figure and summary")
     parser.add_argument("--tiny", action="store_true", help="smoke sizes: 64 gold pairs, 32 proxy pairs, 2 steps")
     args = parser.parse_args()
+    if args.merge:
+        return merge(args.merge, args.out, args.name)
     if args.tiny:
         args.gold_pairs, args.proxy_pairs, args.max_length, args.epochs = 64, 32, 64, 1.0
         args.steps, args.generations, args.max_new_tokens, args.audit_items = 2, 2, 8, 8
@@ -210,6 +272,9 @@ def main() -> int:
     rest = proxy_half[args.proxy_pairs :]  # single-turn prompts for RL (HH's long histories would dominate the cost)
     prompts = [[m.model_dump() for m in p.prompt] for p in rest if len(p.prompt) == 1][:200]
     audit_pairs = [p for p in rest if len(p.prompt) > 1][: args.audit_items]
+    if args.audit:  # e.g. the gold model: which probes move the gold itself, so the proxy's flags can be read against it
+        write_results(args.out, args.name, {"audits": {str(folder): audit(folder, audit_pairs) for folder in args.audit}})
+        return 0
     audits = {"proxy_before_rl": audit(work / "proxy", audit_pairs)}
     curves: dict[str, dict[int, list[dict]]] = {}
     monitor: dict[int, list[dict]] = {}  # per seed of the refresh runs: the gold checks (agreement, version, ...)

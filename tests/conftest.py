@@ -3,6 +3,7 @@
 Fixtures (all session-scoped; each skips with a reason when what it needs is missing):
 
 * ``judge_model_path``: local folder of the embedded judge (SmolLM2-135M-Instruct, fp32);
+* ``minilm_path``: local folder of the embedded reward backbone (all-MiniLM-L6-v2);
 * ``judge_tokenizer``: its tokenizer;
 * ``hf_judge``: :class:`HfBackend` (fp32);
 * ``vllm_judge``: :class:`VllmBackend`, in-process engine (fp32, eager, prefix caching), marked ``vllm``;
@@ -29,7 +30,7 @@ apply_vllm_env(kvcache_gib=1, single_process=True)
 import pytest  # noqa: E402
 
 from constitution.llm.config import HfConfig, OpenAIConfig, VllmConfig  # noqa: E402
-from constitution.embedded_models import JUDGE_ALIAS, ModelNotFoundError, resolve_model  # noqa: E402
+from constitution.embedded_models import BACKBONE_ALIAS, JUDGE_ALIAS, ModelNotFoundError, resolve_model  # noqa: E402
 
 
 def require_vllm() -> None:
@@ -40,13 +41,24 @@ def require_vllm() -> None:
         pytest.skip(f"vllm is not importable: {exc.__class__.__name__}: {exc}")
 
 
+def embedded(alias: str) -> str:
+    """The local folder of an embedded model; skips the caller when its wheel is not installed."""
+    try:
+        return resolve_model(alias)
+    except ModelNotFoundError as exc:
+        pytest.skip(str(exc))
+
+
 @pytest.fixture(scope="session")
 def judge_model_path() -> str:
     """Local transformers folder of the embedded judge."""
-    try:
-        return resolve_model(JUDGE_ALIAS)
-    except ModelNotFoundError as exc:
-        pytest.skip(str(exc))
+    return embedded(JUDGE_ALIAS)
+
+
+@pytest.fixture(scope="session")
+def minilm_path() -> str:
+    """Local folder of the embedded reward backbone (MiniLM)."""
+    return embedded(BACKBONE_ALIAS)
 
 
 @pytest.fixture(scope="session")
@@ -110,8 +122,6 @@ def reward_folder(tmp_path_factory):
     """A small real reward model folder: MiniLM with a seeded, untrained scalar head (fast to make)."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from constitution.embedded_models import BACKBONE_ALIAS
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("reward_model")

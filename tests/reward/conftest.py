@@ -11,16 +11,6 @@ from tests.reward.principle_data import TRAIN_WEIGHTS, principle_rows, write_con
 
 
 @pytest.fixture(scope="session")
-def minilm_path() -> str:
-    from constitution.embedded_models import BACKBONE_ALIAS, ModelNotFoundError, resolve_model
-
-    try:
-        return resolve_model(BACKBONE_ALIAS)
-    except ModelNotFoundError as exc:
-        pytest.skip(str(exc))
-
-
-@pytest.fixture(scope="session")
 def synthetic_file(tmp_path_factory):
     return write_jsonl(synthetic_rows(48, seed=1), tmp_path_factory.mktemp("data") / "pairs.jsonl")
 
