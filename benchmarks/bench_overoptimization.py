@@ -82,9 +82,9 @@ class GoldShadow:
         return self.reward(prompts, completions)
 
 
-def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: Path, refresh: int, replay: list = ()) -> tuple[list[dict], Path | None]:
-    """One GRPO run; per step: proxy and gold reward (batch means) and the KL TRL logged; and the folder of the last
-    refreshed proxy (None without refreshes)."""
+def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: Path, refresh: int, replay: list = ()):
+    """One GRPO run; per step: proxy and gold reward (batch means) and the KL TRL logged; and the gold monitor (None
+    without refreshes), whose records and refresher's folders tell the rest."""
     import datasets
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -111,14 +111,13 @@ def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: P
     trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=trainer_args, train_dataset=data,
                           processing_class=tokenizer, callbacks=callbacks)  # fmt: skip
     trainer.train()
-    refreshed = funcs[0].refresher.folders if refresh else []
     rows = []
     for h in trainer.state.log_history:
         if "rewards/gold/mean" in h:
             kl = float(h.get("kl", 0.0))
             rows.append({"step": h["step"], "proxy": h["rewards/constitution_reward/mean"], "gold": h["rewards/gold/mean"],
                          "kl": kl, "sqrt_kl": math.sqrt(max(kl, 0.0))})  # fmt: skip
-    return rows, (refreshed[-1] if refreshed else None)
+    return rows, (funcs[0] if refresh else None)
 
 
 def _monitored(proxy, proxy_dir: Path, gold_dir: Path, out: Path, every: int, seed: int, replay: list):
@@ -293,11 +292,11 @@ def main() -> int:
             save(False)
         if args.refresh_every and "refresh" in args.variants:
             run = work / f"{args.name}_refresh{seed}"
-            curve, last = grpo(args, work / "proxy", work / "gold", prompts, seed, run, args.refresh_every, proxy_labels)
+            curve, gold_monitor = grpo(args, work / "proxy", work / "gold", prompts, seed, run, args.refresh_every, proxy_labels)
             curves.setdefault(f"refresh_every_{args.refresh_every}", {})[seed] = curve
-            monitor[seed] = [json.loads(line) for line in (run / "monitor.jsonl").read_text().splitlines()]
-            if last is not None:
-                audits[f"proxy_after_refresh_seed{seed}"] = audit(last, audit_pairs)
+            monitor[seed] = [r.model_dump() for r in gold_monitor.records]  # this run's only (the JSONL appends across reruns)
+            if gold_monitor.refresher.folders:
+                audits[f"proxy_after_refresh_seed{seed}"] = audit(gold_monitor.refresher.folders[-1], audit_pairs)
             save(False)
     save(True)
     return 0
