@@ -70,16 +70,20 @@ class ServedModel:
         raw = [s.reward for s in scored]
         return list(self.model.normalize(raw)) if normalize else raw
 
+    def _matrix(self, scored: Sequence[Scored]) -> np.ndarray:
+        """The items' raw head outputs, one row per item (no rows for no items)."""
+        return np.asarray([s.heads for s in scored], dtype=np.float64).reshape(len(scored), max(1, len(self.heads)))
+
     def principles(self, scored: Sequence[Scored], normalize: bool) -> dict[str, list[float]]:
         """Each principle's reward (its head's output, raw or normalised by that head's training mean and std), one
         list per principle in item order; empty for a scalar model."""
-        matrix = np.asarray([s.heads for s in scored], dtype=np.float64).reshape(len(scored), -1)
+        matrix = self._matrix(scored)
         if normalize and self.heads:
             matrix = (matrix - np.asarray(self.head_mean)) / np.asarray(self.head_std)
         return {h: matrix[:, k].tolist() for k, h in enumerate(self.heads)}
 
     def contributions(self, scored: Sequence[Scored], normalize: bool) -> list[dict[str, float]]:
         """Each weighted principle's share of each reward (they sum to it), as ``RewardModel.explain`` gives them."""
-        matrix = np.asarray([s.heads for s in scored], dtype=np.float64)
+        matrix = self._matrix(scored)
         stats = {"mean": self.head_mean, "std": self.model.reward_std} if normalize else {}
         return contributions(matrix, self.model.weights, self.heads, **stats)
