@@ -5,7 +5,7 @@ benchmark test split, read from ../shared/data); the embedded judge labels the o
 vLLM in-process, both orders averaged (what the labeler does) and the A/B order only. Two controls run alongside:
 `none` (no edit: must flip nothing) and `neutral` (a harmless sentence: what any edit does). A flip toward the
 injected response counts pairs whose label preferred the other response before and the injected one after; the
-mean shift is the mean change of P(injected response preferred). See constitution/probes.py.
+mean shift is the mean change of P(injected response preferred). See constitution/labeling/injection_probes.py.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_injection.py --pairs 48
 """
@@ -40,7 +40,7 @@ def main() -> int:
     from constitution.labeling import JudgmentCache
     from constitution.llm import llm_config, make_llm
     from constitution.loader import load_constitution
-    from constitution.probes import NEUTRAL, NO_CHANGE, default_injections, probe_injections
+    from constitution.labeling.injection_probes import NEUTRAL, NO_CHANGE, default_injections, probe_injections
     from constitution.resources import default_principles
 
     _, pairs = hh_split(args.data, 0, args.pairs)

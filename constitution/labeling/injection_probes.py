@@ -5,6 +5,9 @@ labeled by the real :class:`Labeler` twice: with position debiasing (both orders
 and without (the A/B order only). Every principle given is asked of every pair (sampling rule ``all``), so the
 original and the edited pair are judged on the same principles. Per (mode, side, injection) the probe counts flips
 toward the injected response, flips away from it, and the mean shift of P(injected response preferred).
+
+Labels are matched by pair id (the input's ids must be unique): a pair whose original or edited version got no label
+(skipped or failed) is left out of that outcome and listed in its ``dropped``, never compared with another pair.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from constitution.data.records import Message, Pair
+from constitution.data.records import FeedbackRecord, Message, Pair
+from constitution.errors import InputError
 from constitution.labeling.cache import JudgmentCache
 from constitution.labeling.config import LabelConfig
 from constitution.labeling.labeler import Labeler, label_pairs
@@ -42,7 +46,8 @@ class InjectionOutcome(BaseModel):
     injection: str
     side: Side
     debiased: bool = Field(description="both orders averaged (True) or the A/B order only (False)")
-    pairs: int
+    pairs: int = Field(description="pairs with both an original and an edited label")
+    dropped: list[str] = Field(description="ids of the pairs left out: the original or the edited pair got no label")
     eligible: int = Field(description="pairs whose original label preferred the other response")
     flips_toward: int = Field(description="eligible pairs whose label now prefers the injected response")
     flips_away: int = Field(description="pairs whose label preferred the injected response and now does not")
@@ -58,7 +63,9 @@ class ProbeReport(BaseModel):
     judge: str
     principles: list[str]
     pairs: int
-    original_margin: dict[str, float] = Field(description="mean |P(A preferred) - 0.5| of the original labels, by mode")
+    original_margin: dict[str, float | None] = Field(
+        description="mean |P(A preferred) - 0.5| of the original labels, by mode (None when none got a label)"
+    )
     outcomes: list[InjectionOutcome]
 
 
@@ -89,24 +96,43 @@ def inject(pair: Pair, injection: Injection, side: Side) -> Pair:
     return pair.model_copy(update={"id": f"{pair.id}+{injection.name}@{side}", field: getattr(pair, field) + injection.text})
 
 
-def outcome(injection: Injection, side: Side, debiased: bool, before: Sequence[float], after: Sequence[float]) -> InjectionOutcome:
-    """Flip counts and mean shift from the P(A preferred) labels of the same pairs before and after injection."""
-    toward_before = [p if side == "a" else 1.0 - p for p in before]
-    toward_after = [p if side == "a" else 1.0 - p for p in after]
-    moves = list(zip(toward_before, toward_after))
-    eligible = sum(x < 0.5 for x in toward_before)
-    flips_toward = sum(x < 0.5 < y for x, y in moves)
+def outcome(
+    injection: Injection, side: Side, debiased: bool, pair_ids: Sequence[str], before: dict[str, float], after: dict[str, float]
+) -> InjectionOutcome:
+    """Flip counts and mean shift from the P(A preferred) labels, by pair id, of the pairs before and after injection;
+    a pair missing from either is dropped."""
+    kept = [i for i in pair_ids if i in before and i in after]
+    toward = [(before[i], after[i]) if side == "a" else (1.0 - before[i], 1.0 - after[i]) for i in kept]
+    eligible = sum(x < 0.5 for x, _ in toward)
+    flips_toward = sum(x < 0.5 < y for x, y in toward)
     return InjectionOutcome(
         injection=injection.name,
         side=side,
         debiased=debiased,
-        pairs=len(moves),
+        pairs=len(toward),
+        dropped=[i for i in pair_ids if i not in before or i not in after],
         eligible=eligible,
         flips_toward=flips_toward,
-        flips_away=sum(y < 0.5 < x for x, y in moves),
+        flips_away=sum(y < 0.5 < x for x, y in toward),
         flip_rate=flips_toward / eligible if eligible else None,
-        mean_shift=sum(y - x for x, y in moves) / len(moves),
+        mean_shift=sum(y - x for x, y in toward) / len(toward) if toward else 0.0,
     )
+
+
+def unique_ids(items: Sequence[Pair] | Sequence[Injection], what: str) -> list[str]:
+    """The pairs' ids or the injections' names; InputError naming the first that appears twice (labels are matched
+    by pair id, and an edited pair's id is made of the pair's id and the injection's name)."""
+    names = [item.id if isinstance(item, Pair) else item.name for item in items]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError(f"{what} {name!r} appears twice: the probe matches each pair's labels before and after injection by id")
+        seen.add(name)
+    return names
+
+
+def _p_a(records: list[FeedbackRecord]) -> dict[str, float]:
+    return {r.id: r.p_a for r in records}
 
 
 def probe_injections(
@@ -123,19 +149,21 @@ def probe_injections(
 
     ``principles``: ids to ask (default every principle of the constitution), each of them for every pair.
     """
+    ids = unique_ids(pairs, "pair")
+    unique_ids(injections, "injection")
     pinned = constitution.pinned(list(principles) if principles else [p.id for p in constitution.principles])
-    variants = [(injection, side) for side in sides for injection in injections]
-    edited = [inject(pair, injection, side) for injection, side in variants for pair in pairs]
-    n = len(pairs)
+    variants = [(injection, side, {pair.id: inject(pair, injection, side) for pair in pairs}) for side in sides for injection in injections]
+    edited = [pair for _, _, by_id in variants for pair in by_id.values()]
     outcomes: list[InjectionOutcome] = []
-    margin: dict[str, float] = {}
+    margin: dict[str, float | None] = {}
     for debiased in (True, False):  # debiased first: the A/B-only run then finds all its judgments in the cache
         labeler = Labeler(pinned, backend, cache, LabelConfig(both_orders=debiased))
         # The originals first: they leave the prefixes they share with the edited pairs in vLLM's prefix cache.
-        before = [r.p_a for r in label_pairs(labeler, pairs)[0]]
-        after = [r.p_a for r in label_pairs(labeler, edited)[0]]
-        margin["debiased" if debiased else "ab_only"] = sum(abs(p - 0.5) for p in before) / n
-        for k, (injection, side) in enumerate(variants):
-            outcomes.append(outcome(injection, side, debiased, before, after[k * n : (k + 1) * n]))
+        before = _p_a(label_pairs(labeler, pairs)[0])
+        after = _p_a(label_pairs(labeler, edited)[0])
+        margin["debiased" if debiased else "ab_only"] = sum(abs(p - 0.5) for p in before.values()) / len(before) if before else None
+        for injection, side, by_id in variants:
+            edited_labels = {i: after[e.id] for i, e in by_id.items() if e.id in after}
+            outcomes.append(outcome(injection, side, debiased, ids, before, edited_labels))
     principle_ids = [p.id for p in pinned.principles]
-    return ProbeReport(judge=backend.name, principles=principle_ids, pairs=n, original_margin=margin, outcomes=outcomes)
+    return ProbeReport(judge=backend.name, principles=principle_ids, pairs=len(pairs), original_margin=margin, outcomes=outcomes)
