@@ -48,7 +48,7 @@ def _principles(folder: Path):
 
 def labeling(n: int, backend: str, tmp: Path) -> dict:
     from constitution.labeling.cache import JudgmentCache
-    from constitution.labeling.steps import StepLabeler, label_steps
+    from constitution.labeling.steps.labeler import StepLabeler, label_steps
     from constitution.llm.config import llm_config
     from constitution.llm.factory import make_llm
 
@@ -92,13 +92,13 @@ def _candidates(problems: int, seed: int):
 def synthetic(n_train: int, n_test: int, tmp: Path) -> dict:
     from constitution.data import Pair
     from constitution.labeling.cache import JudgmentCache
-    from constitution.labeling.steps import StepLabeler, label_steps, records_as_traces
-    from constitution.process_rl import ProcessRewardFunction
+    from constitution.labeling.steps.labeler import StepLabeler, label_steps, records_as_traces
+    from constitution.rl.process_reward import ProcessRewardFunction
     from constitution.reward.config import RewardTrainingConfig
     from constitution.reward.model import RewardModel
-    from constitution.reward.process_config import ProcessTrainingConfig
-    from constitution.reward.process_eval import best_of_n_accuracy, process_metrics
-    from constitution.reward.process_trainer import train_process_model
+    from constitution.reward.process.config import ProcessTrainingConfig
+    from constitution.reward.process.metrics import best_of_n_accuracy, process_metrics
+    from constitution.reward.process.trainer import train_process_model
     from constitution.reward.trainer import train_reward_model
 
     train = [t.model_copy(update={"labels": None}) for t in chains(n_train, seed=21, error="guess")]

@@ -12,7 +12,7 @@ from constitution.generation import PromptItem, render_prompt
 
 
 class Scorer(Protocol):
-    """What picks the winner: an outcome reward (``rl.RewardFunction``) or a process one (``process_rl``)."""
+    """What picks the winner: an outcome reward (``rl.RewardFunction``) or a process one (``rl.process_reward``)."""
 
     def score(self, items: Sequence[Any]) -> list[float]: ...
 

@@ -14,9 +14,9 @@ import pytest
 from constitution.data import Message
 from constitution.errors import InputError
 from constitution.loader import load_constitution
-from constitution.reward.process_eval import aggregate
+from constitution.reward.process.metrics import aggregate
 from constitution.resources import default_principles
-from constitution.reward.process_model import ProcessRewardModel
+from constitution.reward.process.model import ProcessRewardModel
 from constitution.serve.app import create_app
 from constitution.serve.config import ServerConfig
 from constitution.serve.main import load_first, load_served, load_served_process

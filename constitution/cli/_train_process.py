@@ -7,7 +7,7 @@ import argparse
 import json
 
 from constitution.cli._flags import add_fields, build, given
-from constitution.reward.process_config import ProcessTrainingConfig
+from constitution.reward.process.config import ProcessTrainingConfig
 from constitution.reward.config import RewardTrainingConfig
 
 OWN = [name for name in ProcessTrainingConfig.model_fields if name not in RewardTrainingConfig.model_fields]
@@ -27,7 +27,7 @@ def train_process(args: argparse.Namespace, shared: dict) -> int:
     from constitution.config_files import load_config_file
     from constitution.data.rows import constitution_hashes
     from constitution.data.steps import StepReader
-    from constitution.reward.process_trainer import train_process_model
+    from constitution.reward.process.trainer import train_process_model
 
     flags = {k: v for k, v in shared.items() if k in ProcessTrainingConfig.model_fields}
     flags.update(given(args, OWN))

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from constitution.best_of_n import best_of_n
     from constitution.generation import load_prompts
     from constitution.llm.factory import make_llm
-    from constitution.process_rl import load_reward
+    from constitution.rl.process_reward import load_reward
 
     sampling = {**GenerationConfig().model_dump(include=set(SAMPLING)), **given(args, SAMPLING)}
     prompts = load_prompts(args.prompts)

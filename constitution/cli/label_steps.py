@@ -23,7 +23,7 @@ from constitution.cli._common import add_constitution_flag, constitution_path
 from constitution.cli._flags import add_fields, build, given
 from constitution.cli._judges import add_judge_flags, judges_from_args
 from constitution.cli._llm_flags import add_llm_flags
-from constitution.labeling.steps import StepLabelConfig
+from constitution.labeling.steps.labeler import StepLabelConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from constitution.data.steps import StepReader
     from constitution.labeling.cache import JudgmentCache
     from constitution.labeling.jury.config import check_quorum
-    from constitution.labeling.step_run import label_traces
+    from constitution.labeling.steps.run import label_traces
 
     principles = _principles(args.constitution)
     config = build(StepLabelConfig, given(args, StepLabelConfig.model_fields), "step labeling")

@@ -31,8 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from constitution.cli._common import write_jsonl
     from constitution.data.steps import StepReader
-    from constitution.reward.process_model import ProcessRewardModel
-    from constitution.reward.process_score import score_traces
+    from constitution.reward.process.model import ProcessRewardModel
+    from constitution.reward.process.score import score_traces
 
     out = Path(args.out)
     if out.suffix != ".jsonl":

@@ -14,7 +14,7 @@ fitted, on frozen features. A principle deleted from the constitution simply dro
 stays in the folder, with weight 0). --category-labels JUDGED fits safety-category heads for OUT (see its help).
 
 --kind process trains a process reward model instead: DATA holds step labels (`label-steps` output or TRL's
-stepwise layout); see constitution.reward.process_trainer.
+stepwise layout); see constitution.reward.process.trainer.
 
 Crash-safe: checkpoints go to OUT/checkpoints every --checkpoint-steps updates (and per epoch with held-out pairs);
 running the same command again after a crash or kill resumes from the newest complete one. OUT is replaced as a

@@ -22,7 +22,7 @@ def load_served(request: ReloadRequest, current: ServedModel, version: int) -> S
     the one served, else the training weights)."""
     from constitution.loader import load_constitution
     from constitution.reward.model import RewardModel
-    from constitution.reward.process_model import is_process_model
+    from constitution.reward.process.model import is_process_model
 
     if request.model is not None and is_process_model(request.model):
         raise InputError("a process reward model; this service serves outcome models (serve it with its own `constitution serve`)", where=request.model)
@@ -43,7 +43,7 @@ def load_served_process(request: ReloadRequest, current: Served, version: int) -
     """The process model folder ``request`` names (default: the served folder, read again from disk), fully loaded
     beside ``current`` on its device with its batch size. A process model has no heads to weigh: ``constitution``
     and ``training_weights`` are refused."""
-    from constitution.reward.process_model import ProcessRewardModel, is_process_model
+    from constitution.reward.process.model import ProcessRewardModel, is_process_model
 
     if request.constitution is not None or request.training_weights:
         raise InputError("a process reward model has no principle heads to weigh; give only `model`")
@@ -58,7 +58,7 @@ def load_first(model_path: str, config: ServerConfig, constitution: Constitution
     """Version 1 of the served model and its reload loader: a process reward model folder (no constitution), or an
     outcome one (a per-principle one weighted by ``constitution``; None: its training weights)."""
     from constitution.reward.model import RewardModel
-    from constitution.reward.process_model import ProcessRewardModel, is_process_model
+    from constitution.reward.process.model import ProcessRewardModel, is_process_model
 
     if is_process_model(model_path):
         if constitution is not None:

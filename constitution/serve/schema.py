@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from constitution.data import Message
 
-Aggregate = Literal["min", "product", "last"]  # as constitution.reward.process_config's (schema stays torch-free)
+Aggregate = Literal["min", "product", "last"]  # as constitution.reward.process.config's (schema stays torch-free)
 
 
 class ScoreItem(BaseModel):

@@ -1,4 +1,4 @@
-"""What the service serves for a process reward model: a loaded :class:`~constitution.reward.process_model.ProcessRewardModel`
+"""What the service serves for a process reward model: a loaded :class:`~constitution.reward.process.model.ProcessRewardModel`
 under a version number, with the same answering surface as :class:`~constitution.serve.served.ServedModel`.
 
 Its batches hold traces: a :class:`StepItem` (``/score_steps``: a prompt and its steps) or the other routes' items
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from constitution.reward.process_eval import aggregate
+from constitution.reward.process.metrics import aggregate
 from constitution.serve.schema import Aggregate, Normalization, ServedBy
 
 

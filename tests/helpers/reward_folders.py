@@ -53,8 +53,8 @@ def process_folder(folder: Path, *, bias: float = 0.0, aggregate: str = "min") -
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     from constitution.embedded_models import BACKBONE_ALIAS, resolve_model
-    from constitution.reward.process_data import marker_id
-    from constitution.reward.process_model import ProcessMetadata, write_process_metadata
+    from constitution.reward.process.encoding import marker_id
+    from constitution.reward.process.model import ProcessMetadata, write_process_metadata
 
     torch.manual_seed(0)
     src = resolve_model(BACKBONE_ALIAS)

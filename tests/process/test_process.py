@@ -14,9 +14,9 @@ import pytest
 from constitution.data.steps import StepReader, StepTrace, load_steps, save_steps_dataset, write_steps
 from constitution.errors import InputError, InputErrors
 from constitution.labeling.cache import JudgmentCache
-from constitution.labeling.step_output import label_steps_to_folder
-from constitution.labeling.steps import StepLabelConfig, StepLabeler, label_steps
-from constitution.reward.process_eval import aggregate, best_of_n_accuracy, first_error, processbench_metrics
+from constitution.labeling.steps.output import label_steps_to_folder
+from constitution.labeling.steps.labeler import StepLabelConfig, StepLabeler, label_steps
+from constitution.reward.process.metrics import aggregate, best_of_n_accuracy, first_error, processbench_metrics
 from constitution.step_principles import load_step_principles
 from tests.process.chains import ChainJudge, chains, check_trace, make_chain
 
@@ -154,7 +154,7 @@ def test_first_error_metrics_and_aggregates():
 
 
 def test_long_traces_lose_the_prompt_start_then_the_earliest_steps(minilm_tokenizer):
-    from constitution.reward.process_data import encode_traces, marker_id
+    from constitution.reward.process.encoding import encode_traces, marker_id
 
     marker = marker_id(minilm_tokenizer)
     [(ids, positions)] = encode_traces(minilm_tokenizer, ["word " * 50], [["one two", "three four", "five six"]], 10, marker)
@@ -195,7 +195,7 @@ def process_model(tmp_path_factory, minilm_tokenizer) -> Path:
 @pytest.mark.slow
 def test_process_model_finds_the_first_wrong_step_on_heldout_traces(process_model: Path, tmp_path: Path):
     from constitution.cli import main
-    from constitution.reward.process_model import PROCESS_FILE
+    from constitution.reward.process.model import PROCESS_FILE
 
     meta = json.loads((process_model / PROCESS_FILE).read_text())
     assert meta["train_traces"] == 64 and meta["step_principles_hash"] and (process_model / "README.md").exists()
@@ -225,7 +225,7 @@ def test_best_of_n_and_the_trl_reward_pick_by_the_weakest_step(process_model: Pa
     from constitution.best_of_n import best_of_n
     from constitution.data import Message
     from constitution.generation import PromptItem
-    from constitution.process_rl import ProcessRewardFunction, load_reward
+    from constitution.rl.process_reward import ProcessRewardFunction, load_reward
 
     reward = load_reward(str(process_model))
     assert isinstance(reward, ProcessRewardFunction)
@@ -262,7 +262,7 @@ def test_label_steps_cli_with_the_embedded_judge(tmp_path: Path, judge_model_pat
 
 
 def test_a_jury_of_step_judges_gives_their_weighted_mean(tmp_path: Path, step_folder: Path, monkeypatch):
-    from constitution.labeling import step_jury
+    from constitution.labeling.steps import jury as step_jury
     from constitution.labeling.jury.config import JudgeSpec
 
     def stand_in(config):  # two stand-in judges (fakes for the loaded models), told apart by the model name
@@ -283,7 +283,7 @@ def test_a_jury_of_step_judges_gives_their_weighted_mean(tmp_path: Path, step_fo
 
 
 def test_label_traces_is_one_entry_for_one_judge_or_a_jury(tmp_path: Path, step_folder: Path, monkeypatch):
-    from constitution.labeling import step_jury, step_run
+    from constitution.labeling.steps import jury as step_jury, run as step_run
     from constitution.labeling.jury.config import JudgeSpec
 
     loaded: list[ChainJudge] = []
@@ -313,9 +313,9 @@ def test_label_traces_is_one_entry_for_one_judge_or_a_jury(tmp_path: Path, step_
 def test_lora_training_saves_a_plain_token_classification_folder(tmp_path: Path, minilm_tokenizer):
     """LoRA adapters on every linear layer but the head (peft trains the head whole), merged on save."""
     from constitution.reward.config import LoraSettings
-    from constitution.reward.process_config import ProcessTrainingConfig
-    from constitution.reward.process_model import ProcessRewardModel
-    from constitution.reward.process_trainer import train_process_model
+    from constitution.reward.process.config import ProcessTrainingConfig
+    from constitution.reward.process.model import ProcessRewardModel
+    from constitution.reward.process.trainer import train_process_model
 
     config = ProcessTrainingConfig(max_length=48, epochs=1, batch_size=8, lora=LoraSettings(r=4, alpha=8), eval_fraction=0)
     train_process_model(config, chains(16, error="guess"), tmp_path / "prm")
@@ -328,7 +328,7 @@ def test_lora_training_saves_a_plain_token_classification_folder(tmp_path: Path,
 
 def test_the_held_out_traces_never_share_a_prompt_with_the_training_traces():
     """Several traces per prompt (best-of-n candidates) stay on one side of the split, whatever their file order."""
-    from constitution.reward.process_trainer import _split
+    from constitution.reward.process.trainer import _split
 
     traces = [StepTrace(id=f"{p}-{k}", prompt=f"problem {p}", completions=[f"step {k}"]) for p in range(8) for k in range(4)]
     for order in (traces, traces[::-1]):

@@ -14,8 +14,8 @@ from constitution.data.steps import StepReader
 from constitution.errors import InputError
 from constitution.labeling.cache import JudgmentCache
 from constitution.labeling.jury.config import JudgeSpec, check_quorum, juror_names
-from constitution.labeling.step_output import StepLabelWriter, label_steps_to_folder
-from constitution.labeling.steps import StepLabelConfig, StepLabeler, StepLabelRecord, StepLabelSummary
+from constitution.labeling.steps.output import StepLabelWriter, label_steps_to_folder
+from constitution.labeling.steps.labeler import StepLabelConfig, StepLabeler, StepLabelRecord, StepLabelSummary
 from constitution.llm.factory import make_llm
 from constitution.step_principles import StepPrinciples
 

@@ -8,9 +8,9 @@ from constitution.data.steps import StepReader
 from constitution.errors import InputError
 from constitution.labeling.cache import JudgmentCache
 from constitution.labeling.jury.config import JudgeSpec
-from constitution.labeling.step_jury import step_jury
-from constitution.labeling.step_output import label_steps_to_folder
-from constitution.labeling.steps import StepLabelConfig, StepLabeler, StepLabelSummary
+from constitution.labeling.steps.jury import step_jury
+from constitution.labeling.steps.output import label_steps_to_folder
+from constitution.labeling.steps.labeler import StepLabelConfig, StepLabeler, StepLabelSummary
 from constitution.llm.factory import make_llm
 from constitution.step_principles import StepPrinciples
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from constitution.reward.process_config import Aggregate
+from constitution.reward.process.config import Aggregate
 
 
 def aggregate(scores: Sequence[float], how: Aggregate) -> float:

@@ -15,7 +15,7 @@ from constitution.atomic import PartialFiles, atomic_write_text
 from constitution.data.steps import StepReader, save_steps_dataset
 from constitution.errors import InputError
 from constitution.labeling.progress import progress_bar
-from constitution.labeling.steps import StepLabeler, StepLabelRecord, StepLabelSummary
+from constitution.labeling.steps.labeler import StepLabeler, StepLabelRecord, StepLabelSummary
 
 FILES = ("labels.jsonl", "skipped.jsonl")
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from constitution.principles import Constitution
-from constitution.reward.process_config import Aggregate
-from constitution.reward.process_model import ProcessRewardModel, is_process_model
-from constitution.rl import RewardFunction, completion_text
+from constitution.reward.process.config import Aggregate
+from constitution.reward.process.model import ProcessRewardModel, is_process_model
+from constitution.rl.reward import RewardFunction, completion_text
 
 
 class ProcessRewardFunction:

@@ -18,9 +18,9 @@ from constitution.data.steps import split_steps
 from constitution.devices import bf16_supported
 from constitution.errors import InputError
 from constitution.reward.inputs import pad_batch, prepare_tokenizer
-from constitution.reward.process_config import Aggregate
-from constitution.reward.process_data import encode_traces, prompt_text
-from constitution.reward.process_eval import aggregate, first_error
+from constitution.reward.process.config import Aggregate
+from constitution.reward.process.encoding import encode_traces, prompt_text
+from constitution.reward.process.metrics import aggregate, first_error
 
 PROCESS_FILE = "constitution_process.json"
 Trace = tuple[Any, Sequence[str]]  # (prompt: text or chat messages, steps)

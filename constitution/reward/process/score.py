@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from constitution.data.steps import StepTrace
-from constitution.reward.process_eval import process_metrics
-from constitution.reward.process_model import ProcessRewardModel
+from constitution.reward.process.metrics import process_metrics
+from constitution.reward.process.model import ProcessRewardModel
 
 
 class TraceScore(BaseModel):

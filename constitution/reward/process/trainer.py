@@ -1,5 +1,5 @@
 """Process reward training on ``transformers.Trainer``: a token-classification head (one logit) read at the end of
-each step (:mod:`process_data`), trained with binary cross-entropy on soft step labels (P(step good)).
+each step (:mod:`.encoding`), trained with binary cross-entropy on soft step labels (P(step good)).
 
 A plain Trainer, so ``accelerate launch`` runs it unchanged; LoRA (peft, ``TOKEN_CLS``) as for the scalar model,
 merged on save. The folder (model, tokenizer, ``constitution_process.json``, a README model card) is written beside
@@ -24,10 +24,10 @@ from constitution.devices import bf16_supported
 from constitution.errors import InputError
 from constitution.embedded_models import resolve_model
 from constitution.reward.inputs import prepare_tokenizer
-from constitution.reward.process_config import ProcessTrainingConfig
-from constitution.reward.process_data import IGNORE, StepCollator, encode_traces, marker_id, prompt_text
-from constitution.reward.process_eval import process_metrics
-from constitution.reward.process_model import PROCESS_FILE, ProcessMetadata, ProcessRewardModel, write_process_metadata
+from constitution.reward.process.config import ProcessTrainingConfig
+from constitution.reward.process.encoding import IGNORE, StepCollator, encode_traces, marker_id, prompt_text
+from constitution.reward.process.metrics import process_metrics
+from constitution.reward.process.model import PROCESS_FILE, ProcessMetadata, ProcessRewardModel, write_process_metadata
 
 
 class ProcessTrainer(Trainer):
