@@ -2,8 +2,8 @@
 
 The pairs that lack the principle's label, and that the constitution's sampling rule asks it about, are labelled by
 a judge that is asked about that principle only (a constitution holding just it, rule ``all``); the labels join the
-pairs, and the new head is fitted on frozen features (:mod:`add_head`): the backbone and the other heads stay bit for
-bit as they were. The judge is passed in (:data:`principle_pairs.PrincipleJudge`; labeling sits above reward models
+pairs by pair id (so the pairs to label must have distinct ids), and the new head is fitted on frozen features
+(:mod:`add_head`): the backbone and the other heads stay bit for bit as they were. The judge is passed in (:data:`principle_pairs.PrincipleJudge`; labeling sits above reward models
 in the import layers): ``constitution.labeling.principle_judge`` gives one over an LLM and the judgment cache, called
 only when some label is missing.
 """
@@ -35,6 +35,18 @@ def missing_pairs(pairs: Sequence[PrinciplePair], principle: ResolvedPrinciple, 
     return [p for p in pairs if principle.id not in p.per_principle and principle.id in {q.id for q in constitution.plan(p.pair_hash())}]
 
 
+def require_distinct_ids(pairs: Sequence[PrinciplePair], principle: ResolvedPrinciple) -> None:
+    """InputError naming the first id that two of ``pairs`` share: their labels come back by pair id."""
+    seen: set[str] = set()
+    for pair in pairs:
+        if pair.id in seen:
+            raise InputError(
+                f"pair id {pair.id!r} appears twice among the pairs lacking a label for principle {principle.id!r}: the "
+                "judge's labels are merged back by pair id, so every pair needs its own id", where=pair.source,
+            )  # fmt: skip
+        seen.add(pair.id)
+
+
 def only_principle(constitution: Constitution, principle: ResolvedPrinciple) -> Constitution:
     """The constitution reduced to ``principle``, asked about every pair."""
     return constitution.model_copy(update={"principles": (principle,), "sampling": Sampling(rule="all")})
@@ -52,13 +64,14 @@ def add_principle(
 ) -> AddPrincipleResult:
     """Label what ``pairs`` lack for ``principle_id`` with ``judge``, then write the model at ``source`` with its head
     added to ``out_dir`` (may be ``source``). InputError for a principle the constitution lacks, or for missing
-    labels without a judge."""
+    labels without a judge, or for two pairs lacking the label under one id."""
     principle = constitution.principle(principle_id)
     missing = missing_pairs(pairs, principle, constitution)
     judged = JudgedLabels(labels={})
     if missing:
         if judge is None:
             raise InputError(f"{len(missing)} pair(s) lack a label for principle {principle.id!r}, and no judge was given", where=principle.where)
+        require_distinct_ids(missing, principle)
         judged = judge(only_principle(constitution, principle), missing)
         for pair in missing:
             if pair.id in judged.labels:

@@ -87,3 +87,28 @@ def test_missing_labels_need_a_judge_and_only_they_are_asked(two_heads, heads_ro
     assert asked == [(["cites"], "all", [r["id"] for r in rows[:4]])]
     assert (result.judgments_computed, result.judgments_cached, result.pairs_unlabelled) == (3, 0, 1)
     assert result.train_pairs + result.eval_pairs == 29  # the pair the judge could not label does not train the head
+
+
+def test_two_pairs_to_label_under_one_id_are_refused_by_name(heads_root, tmp_path):
+    """Labels come back by pair id: two unlabelled pairs sharing an id would both get one pair's label. The judge is
+    a stand-in that records whether it was asked (it must not be)."""
+    from constitution.errors import InputError
+    from constitution.loader import load_constitution
+    from constitution.reward.add_principle import add_principle
+    from constitution.reward.principle_pairs import JudgedLabels, load_principle_pairs
+
+    rows = principle_rows(30, 0, TRAIN_WEIGHTS, judged=3)
+    for row in rows[:4]:
+        del row["per_principle"]["cites"]
+    rows[3]["id"] = rows[1]["id"]
+    pairs = load_principle_pairs(write_principle_jsonl(rows, tmp_path / "labels.jsonl"))
+    asked = []
+
+    def judge(only, missing):
+        asked.append(missing)
+        return JudgedLabels(labels={p.id: 0.9 for p in missing})
+
+    constitution = load_constitution(heads_root / "train_c")
+    with pytest.raises(InputError, match=f"pair id '{rows[1]['id']}' appears twice") as error:
+        add_principle(tmp_path / "no_model_needed", tmp_path / "m", constitution, "cites", pairs, judge=judge)
+    assert asked == [] and error.value.where == str(tmp_path / "labels.jsonl")
