@@ -250,12 +250,17 @@ class Constitution(BaseModel):
         return sorted(chosen, key=self.principles.index)
 
 
+def hash_uniform(digest: bytes) -> float:
+    """u in [0, 1) from a digest's first 8 bytes: their top 53 bits, so every value is exact and the largest is
+    1 - 2**-53 (dividing all 64 bits by 2**64 rounds the top ones to 1.0)."""
+    return (int.from_bytes(digest[:8], "big") >> 11) * 2.0**-53
+
+
 def _draw_key(seed: int, key: str, principle: ResolvedPrinciple) -> float:
-    """A principle's key in the draw for ``key``: ln(u) / weight (weight > 0), with u uniform in (0, 1) from a hash
-    of (seed, key, principle id): the log of Efraimidis–Spirakis' u^(1/w)."""
-    digest = joined_digest(seed, key, principle.id)
-    u = (int.from_bytes(digest[:8], "big") + 0.5) / 2.0**64
-    return math.log(u) / principle.weight
+    """A principle's key in the draw for ``key``: ln(u) / weight (weight > 0), with u uniform in [0, 1) from a hash
+    of (seed, key, principle id): the log of Efraimidis–Spirakis' u^(1/w); u = 0 ranks last (-inf)."""
+    u = hash_uniform(joined_digest(seed, key, principle.id))
+    return math.log(u) / principle.weight if u > 0 else -math.inf
 
 
 def weighted_draw(principles: Sequence[ResolvedPrinciple], k: int, seed: int, key: str) -> list[ResolvedPrinciple]:
