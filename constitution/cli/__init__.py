@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except FileNotFoundError as exc:  # a path the user gave (--config, an input file) that is not there
+        print(f"error: {exc.filename or exc}: no such file or folder", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

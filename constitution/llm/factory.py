@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from constitution.embedded_models import resolve_model
 from constitution.errors import InputError
 from constitution.llm.base import LLM
 from constitution.llm.config import BackendSettings, RayConfig, VllmConfig, backend
@@ -13,7 +14,9 @@ Engine = Literal["local", "ray"]
 
 def make_llm(config: BackendSettings, engine: Engine = "local", ray: RayConfig | None = None) -> LLM:
     """The backend for ``config`` (the constructor registered for its ``backend``); ``engine="ray"`` spreads an
-    in-process vLLM judge over Ray actors (see :mod:`constitution.llm.ray_pool`)."""
+    in-process vLLM judge over Ray actors (see :mod:`constitution.llm.ray_pool`). A missing or mistyped model is an
+    :class:`InputError` here, before an engine starts or the hub is asked."""
+    resolve_model(config.model)
     if engine == "ray":
         if not isinstance(config, VllmConfig):
             raise InputError(
