@@ -14,6 +14,13 @@ from constitution.atomic import atomic_write_text, move_into
 from constitution.data.records import FeedbackRecord
 
 STATE, INFO = "state.json", "dataset_info.json"
+INFO_TEXT = json.dumps(
+    {"description": "Written by constitution. The features are in each Arrow file's schema: state.json alone publishes a version."},
+    indent=2,
+)
+"""The ``dataset_info.json`` of every dataset written here: the same whatever the rows, so that replacing it can never
+pair one version's info with another's data files (`load_from_disk` takes the features from the Arrow files' schema
+when the info has none, and refuses a folder whose info and data disagree)."""
 
 
 def dataset_row(record: FeedbackRecord) -> dict[str, Any]:
@@ -76,16 +83,17 @@ def publish_dataset(staged: Path, out: Path) -> None:
     """Move the `datasets` folder ``staged`` into ``out`` (a folder with other files: ``labels.jsonl``, the cache)
     so that ``out`` loads as the old dataset or the new one whatever the moment a kill comes.
 
-    The new Arrow files get names of their own (``data-<random tag>-NNNNN-of-NNNNN.arrow``) and are moved in beside
-    the old ones; then ``dataset_info.json`` and, last, ``state.json`` (which lists the data files `load_from_disk`
-    reads) are renamed over the old; only then are the old Arrow files removed.
+    One file publishes the new version: ``state.json``, which lists the data files `load_from_disk` reads. The new
+    Arrow files get names of their own (``data-<random tag>-NNNNN-of-NNNNN.arrow``) and are moved in beside the old
+    ones; ``dataset_info.json`` is :data:`INFO_TEXT`, which no version changes (the features travel in the Arrow
+    files); then ``state.json`` is renamed over the old; only then are the old Arrow files removed.
     """
     state = json.loads((staged / STATE).read_text(encoding="utf-8"))
     tag = uuid.uuid4().hex[:12]
     renamed = [f"data-{tag}-{entry['filename'].removeprefix('data-')}" for entry in state["_data_files"]]
     move_into(out, [(staged / entry["filename"], name) for entry, name in zip(state["_data_files"], renamed)])
     state["_data_files"] = [{"filename": name} for name in renamed]
-    atomic_write_text(out / INFO, (staged / INFO).read_text(encoding="utf-8"))
+    atomic_write_text(out / INFO, INFO_TEXT)
     atomic_write_text(out / STATE, json.dumps(state, indent=2, sort_keys=True))
     for old in out.glob("data-*.arrow"):
         if old.name not in renamed:
