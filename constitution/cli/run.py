@@ -37,6 +37,9 @@ def run(args: argparse.Namespace) -> int:
         print(config_yaml(config), end="")
         return 0
     from constitution.pipeline.run import Pipeline
+    from constitution.reward.backbone import check_max_length
+
+    check_max_length(config.training.base_model, config.training.max_length, "training.max_length")
 
     headline = Pipeline(config, rerun_from=args.rerun_from).run()
     print(json.dumps(headline, indent=2))

@@ -97,6 +97,7 @@ def _add_principle(args: argparse.Namespace, config: RewardTrainingConfig) -> in
 def run(args: argparse.Namespace) -> int:
     from constitution.data.rows import constitution_hashes
     from constitution.loader import load_constitution
+    from constitution.reward.backbone import check_max_length
     from constitution.reward.head_kinds import head_kind
     from constitution.reward.training import load_training_pairs, train
 
@@ -111,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.add_principle:
         return _add_principle(args, config)
+    check_max_length(config.base_model, config.max_length)
     kind = head_kind(config.heads)
     constitution = load_constitution(constitution_path(args.constitution)) if kind.needs_constitution else None
     pairs, load = load_training_pairs(config, args.data, args.limit)

@@ -8,9 +8,36 @@ from collections.abc import Sequence
 import torch
 
 from constitution.embedded_models import resolve_model
+from constitution.errors import InputError
 from constitution.reward.config import LoraSettings, RewardTrainingConfig
 from constitution.reward.inputs import input_kind, prepare_tokenizer
 from constitution.reward.pooling import add_mean_pooling_layer, supports_mean_pooling
+
+
+_POSITION_FIELDS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+_PADDED_POSITIONS = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "data2vec-text", "longformer", "mpnet"})
+"""Model types whose position ids start after the padding index: ``pad_token_id + 1`` positions are never used."""
+
+
+def position_limit(model_config) -> int | None:
+    """The most tokens a backbone's position embeddings hold (None when its config does not say)."""
+    for field in _POSITION_FIELDS:
+        value = getattr(model_config, field, None)
+        if isinstance(value, int) and value > 0:
+            if getattr(model_config, "model_type", "") in _PADDED_POSITIONS:
+                value -= (getattr(model_config, "pad_token_id", None) or 0) + 1
+            return value
+    return None
+
+
+def check_max_length(base_model: str, max_length: int, flag: str = "--max-length") -> None:
+    """An :class:`InputError` (before any data is read or model loaded) when ``max_length`` exceeds the positions of
+    ``base_model``: such a model would train and save, then fail on its first long input."""
+    from transformers import AutoConfig
+
+    limit = position_limit(AutoConfig.from_pretrained(resolve_model(base_model)))
+    if limit is not None and max_length > limit:
+        raise InputError(f"{flag} {max_length} is more than the {limit} positions of the backbone {base_model} (its config's position limit)")
 
 
 def load_backbone(config: RewardTrainingConfig, heads: Sequence[str] = ()):
@@ -18,6 +45,7 @@ def load_backbone(config: RewardTrainingConfig, heads: Sequence[str] = ()):
     entry of ``heads`` (named in the config's ``id2label``)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    check_max_length(config.base_model, config.max_length)
     folder = resolve_model(config.base_model)
     tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(folder), config.max_length)
     labels = {"id2label": dict(enumerate(heads)), "label2id": {h: i for i, h in enumerate(heads)}} if heads else {"num_labels": 1}
