@@ -15,6 +15,7 @@ import pytest
 
 from constitution.data import Message, Pair
 from constitution.labeling import JudgmentCache, LabelConfig, Labeler, ListSink, agreement, label_pairs
+from constitution.labeling.table import format_summary
 from constitution.llm.base import FeedbackError, OptionResult
 from constitution.llm.options import two_way
 from constitution.loader import load_constitution
@@ -52,13 +53,29 @@ def test_two_way_and_agreement():
 def test_both_orders_cancel_pure_position_bias(folder: Path, tmp_path: Path):
     judge = ScriptedJudge(bias=1.5)
     labeler = _labeler(folder, judge, tmp_path / "c.sqlite")
-    records, summary = labeler.label([_pair(0, "same", "same")])
+    records, summary = labeler.label([_pair(0, "one reply", "another reply")])  # neither has a word the judge likes
     assert records[0].p_a == pytest.approx(0.5, abs=1e-12)
     assert summary.same_position_pct == 100.0 and summary.slot_a_pct == 0.0
-    single, s1 = _labeler(folder, ScriptedJudge(bias=1.5), tmp_path / "d.sqlite", both_orders=False).label([_pair(0, "same", "same")])
+    single, s1 = _labeler(folder, ScriptedJudge(bias=1.5), tmp_path / "d.sqlite", both_orders=False).label([_pair(0, "one reply", "another reply")])
     assert single[0].p_a == pytest.approx(1 / (1 + math.exp(1.5)))
     assert s1.same_position_pct is None
     assert records[0].position_consistent is False and single[0].position_consistent is None  # one order: unknown
+
+
+def test_identical_responses_are_a_tie_without_asking_the_judge(tmp_path: Path):
+    """Were judged (every judgment 0.5) and went into training unsaid; now p = 0.5 per principle drawn, no judge
+    call, and the summary counts them. The shipped constitution: 24 principles, 4 drawn per pair."""
+    judge = ScriptedJudge(bias=1.5)
+    labeler = _Labeler(load_constitution(default_principles()), judge, JudgmentCache(tmp_path / "c.sqlite"), LabelConfig())
+    pairs = [_pair(0, "a kind reply", "a short reply"), _pair(1, "Same answer.", "Same answer."), _pair(2, "x", "x")]
+    records, summary = labeler.label(pairs)
+    assert len(judge.scored) == 4 * 2  # pair 0 only: 4 principles in both orders
+    assert [r.id for r in records] == ["0", "1", "2"]
+    for tie in records[1:]:
+        assert tie.p_a == 0.5 and len(tie.per_principle) == 4 and set(tie.per_principle.values()) == {0.5}
+        assert tie.position_consistent is None and tie.judge == "scripted"
+    assert summary.pairs == 1 and summary.pairs_identical == 2 and summary.judgments == 8
+    assert "identical responses 2" in format_summary(summary)
 
 
 def test_debiased_ensemble_matches_hand_computation(folder: Path, tmp_path: Path):

@@ -117,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
     constitution = load_constitution(constitution_path(args.constitution)) if kind.needs_constitution else None
     pairs, load = load_training_pairs(config, args.data, args.limit)
     eval_pairs = load_training_pairs(config, args.eval_data)[0] if args.eval_data else None
+    identical = sum(p.response_a == p.response_b for p in pairs)
+    if identical:
+        print(f"note: {identical} pair(s) have identical responses: a tie whatever the label, they teach nothing", file=sys.stderr)
     result = train(
         config, pairs, args.out, eval_pairs=eval_pairs, train_data=str(args.data),
         constitution_hash=constitution_hashes(args.data), constitution=constitution,

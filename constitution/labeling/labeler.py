@@ -110,16 +110,25 @@ class _Run:
         self.buffer: list[Judgment] = []
         self.last_flush = time.monotonic()
         self.started = time.perf_counter()
-        self.judgments = self.computed = self.cached = self.truncated = self.skipped = self.failed = 0
+        self.judgments = self.computed = self.cached = self.truncated = self.skipped = self.failed = self.identical = 0
         self.streak = 0
         self.last_error = ""
         self.rationales: dict[tuple[int, int], str] = {}
 
     # -- planning ---------------------------------------------------------------------------------------------
     def plan_chunk(self, chunk: list[tuple[int, Pair]]) -> list[tuple[int, int, PlannedJudgment]]:
-        """Plan a chunk, take what the cache has, finish pairs that need nothing; the judgments still to ask."""
+        """Plan a chunk, take what the cache has, finish pairs that need nothing (and those whose responses are
+        identical: a tie by definition); the judgments still to ask."""
+        different = []
+        for index, pair in chunk:
+            if pair.response_a == pair.response_b:
+                self.identical += 1
+                self.sink.write(index, self.labeler.tie_record(pair))
+                self._progress()
+            else:
+                different.append((index, pair))
         planned = []
-        for plan in self.labeler.planner.plan_many(chunk):
+        for plan in self.labeler.planner.plan_many(different) if different else ():
             if isinstance(plan, SkippedPair):
                 self.skipped += 1
                 self.sink.skipped(plan.index, plan.pair.id, plan.reason)
@@ -215,7 +224,7 @@ class _Run:
     def summary(self) -> LabelSummary:
         labeler = self.labeler
         return self.stats.summary(
-            judge=labeler.llm.name + (":cot" if labeler.kind == "cot" else ""),
+            judge=labeler.judge_name,
             constitution_hash=labeler.constitution.hash,
             judgments=self.judgments,
             computed=self.computed,
@@ -224,6 +233,7 @@ class _Run:
             truncated=self.truncated,
             skipped=self.skipped,
             failed=self.failed,
+            identical=self.identical,
         )
 
 
@@ -259,6 +269,11 @@ class Labeler:
             max_model_len=llm.max_model_len, cot_max_tokens=self.config.cot_max_tokens,
         )  # fmt: skip
         self._option_ids: dict[tuple[str, ...], tuple[int, ...]] = {}
+
+    @property
+    def judge_name(self) -> str:
+        """The judge as the records and the summary name it."""
+        return self.llm.name + (":cot" if self.kind == "cot" else "")
 
     def request(self, key: Any, text: str, token_ids: list[int] | None, options: tuple[str, ...]) -> OptionRequest:
         """An option-scoring request for the backend (option token ids looked up once per option set)."""
@@ -316,6 +331,14 @@ class Labeler:
             p = min(max(p, lo), hi)
         return p
 
+    def tie_record(self, pair: Pair) -> FeedbackRecord:
+        """The record of a pair whose responses are identical: p = 0.5 for each principle drawn, no judge asked."""
+        principles = {p.id: 0.5 for p in self.constitution.plan(pair.pair_hash())}
+        return FeedbackRecord.of(
+            pair, 0.5, principles, position_consistent=None, constitution_hash=self.constitution.hash,
+            judge=self.judge_name,
+        )  # fmt: skip
+
     def record(self, plan: PlannedPair, judgments: dict[JudgmentKey, Judgment]) -> tuple[FeedbackRecord, dict[str, dict[str, float]], float]:
         """The pair's record, P(response_a) per principle and order, and the A/B-order-only label."""
         pair = plan.pair
@@ -332,7 +355,7 @@ class Labeler:
         consistent = len({v > 0.5 for v in ensembled.values()}) == 1 if len(self.orders) == 2 else None
         record = FeedbackRecord.of(
             pair, p_a, per_principle, position_consistent=consistent, constitution_hash=self.constitution.hash,
-            judge=self.llm.name + (":cot" if self.kind == "cot" else ""), truncated=plan.truncated,
+            judge=self.judge_name, truncated=plan.truncated,
         )  # fmt: skip
         return record, per_order, ensembled["ab"]
 

@@ -27,7 +27,10 @@ class LabelSummary(BaseModel):
 
     judge: str
     constitution_hash: str
-    pairs: int = Field(description="pairs labelled")
+    pairs: int = Field(description="pairs labelled by the judge")
+    pairs_identical: int = Field(
+        0, description="pairs whose two responses are identical: recorded with p = 0.5 (a tie by definition), not judged"
+    )
     pairs_truncated: int = Field(0, description="labelled with the conversation's earliest turns dropped to fit")
     pairs_skipped: int = Field(0, description="too long for the judge even with only the last user turn")
     pairs_failed: int = Field(0, description="a judgment failed (every retry); rerun to retry them")
@@ -155,6 +158,7 @@ class LabelStats:
         truncated: int = 0,
         skipped: int = 0,
         failed: int = 0,
+        identical: int = 0,
     ) -> LabelSummary:
         """The run summary."""
         per_principle = [
@@ -176,6 +180,7 @@ class LabelStats:
             pairs_truncated=truncated,
             pairs_skipped=skipped,
             pairs_failed=failed,
+            pairs_identical=identical,
             judgments=judgments,
             judgments_computed=computed,
             judgments_cached=cached,

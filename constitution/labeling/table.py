@@ -27,6 +27,8 @@ def format_summary(summary: LabelSummary, top: int = 30) -> str:
             f"truncated {summary.pairs_truncated}  skipped {summary.pairs_skipped}  failed {summary.pairs_failed}"
             "  (listed by pair id in truncated.jsonl / skipped.jsonl)"
         )
+    if summary.pairs_identical:
+        lines.append(f"identical responses {summary.pairs_identical}  (chosen = rejected: recorded as p = 0.5, the judge not asked)")
     lines.append(
         f"slot (A) preferred {fmt(summary.slot_a_pct)}%  same position preferred {fmt(summary.same_position_pct)}%"
         f"  position-consistent pairs {fmt(summary.position_consistent_pct)}%  mean |p-0.5| {fmt(summary.mean_margin, '.3f')}"

@@ -112,6 +112,7 @@ class JuryStats:
             truncated=self.truncated,
             skipped=below_quorum - failed,
             failed=failed,
+            identical=max((s.pairs_identical for s in done), default=0),  # every judge finds the same ones
         )
         per_judge = {s.principle_id: [] for s in base.per_principle}
         for s in done:
