@@ -13,7 +13,8 @@ pairs, has the gold judge label them through the labeler (and its judgment cache
 * ``alarm``: agreement below ``threshold``.
 
 A check whose gold judge is down (the labeler's FeedbackError) is logged and counted (``failed_checks``); training
-goes on. Each check goes to a JSONL file, to TRL's logs through its ``log_metric`` hook (``gold/…``; it reaches ``report_to``)
+goes on. So does a refresh that fails (whatever the error: the reward model scoring now stays): the check's record
+carries the error (``refresh_error``) and ``failed_refreshes`` counts it. Each check goes to a JSONL file, to TRL's logs through its ``log_metric`` hook (``gold/…``; it reaches ``report_to``)
 and to :attr:`GoldMonitor.records`. A :class:`~constitution.rl.refresh.Refresher` given to the monitor fine-tunes the
 reward model on the gold-labelled pairs on the alarm or every M steps and swaps it into the reward function.
 """
@@ -21,6 +22,7 @@ reward model on the gold-labelled pairs on the alarm or every M steps and swaps 
 from __future__ import annotations
 
 import logging
+import os
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -54,6 +56,7 @@ class MonitorRecord(BaseModel):
     alarm: bool
     reward_version: int
     refreshed_to: int | None = None
+    refresh_error: str | None = None
     failed_pairs: int = 0
 
 
@@ -106,6 +109,7 @@ class GoldMonitor:
         self.win_rate: Callable[[], float | None] | None = None
         self.calls = 0
         self.failed_checks = 0
+        self.failed_refreshes = 0
         self._next_check = 0
         self._rng = random.Random(self.config.seed)
 
@@ -179,16 +183,28 @@ class GoldMonitor:
             self.alarm = True
             log.warning("gold monitor alarm at step %d: proxy–gold agreement %.2f < %.2f on %d pairs", step, agree, self.config.threshold, decisive)
         if self.refresher is not None and self.refresher.due(step, alarm):
-            record.refreshed_to = self.refresher.refresh(self.labelled, step)
+            self._refresh(record)
         self._emit(record, log_metric)
         return record
 
+    def _refresh(self, record: MonitorRecord) -> None:
+        """Refresh on the pairs labelled so far; a failure is logged in ``record`` and training goes on."""
+        assert self.refresher is not None
+        try:
+            record.refreshed_to = self.refresher.refresh(self.labelled, record.step)
+        except Exception as exc:  # noqa: BLE001 - any failed refresh leaves the current model scoring: the run goes on
+            self.failed_refreshes += 1
+            record.refresh_error = f"{type(exc).__name__}: {exc}"
+            log.exception("refresh at step %d failed; the reward model of version %d keeps scoring", record.step, self.version)
+
     def _emit(self, record: MonitorRecord, log_metric: Callable[[str, float], None] | None) -> None:
         self.records.append(record)
-        if self.jsonl is not None:
+        if self.jsonl is not None:  # one record at a time, flushed: a crash later keeps every check before it
             self.jsonl.parent.mkdir(parents=True, exist_ok=True)
             with self.jsonl.open("a", encoding="utf-8") as f:
                 f.write(record.model_dump_json() + "\n")
+                f.flush()
+                os.fsync(f.fileno())
         if log_metric is not None:
             for name in ("agreement", "proxy_reward", "length", "gold_win_rate"):
                 value = getattr(record, name)

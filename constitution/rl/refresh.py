@@ -7,10 +7,17 @@ labels (so the model does not forget what it knew), writes a new versioned folde
 project's reward training: atomic publish, saved normalisation) and swaps the loaded model into the
 :class:`~constitution.rl.reward.RewardFunction` between two calls. A per-principle model is refreshed head by head on
 the gold judge's per-principle labels (its constitution is needed).
+
+A per-principle refresh keeps the saved model's heads, by id and in their order, whatever the constitution now says
+(:func:`saved_heads`): under the shipped constitution each gold pair is judged by 4 of 24 principles, so some heads get
+no new label; they keep their weights exactly (no gradient reaches them and the refresh trains without weight decay).
+A head whose principle now has weight 0 stays a head (weight 0 in the reward); a reordered constitution changes no
+head's row. The constitution's weights reach the refreshed model when it is loaded, as they reached the first one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections.abc import Sequence
@@ -21,14 +28,34 @@ from pydantic import ValidationError
 from constitution.data import Pair
 from constitution.data.records import FeedbackRecord
 from constitution.errors import InputError
-from constitution.principles import Constitution
+from constitution.principles import Constitution, ResolvedPrinciple
 from constitution.reward import RewardModel, RewardTrainingConfig
-from constitution.reward.head_kinds import HeadKind, head_kind, kind_of
+from constitution.reward.head_kinds import HeadKind, head_kind, kind_of, register_kind
+from constitution.reward.principle_pairs import require_principle_pairs
 from constitution.reward.training import train
 from constitution.rl.config import RefreshConfig
 from constitution.rl.reward import RewardFunction
 
 log = logging.getLogger(__name__)
+
+
+def _saved_heads(pairs: Sequence[Pair], constitution: Constitution | None) -> list[ResolvedPrinciple]:
+    """The refresh's heads: ``constitution`` is :func:`heads_constitution`'s, whose principles are the saved heads."""
+    assert constitution is not None
+    require_principle_pairs(pairs)
+    return list(constitution.principles)
+
+
+SAVED_HEADS = register_kind(dataclasses.replace(head_kind("per_principle"), name="per_principle_refresh", heads=_saved_heads))
+"""Per-principle training that keeps the warm-start folder's heads (ids and order), judged or not."""
+
+
+def heads_constitution(head_ids: Sequence[str], constitution: Constitution) -> Constitution:
+    """``constitution`` with exactly the principles ``head_ids``, in that order: a saved head it lacks gets weight 0."""
+    known = {p.id: p for p in constitution.principles}
+    absent = dict(set_id="", text="", examples=(), weight=0.0, tags=(), template=None, hash="", where="", critique="", revision="")
+    principles = tuple(known[h] if h in known else ResolvedPrinciple(id=h, **absent) for h in head_ids)
+    return constitution.model_copy(update={"principles": principles})
 
 
 class Refresher:
@@ -68,9 +95,10 @@ class Refresher:
     def training_config(self, model: RewardModel) -> RewardTrainingConfig:
         """The model's own training settings, warm-started from its folder, with the refresh's schedule."""
         meta = model.metadata
+        kind = SAVED_HEADS.name if meta.heads else kind_of(meta.heads)
         overrides = {
             "base_model": str(self.folder), "pooling": "native", "max_length": meta.max_length,
-            "heads": kind_of(meta.heads), "epochs": self.config.epochs,
+            "heads": kind, "weight_decay": 0.0, "epochs": self.config.epochs,
             "learning_rate": self.config.learning_rate, "batch_size": self.config.batch_size, "eval_fraction": 0.0,
             "checkpoint_steps": 0, "lora": None, "seed": self.seed + len(self.folders),
         }  # fmt: skip
@@ -101,9 +129,8 @@ class Refresher:
         config = self.training_config(model)
         kind = head_kind(config.heads)
         out = self.out_dir / f"reward_v{self.reward.version + 1}"
-        result = train(
-            config, self.pairs(labelled, kind), out, train_data=f"refresh of {self.folder}", constitution=self.constitution
-        )
+        heads = heads_constitution(model.heads, self.constitution) if kind.needs_constitution and self.constitution else None
+        result = train(config, self.pairs(labelled, kind), out, train_data=f"refresh of {self.folder}", constitution=heads)
         fresh = RewardModel.load(out, device=str(model.device), constitution=self.constitution if kind.needs_constitution else None)
         version = self.reward.swap(fresh)
         self.folder = out
