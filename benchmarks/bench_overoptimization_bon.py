@@ -1,0 +1,275 @@
+"""Reward over-optimisation by best-of-n (Gao, Schulman & Hilton 2022 §3): sample once, score with many proxies.
+
+1. gold: a MiniLM reward model on the human labels of one half of HH-RLHF harmless (halves by a hash of the prompt,
+   as in bench_overoptimization.py);
+2. pool: --prompts single-turn prompts of the other half × --samples completions of the embedded policy
+   (temperature 1);
+3. proxies: MiniLM on --proxy-pairs pairs of the other half labelled by the gold (p_a = σ(r_a − r_b)); a proxy on
+   hard gold labels with --label-noise of them flipped (one that differs from the gold in what it learns from);
+   --members proxies of --member-pairs disjoint pairs each (the ensemble: mean, worst case, mean − λ·std);
+   the smallest proxy refreshed on gold labels of its own top picks (cross-fitted over 2 folds of prompts, so no
+   prompt is scored by a proxy that saw its labels; the proxy's original labels replayed 1:1);
+4. per proxy: the unbiased best-of-n estimate for every n ≤ N of the gold and proxy score of the proxy's pick
+   against √KL_bon, KL_bon = log n − (n−1)/n; Gao's fit R(d) = d(α − βd) of the gold gain with bootstrap intervals
+   over prompts, and where the gold peaks (or that it does not). The gold's own best-of-n is the ceiling.
+
+Every unit of work (a model trained, a chunk of the pool sampled, a model's scores of the pool) is saved in
+``<out>/overoptimization_bon_work`` and skipped when the script is run again with the same settings; the result file
+``<out>/<name>.json`` (and ``.png`` with matplotlib) is rewritten after every unit with whatever is ready.
+
+  nice -n 19 python benchmarks/bench_overoptimization_bon.py --prompts 30 --samples 32 --out benchmarks/results
+Smoke run: python benchmarks/bench_overoptimization_bon.py --tiny --out /tmp/bon
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import HH, write_results  # noqa: E402
+from bench_overoptimization import gold_labelled, halves  # noqa: E402
+
+
+class Work:
+    """The folder of finished units: a unit is done when its JSON (or model folder's marker) exists."""
+
+    def __init__(self, folder: Path, stamp: dict) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        marker = folder / "settings.json"
+        if marker.exists() and json.loads(marker.read_text()) != stamp:
+            sys.exit(f"{folder} holds units of other settings: pass another --out or delete it")
+        marker.write_text(json.dumps(stamp, indent=1))
+
+    def model(self, name: str, train) -> Path:
+        """The folder of model ``name``, trained by ``train(folder)`` unless already there."""
+        folder = self.folder / name
+        if not (folder / "done").exists():
+            train(folder)
+            (folder / "done").write_text("")
+        return folder
+
+    def json(self, name: str, make):
+        """The JSON unit ``name``, made by ``make()`` unless already there (written in one rename)."""
+        path = self.folder / f"{name}.json"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(make()))
+            tmp.replace(path)
+        return json.loads(path.read_text())
+
+
+def train(config, pairs, seed: int):
+    """A trainer of a MiniLM reward model on ``pairs`` with ``seed``."""
+    from constitution.reward import train_reward_model
+
+    return lambda folder: train_reward_model(config.model_copy(update={"seed": seed}), pairs, folder)
+
+
+def noisy(pairs, rate: float, seed: int):
+    """Hard labels (the gold's side) with a share ``rate`` flipped."""
+    rng = random.Random(seed)
+    out = []
+    for p in pairs:
+        hard = 1.0 if p.p_a >= 0.5 else 0.0
+        out.append(p.model_copy(update={"p_a": 1.0 - hard if rng.random() < rate else hard}))
+    return out
+
+
+def sample_pool(args, prompts: list, work: Work) -> list[list[str]]:
+    """--samples completions per prompt, --chunk prompts per saved unit."""
+    from constitution.generation import render_prompt
+    from constitution.llm.config import llm_config
+    from constitution.llm.factory import make_llm
+
+    policy = None
+    samples = []
+    for start in range(0, len(prompts), args.chunk):
+        def make():
+            nonlocal policy
+            policy = policy or make_llm(llm_config(backend="hf", model=args.policy, dtype="float32", batch_size=args.chunk))
+            texts = [render_prompt(policy.tokenizer, p) for p in prompts[start : start + args.chunk]]
+            return policy.generate(texts, max_tokens=args.max_new_tokens, temperature=args.temperature,
+                                   n=args.samples, seed=args.seed + start)  # fmt: skip
+
+        samples += work.json(f"pool_{start}", make)
+    return samples
+
+
+def scores(work: Work, name: str, folder: Path, prompts: list, samples: list[list[str]]) -> dict:
+    """Raw and normalised rewards of the pool (prompts × samples) by the model in ``folder``."""
+    def make():
+        from constitution.reward import RewardModel
+
+        model = RewardModel.load(folder)
+        raw = model.score([(p, s) for p, row in zip(prompts, samples) for s in row])
+        n = len(samples[0])
+        return {"raw": [raw[i : i + n] for i in range(0, len(raw), n)],
+                "normalized": [model.normalize(raw[i : i + n]) for i in range(0, len(raw), n)]}  # fmt: skip
+
+    return work.json(f"scores_{name}", make)
+
+
+def refreshed(args, config, work: Work, proxy: Path, replay: list, gold_raw, proxy_norm, prompts, samples) -> dict:
+    """The proxy refreshed on gold labels of its own top picks, cross-fitted over 2 folds of prompts: the scores of
+    each fold come from the proxy refreshed on the other fold's picks."""
+    from constitution.data.records import Pair
+    from constitution.overoptimization import folds, refresh_pairs
+
+    out = np.zeros_like(np.asarray(proxy_norm))
+    parts = folds(len(prompts), 2, args.seed)
+    for k, fold in enumerate(parts):
+        others = np.concatenate([f for j, f in enumerate(parts) if j != k])
+        picks = refresh_pairs(proxy_norm, gold_raw, others, top=args.refresh_top, seed=args.seed + k)
+        fresh = [Pair(id=f"refresh{k}-{i}", prompt=prompts[x.row], response_a=samples[x.row][x.pick],
+                      response_b=samples[x.row][x.other], p_a=x.p_pick) for i, x in enumerate(picks)]  # fmt: skip
+        pairs = fresh + random.Random(args.seed + k).sample(replay, min(len(replay), len(fresh)))
+        update = {"base_model": str(proxy), "pooling": "native", "eval_fraction": 0.0, "epochs": args.epochs}
+        folder = work.model(f"refreshed_fold{k}", train(config.model_copy(update=update), pairs, args.seed + k))
+        fold_scores = scores(work, f"refreshed_fold{k}", folder, prompts, samples)["normalized"]
+        out[fold] = np.asarray(fold_scores)[fold]
+    return {"normalized": out.tolist(), "fresh_pairs_per_fold": len(picks)}
+
+
+def curve(name: str, proxy, gold, args, **fields) -> dict:
+    """One proxy's best-of-n curve and Gao fit of its gold gain (and of its proxy gain), fields named for readers."""
+    from constitution.overoptimization import bon_curve, gao_fit
+
+    c = bon_curve(proxy, gold)
+    fits = {w: gao_fit(proxy, gold, c.n, which=w, bootstrap=args.bootstrap, seed=args.seed).model_dump() for w in ("gold", "proxy")}
+    return {"name": name, "seed": args.seed, **fields, **c.model_dump(), "gold_gain": [g - c.gold[0] for g in c.gold],
+            "fit": fits["gold"], "proxy_fit": fits["proxy"]}  # fmt: skip
+
+
+def plot(curves: list[dict], path: Path) -> Path | None:
+    """Gold (solid) and proxy (dashed) score of the proxy's pick against √KL_bon; plain proxies left, remedies right."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
+    for ax, kinds in ((axes[0], ("plain", "noisy", "gold_oracle")), (axes[1], ("plain", "ensemble", "refresh", "gold_oracle"))):
+        shown = [c for c in curves if c["kind"] in kinds and (ax is axes[0] or c["kind"] != "plain" or c["name"] == curves[0]["name"])]
+        for i, c in enumerate(shown):
+            ax.plot(c["sqrt_kl_bon"], c["gold_gain"], "-", color=f"C{i}", label=f"{c['name']}: gold")
+            if c["kind"] != "gold_oracle":
+                ax.plot(c["sqrt_kl_bon"], [p - c["proxy"][0] for p in c["proxy"]], "--", color=f"C{i}", label=f"{c['name']}: proxy")
+        ax.set_xlabel("√KL_bon (nats^½), n = 1 … N")
+        ax.axhline(0.0, color="grey", linewidth=0.5)
+        ax.legend(fontsize=7)
+    axes[0].set_title("proxies by gold-labelled pairs")
+    axes[1].set_title("remedies beside the plain proxy")
+    axes[0].set_ylabel("gain over n = 1 (normalised reward)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=HH)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--name", default="overoptimization_bon")
+    parser.add_argument("--policy", default="smollm2-135m-instruct")
+    parser.add_argument("--prompts", type=int, default=30)
+    parser.add_argument("--samples", type=int, default=32, help="pool size N per prompt")
+    parser.add_argument("--chunk", type=int, default=5, help="prompts sampled per saved unit")
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--proxy-pairs", type=int, nargs="+", default=[100, 300, 1000])
+    parser.add_argument("--noisy-pairs", type=int, default=300)
+    parser.add_argument("--label-noise", type=float, default=0.3)
+    parser.add_argument("--members", type=int, default=3, help="ensemble members, each on its own disjoint pairs")
+    parser.add_argument("--member-pairs", type=int, default=100)
+    parser.add_argument("--lam", type=float, default=1.0, help="λ of the mean − λ·std ensemble")
+    parser.add_argument("--refresh-top", type=int, default=4, help="top picks per prompt labelled by the gold")
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--gold-epochs", type=float, default=1.0)
+    parser.add_argument("--gold-pairs", type=int, default=None, help="human-labelled pairs of the gold (default: all of its half)")
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tiny", action="store_true", help="smoke sizes")
+    args = parser.parse_args()
+    if args.tiny:
+        args.prompts, args.samples, args.chunk, args.max_new_tokens, args.max_length = 4, 8, 2, 8, 64
+        args.proxy_pairs, args.noisy_pairs, args.member_pairs, args.members, args.bootstrap = [16, 32], 16, 16, 2, 50
+        args.gold_epochs, args.epochs, args.gold_pairs = 1.0, 1.0, 64
+    from constitution.reward import RewardTrainingConfig
+
+    started = time.perf_counter()
+    config = RewardTrainingConfig(max_length=args.max_length, epochs=args.epochs, checkpoint_steps=0)
+    stamp = {k: v for k, v in vars(args).items() if k not in ("out", "name", "bootstrap", "chunk")} | {"data": str(args.data)}
+    work = Work(args.out / f"{args.name}_work", stamp)
+    gold_half, other_half = halves(args.data)
+    pool_pairs = [p for p in other_half if len(p.prompt) == 1][: args.prompts]
+    prompts = [p.prompt for p in pool_pairs]
+    labelled_pool = [p for p in other_half if p not in pool_pairs]
+    needed = max(max(args.proxy_pairs), args.noisy_pairs, args.members * args.member_pairs)
+    if needed > len(labelled_pool):
+        sys.exit(f"{needed} proxy pairs asked, {len(labelled_pool)} in the proxy half beside the pool's prompts")
+    curves: list[dict] = []
+    done: list[dict] = []
+
+    def save(unit: str, complete: bool = False) -> None:
+        done.append({"unit": unit, "seconds": round(time.perf_counter() - started, 1)})
+        figure = plot(curves, args.out / f"{args.name}.png") if curves else None
+        write_results(args.out, args.name, {"settings": stamp, "complete": complete, "units": done, "curves": curves,
+                                            "plot": str(figure) if figure else None})  # fmt: skip
+
+    gold_dir = work.model("gold", train(config.model_copy(update={"epochs": args.gold_epochs}), gold_half[: args.gold_pairs], args.seed))
+    save("gold model")
+    samples = sample_pool(args, prompts, work)
+    save("pool")
+    gold = scores(work, "gold", gold_dir, prompts, samples)
+    gold_raw, gold_norm = np.asarray(gold["raw"]), np.asarray(gold["normalized"])
+    curves.append(curve("gold's own best-of-n", gold_norm, gold_norm, args, kind="gold_oracle", proxy_pairs=None))
+    save("gold scores")
+    labels = gold_labelled(gold_dir, labelled_pool[:needed])
+    proxies = {}
+    for size in args.proxy_pairs:
+        folder = work.model(f"proxy_{size}", train(config, labels[:size], args.seed))
+        proxies[size] = np.asarray(scores(work, f"proxy_{size}", folder, prompts, samples)["normalized"])
+        curves.append(curve(f"proxy {size} pairs", proxies[size], gold_norm, args, kind="plain", proxy_pairs=size))
+        save(f"proxy {size}")
+    folder = work.model("proxy_noisy", train(config, noisy(labels[: args.noisy_pairs], args.label_noise, args.seed), args.seed))
+    s = np.asarray(scores(work, "proxy_noisy", folder, prompts, samples)["normalized"])
+    curves.append(curve(f"proxy {args.noisy_pairs} pairs, {args.label_noise:.0%} hard labels flipped", s, gold_norm, args,
+                        kind="noisy", proxy_pairs=args.noisy_pairs, label_noise=args.label_noise))  # fmt: skip
+    save("noisy proxy")
+    members = []
+    for k in range(args.members):
+        if k == 0 and args.member_pairs in proxies:  # the same pairs and seed as that proxy
+            members.append(proxies[args.member_pairs])
+            continue
+        part = labels[k * args.member_pairs : (k + 1) * args.member_pairs]
+        folder = work.model(f"member_{k}", train(config, part, args.seed + k))
+        members.append(np.asarray(scores(work, f"member_{k}", folder, prompts, samples)["normalized"]))
+    from constitution.overoptimization import ENSEMBLES, ensemble
+
+    for kind in ENSEMBLES:
+        label = f"ensemble {args.members}×{args.member_pairs} pairs: " + (f"mean − {args.lam}·std" if kind == "mean_minus_std" else kind)
+        curves.append(curve(label, ensemble(members, kind, args.lam), gold_norm, args, kind="ensemble", ensemble=kind,
+                            proxy_pairs=args.member_pairs, members=args.members, lam=args.lam))  # fmt: skip
+    save("ensemble")
+    smallest = min(args.proxy_pairs)
+    fresh = refreshed(args, config, work, work.folder / f"proxy_{smallest}", labels[:smallest], gold_raw, proxies[smallest], prompts, samples)
+    curves.append(curve(f"proxy {smallest} pairs, refreshed on its picks", np.asarray(fresh["normalized"]), gold_norm, args,
+                        kind="refresh", proxy_pairs=smallest, fresh_pairs_per_fold=fresh["fresh_pairs_per_fold"]))  # fmt: skip
+    save("refresh", complete=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

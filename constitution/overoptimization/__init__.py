@@ -1,0 +1,35 @@
+"""Reward over-optimisation measured as Gao, Schulman & Hilton (2022) do: best-of-n curves of a proxy against a gold.
+
+* :mod:`.estimator`: the unbiased best-of-n estimator over a pool of N samples per prompt, and KL_bon;
+* :mod:`.fit`: Gao's form R(d) = d(α − βd), d = √KL_bon, fitted by least squares with a bootstrap over prompts;
+* :mod:`.remedies`: ensembles of proxies (mean, worst case, mean − λ·std; Coste et al. 2023) and the gold-labelled
+  pairs that refresh a proxy on its own picks, cross-fitted so no prompt is scored by a proxy that saw its labels.
+
+Everything works on score matrices (prompts × samples): sample once, score with as many models as wanted.
+"""
+
+from constitution.overoptimization.estimator import BonCurve, bon_weights, kl_bon, pick_scores, bon_curve
+from constitution.overoptimization.fit import GaoFit, fit_gao, gao_fit
+from constitution.overoptimization.remedies import (
+    ENSEMBLES,
+    LabelledPick,
+    ensemble,
+    folds,
+    refresh_pairs,
+)
+
+__all__ = [
+    "ENSEMBLES",
+    "BonCurve",
+    "GaoFit",
+    "LabelledPick",
+    "bon_curve",
+    "bon_weights",
+    "ensemble",
+    "fit_gao",
+    "folds",
+    "gao_fit",
+    "kl_bon",
+    "pick_scores",
+    "refresh_pairs",
+]
