@@ -6,8 +6,8 @@ normalize_then_sum normalises each principle within its GRPO group before weight
 
 --gold-judge MODEL turns on the gold monitor: every --monitor-every steps, pairs of the policy's own completions are
 labelled by that judge (against --constitution, through OUT/gold_judgments.sqlite), and the proxy–gold agreement,
-proxy reward, KL and length go to OUT/monitor.jsonl and the trainer's loggers, with an alarm below
---monitor-threshold. --refresh fine-tunes the reward model on those pairs (plus --refresh-replay-data) on the alarm
+proxy reward, KL and length go to OUT/monitor.jsonl and the trainer's loggers, with an alarm when the agreement
+is below --monitor-threshold at --monitor-confidence (on at least --monitor-min-decisive decisive pairs). --refresh fine-tunes the reward model on those pairs (plus --refresh-replay-data) on the alarm
 or every --refresh-every steps, and swaps it into the running reward. Writes OUT/log.jsonl and OUT/result.json.
 Needs TRL (`pip install -e '.[bench]'`).
 """

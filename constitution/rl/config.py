@@ -19,7 +19,18 @@ class MonitorConfig(BaseModel):
     every: int = Field(10, ge=1, description="Steps between gold checks (the reward function's calls without a trainer).")
     pairs: int = Field(32, ge=1, description="Most pairs of completions the gold judge labels per check.")
     pairs_per_group: int = Field(2, ge=1, description="Most pairs taken from one prompt's group of completions.")
-    threshold: float = Field(0.6, ge=0, le=1, description="Alarm when the proxy–gold agreement falls below this.")
+    threshold: float = Field(
+        0.6, ge=0, le=1,
+        description="Alarm when the proxy–gold agreement is below this with confidence (its one-sided upper bound is).",
+    )  # fmt: skip
+    min_decisive: int = Field(
+        20, ge=1, description="No alarm from a check with fewer decisive pairs (gold not tied) than this."
+    )
+    confidence: float = Field(
+        0.95, gt=0.5, lt=1,
+        description="Confidence of the alarm's bound: a check alarms with chance at most 1 − this while the true "
+        "agreement is at or above the threshold.",
+    )  # fmt: skip
     min_gold_margin: float = Field(
         0.05, ge=0, lt=0.5, description="A pair whose gold p_a is within this of 0.5 is a tie: not counted in agreement."
     )

@@ -10,7 +10,8 @@ pairs, has the gold judge label them through the labeler (and its judgment cache
 * ``kl`` to the reference policy, as TRL last logged it (the callback passes it; None without one or with beta 0);
 * ``gold_win_rate``: the policy's greedy answers against the reference policy's on fixed prompts, by the gold judge
   (when a callback set up ``win_rate``);
-* ``alarm``: agreement below ``threshold``.
+* ``agreement_upper``: the agreement's one-sided upper confidence bound (:mod:`constitution.rl.alarm`);
+* ``alarm``: at least ``min_decisive`` decisive pairs and ``agreement_upper`` below ``threshold``.
 
 A check whose gold judge is down (the labeler's FeedbackError) is logged and counted (``failed_checks``); training
 goes on. So does a refresh that fails (whatever the error: the reward model scoring now stays): the check's record
@@ -34,6 +35,8 @@ from constitution.data import Pair, as_messages
 from constitution.data.records import FeedbackRecord
 from constitution.labeling import Labeler, label_pairs
 from constitution.llm.base import FeedbackError
+from constitution.rl.alarm import alarm as alarm_on
+from constitution.rl.alarm import upper_bound
 from constitution.rl.config import MonitorConfig
 from constitution.rl.reward import completion_text
 
@@ -49,6 +52,7 @@ class MonitorRecord(BaseModel):
     pairs: int
     decisive: int
     agreement: float | None
+    agreement_upper: float | None = None
     proxy_reward: float
     length: float
     kl: float | None = None
@@ -172,16 +176,20 @@ class GoldMonitor:
         self.labelled.extend(r for r, _, _ in labelled)
         agree, decisive = agreement([(rewards[i], rewards[j]) for _, i, j in labelled], [r.p_a for r, _, _ in labelled], self.config.min_gold_margin)
         lengths = [len(ids) for ids in completion_ids] if completion_ids is not None else [len(completion_text(c).split()) for c in completions]
-        alarm = agree is not None and agree < self.config.threshold
+        alarm = alarm_on(agree, decisive, self.config)
+        upper = upper_bound(agree, decisive, self.config.confidence) if agree is not None else None
         record = MonitorRecord(
-            step=step, pairs=len(labelled), decisive=decisive, agreement=agree,
+            step=step, pairs=len(labelled), decisive=decisive, agreement=agree, agreement_upper=upper,
             proxy_reward=sum(rewards) / len(rewards), length=sum(lengths) / len(lengths), kl=self.last_kl,
             gold_win_rate=self.win_rate() if self.win_rate is not None else None, alarm=alarm,
             reward_version=self.version, failed_pairs=summary.pairs_failed,
         )  # fmt: skip
         if alarm:
             self.alarm = True
-            log.warning("gold monitor alarm at step %d: proxy–gold agreement %.2f < %.2f on %d pairs", step, agree, self.config.threshold, decisive)
+            log.warning(
+                "gold monitor alarm at step %d: proxy–gold agreement %.2f (upper bound %.2f) < %.2f on %d decisive pairs",
+                step, agree, upper, self.config.threshold, decisive,
+            )  # fmt: skip
         if self.refresher is not None and self.refresher.due(step, alarm):
             self._refresh(record)
         self._emit(record, log_metric)

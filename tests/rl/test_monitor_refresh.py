@@ -36,7 +36,7 @@ def test_drift_raises_the_alarm_and_a_refresh_restores_agreement(minilm_path, tm
     constitution = load_constitution(write_principles(tmp_path / "gold_c", [("right", "Which response is more correct?", 1.0)]))
     labeler = Labeler(constitution, ProgramGold(), JudgmentCache(tmp_path / "gold.sqlite"))
     refresher = Refresher(reward, tmp_path / "proxy", tmp_path / "refreshed", RefreshConfig(replay=0.5, min_pairs=8, batch_size=16, learning_rate=2e-4), replay=original)
-    monitor = GoldMonitor(reward, labeler, MonitorConfig(every=1, pairs=24, pairs_per_group=4, threshold=0.6),
+    monitor = GoldMonitor(reward, labeler, MonitorConfig(every=1, pairs=24, pairs_per_group=4, threshold=0.6, min_decisive=8),
                           jsonl=tmp_path / "monitor.jsonl", refresher=refresher)  # fmt: skip
     logged: dict[str, float] = {}
     rng = random.Random(1)
