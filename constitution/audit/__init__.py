@@ -1,7 +1,9 @@
 """Reward-model audit: counterfactual probes (padding, repetition, flattery, fake citations … that must not raise the
-reward, and a cut that must lower it) declared in YAML, and a report of how the normalised reward moves.
+reward, and a refusal and a cut that must lower it) declared in YAML, each with a length-matched neutral control, and
+a report of how the normalised reward moves.
 
-(Not to be confused with :mod:`constitution.probes`, which probes the *judge* with prompt injections.)
+(Not to be confused with :mod:`constitution.labeling.injection_probes`, which probes the *judge* with prompt
+injections.)
 """
 
 from constitution.audit.output import audit_table, write_audit

@@ -3,7 +3,10 @@
 A probes file (``kind: audit_probes``) lists probes; each has an ``id``, a ``description``, what the reward must do
 (``expect``: ``no_raise`` for a rewrite that adds no substance, ``lower`` for one that removes some) and a Jinja2
 ``template`` that writes the edited response from ``response``, ``prompt`` (the last user turn), ``conversation``,
-``sentences`` and ``words``. Templates run in the same sandbox as principle templates
+``sentences`` and ``words``. A probe whose added text is its point only through its content (a tone, flattery, emoji)
+sets ``vs_length_control``: it is flagged only when the reward rises against the original and against its
+length-matched neutral control (:mod:`.control`; the file's ``neutral_text``), so that a reward paying for length
+alone does not flag it. Templates run in the same sandbox as principle templates
 (:func:`constitution.prompts.render_text`); every probe is rendered once on a sample when the file is loaded, so a
 typo fails with its ``file:line`` before a model loads.
 """
@@ -14,8 +17,9 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from constitution.audit.control import NEUTRAL_TEXT
 from constitution.data.dialogue import format_dialogue
 from constitution.data.records import Message
 from constitution.errors import InputError, InputErrors
@@ -36,7 +40,16 @@ class Probe(BaseModel):
     description: str = Field(description="what it does, in a few words")
     expect: Expect = Field("no_raise", description="no_raise: the reward must not rise; lower: it must fall")
     safe_only: bool = Field(False, description="skip items marked unsafe (e.g. a refusal is right for those)")
+    vs_length_control: bool = Field(
+        False, description="judged by its change against a length-matched neutral rewrite, not against the original"
+    )
     template: str = Field(description="Jinja2: the edited response")
+
+    @model_validator(mode="after")
+    def _control_needs_no_raise(self) -> Probe:
+        if self.vs_length_control and self.expect != "no_raise":
+            raise ValueError("vs_length_control applies to probes that must not raise the reward (expect: no_raise)")
+        return self
 
 
 class ProbeFile(BaseModel):
@@ -45,6 +58,7 @@ class ProbeFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["audit_probes"]
+    neutral_text: str = Field(NEUTRAL_TEXT, min_length=1, description="what the length-matched controls are made of")
     probes: list[Probe] = Field(min_length=1)
 
     @field_validator("probes")
@@ -90,8 +104,9 @@ _SAMPLE = AuditItem(
 class ProbeSet:
     """Loaded probes with their templates (each named by the file and line of its ``template`` key)."""
 
-    def __init__(self, probes: list[Probe], templates: list[TemplateSource]) -> None:
+    def __init__(self, probes: list[Probe], templates: list[TemplateSource], neutral_text: str = NEUTRAL_TEXT) -> None:
         self.probes = probes
+        self.neutral_text = neutral_text
         self.templates = dict(zip((p.id for p in probes), templates))
         for probe in probes:
             self.apply(probe, _SAMPLE)
@@ -122,4 +137,4 @@ def load_probes(path: str | Path) -> ProbeSet:
         TemplateSource(name=f"probe {p.id}", source=p.template, origin=doc.where(("probes", k, "template")), trusted=False)
         for k, p in enumerate(parsed.probes)
     ]
-    return ProbeSet(parsed.probes, templates)
+    return ProbeSet(parsed.probes, templates, parsed.neutral_text)

@@ -1,8 +1,10 @@
-"""What an audit reports: per probe, the change of the normalised reward (mean, 95% interval, share of items raised)
-and, for a per-principle model, which heads move; and the ``--fail-on PROBE>X`` gates checked against it."""
+"""What an audit reports: per probe, the change of the normalised reward (mean, 95% interval, share of items raised),
+its change against a length-matched neutral control and, for a per-principle model, which heads move; and the
+``--fail-on PROBE>X`` gates checked against the interval of what the probe is judged by."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,11 +40,23 @@ class ProbeResult(BaseModel):
     expect: Expect
     items: int = Field(description="items the probe was asked of")
     change: Change = Field(description="edited minus original normalised reward")
+    control: Change | None = Field(None, description="length-matched neutral rewrite minus original: what length alone does")
+    vs_control: Change | None = Field(None, description="edited minus its length-matched neutral rewrite: what the content does")
+    judged_vs_control: bool = Field(False, description="flagged (and gated) only when both change and vs_control rise")
     share_raised: float = Field(description="share of items whose reward rose")
     flagged: bool = Field(
         description="no_raise: the reward rose (interval above 0); lower: it did not clearly fall (interval reaches 0)"
     )
-    heads: list[HeadMove] = Field(default_factory=list, description="per-principle model: each head, largest move first")
+    heads: list[HeadMove] = Field(
+        default_factory=list, description="per-principle model: each head's move in what the probe is judged by, largest first"
+    )
+
+    def judged_on(self) -> list[tuple[str, Change]]:
+        """The changes the probe is judged on, by name: against the original and, for a probe judged against its
+        length-matched control, against that too (it is flagged only when the reward rises against both)."""
+        if self.judged_vs_control and self.vs_control is not None:
+            return [("change", self.change), ("change against its length-matched control", self.vs_control)]
+        return [("change", self.change)]
 
 
 class AuditReport(BaseModel):
@@ -63,7 +77,8 @@ class AuditReport(BaseModel):
 
 
 class Gate(BaseModel):
-    """``PROBE>X`` or ``PROBE<X``: fail when the probe's mean change is above (below) X."""
+    """``PROBE>X`` (``PROBE<X``): fail unless the 95% interval of what the probe is judged by lies at or below (above)
+    X; a probe asked of fewer than two items has no interval and fails."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -73,17 +88,26 @@ class Gate(BaseModel):
 
     @classmethod
     def parse(cls, text: str) -> Gate:
-        match = re.fullmatch(r"\s*([A-Za-z0-9_-]+)\s*([<>])\s*([-+]?[0-9.]+(?:[eE][-+]?\d+)?)\s*", text)
-        if not match:
-            raise InputError(f"--fail-on {text!r}: expected PROBE>X or PROBE<X (e.g. filler>0.1)")
+        """InputError (exit 2) for anything but ``PROBE>X``/``PROBE<X`` with a finite number X."""
+        match = re.fullmatch(r"\s*([A-Za-z0-9_-]+)\s*([<>])\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*", text)
+        if not match or not math.isfinite(float(match[3])):
+            raise InputError(f"--fail-on {text!r}: expected PROBE>X or PROBE<X with a number X (e.g. filler>0.1)")
         return cls(probe=match[1], op=match[2], threshold=float(match[3]))
 
     def failure(self, report: AuditReport) -> str | None:
-        """Why the report fails this gate (None when it passes)."""
-        mean = report.result(self.probe).change.mean
-        if (mean > self.threshold) if self.op == ">" else (mean < self.threshold):
-            return f"{self.probe}: mean change {mean:+.3f} {self.op} {self.threshold:g}"
-        return None
+        """Why the report fails this gate (None when it passes): it passes when the interval of one of the changes
+        the probe is judged on lies on the allowed side of X."""
+        result = report.result(self.probe)
+        if result.items < 2:
+            return f"{self.probe}: asked of {result.items} item(s), too few for an interval (gate {self.probe}{self.op}{self.threshold:g})"
+        reasons = []
+        for name, c in result.judged_on():
+            assert c.ci_low is not None and c.ci_high is not None  # two items or more
+            if (c.ci_high <= self.threshold) if self.op == ">" else (c.ci_low >= self.threshold):
+                return None
+            reasons.append(f"{name} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]")
+        side = "above" if self.op == ">" else "below"
+        return f"{self.probe}: {' and '.join(reasons)} reach{'es' if len(reasons) == 1 else ''} {side} {self.threshold:g}"
 
 
 class AuditSettings(BaseModel):

@@ -1,8 +1,10 @@
 """Audit a reward model: rewrite each response with every probe and measure how the normalised reward moves.
 
-All originals and rewrites are scored in one length-sorted run. A per-principle model is read through
-:meth:`RewardModel.explain` (each principle's part of the normalised reward), so the report also says which heads
-move; a scalar model through :meth:`RewardModel.score`.
+Each rewrite also gets its length-matched neutral control (:mod:`constitution.audit.control`), so every probe is
+reported against the original and against its control; a probe marked ``vs_length_control`` is flagged only when
+the reward rises against both (length alone raises it against the original only). All originals, rewrites and controls are scored in one length-sorted run (each distinct text once). A
+per-principle model is read through :meth:`RewardModel.explain` (each principle's part of the normalised reward), so
+the report also says which heads move; a scalar model through :meth:`RewardModel.score`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from constitution.audit.probeset import AuditItem, ProbeSet
+from constitution.audit.control import length_control
+from constitution.audit.probeset import AuditItem, Probe, ProbeSet
 from constitution.audit.records import AuditReport, Change, HeadMove, ProbeResult
 from constitution.errors import InputError
 
@@ -47,41 +50,67 @@ def _score(model: RewardModel, items: list[Any], batch_size: int) -> tuple[list[
     return model.score(items, batch_size=batch_size, normalize=True), None
 
 
+class _Texts:
+    """The distinct (conversation, response) inputs to score, each with its row."""
+
+    def __init__(self) -> None:
+        self.inputs: list[Any] = []
+        self.rows: dict[tuple[int, str], int] = {}
+
+    def row(self, index: int, item: AuditItem, response: str) -> int:
+        key = (index, response)
+        if key not in self.rows:
+            self.rows[key] = len(self.inputs)
+            self.inputs.append((item.conversation, response))
+        return self.rows[key]
+
+
+def _heads(parts: list[dict[str, float]], rows: list[tuple[int, int]]) -> list[HeadMove]:
+    """How each head moved from the first row of each pair to the second, largest move first."""
+    heads = []
+    for head in parts[0]:
+        h = change([parts[new][head] - parts[base][head] for base, new in rows])
+        moved = h.ci_low is not None and (h.ci_low > 0 or h.ci_high < 0)  # type: ignore[operator]
+        heads.append(HeadMove(head=head, mean=h.mean, ci_low=h.ci_low, ci_high=h.ci_high, moved=moved))
+    return sorted(heads, key=lambda m: -abs(m.mean))
+
+
+def _result(probe: Probe, asked: list[tuple[int, int, int]], rewards: list[float], parts: list[dict[str, float]] | None) -> ProbeResult:
+    """One probe's result from its (original, edited, control) rows."""
+    deltas = [rewards[edited] - rewards[original] for original, edited, _ in asked]
+    raw = change(deltas)
+    vs_control = change([rewards[edited] - rewards[control] for _, edited, control in asked])
+    base = 2 if probe.vs_length_control else 0  # what the probe is judged against: its control or the original
+    return ProbeResult(
+        probe=probe.id, description=probe.description, expect=probe.expect, items=len(asked), change=raw,
+        control=change([rewards[control] - rewards[original] for original, _, control in asked]), vs_control=vs_control,
+        judged_vs_control=probe.vs_length_control, share_raised=sum(d > RAISED for d in deltas) / len(deltas) if deltas else 0.0,
+        flagged=bool(deltas) and _flagged(probe.expect, raw) and (not probe.vs_length_control or _flagged(probe.expect, vs_control)),
+        heads=_heads(parts, [(rows[base], rows[1]) for rows in asked]) if parts is not None and asked else [],
+    )  # fmt: skip
+
+
 def audit_reward_model(model: RewardModel, probes: ProbeSet, items: Sequence[AuditItem], *, name: str = "", batch_size: int = 64) -> AuditReport:
-    """Every probe over every item it applies to; the report of the normalised reward's changes."""
+    """Every probe, and its length-matched control, over every item it applies to; the report of the normalised
+    reward's changes."""
     if not items:
         raise InputError("no responses to audit")
-    texts: list[Any] = [(item.conversation, item.response) for item in items]
-    asked: list[tuple[int, int, int]] = []  # (probe index, item index, row in texts)
-    for p, probe in enumerate(probes.probes):
+    texts = _Texts()
+    originals = [texts.row(i, item, item.response) for i, item in enumerate(items)]
+    asked: list[list[tuple[int, int, int]]] = []  # per probe: (original, edited, control) rows
+    for probe in probes.probes:
+        rows = []
         for i, item in enumerate(items):
             if probes.applies(probe, item):
                 try:
                     edited = probes.apply(probe, item)
                 except InputError as exc:
                     raise InputError(f"probe {probe.id!r} on item {item.id!r}: {exc}") from exc
-                asked.append((p, i, len(texts)))
-                texts.append((item.conversation, edited))
-    rewards, parts = _score(model, texts, batch_size)
-    results = []
-    for p, probe in enumerate(probes.probes):
-        rows = [(i, row) for q, i, row in asked if q == p]
-        deltas = [rewards[row] - rewards[i] for i, row in rows]
-        c = change(deltas)
-        heads = []
-        if parts is not None:
-            for head in parts[0]:
-                h = change([parts[row][head] - parts[i][head] for i, row in rows])
-                moved = h.ci_low is not None and (h.ci_low > 0 or h.ci_high < 0)  # type: ignore[operator]
-                heads.append(HeadMove(head=head, mean=h.mean, ci_low=h.ci_low, ci_high=h.ci_high, moved=moved))
-            heads.sort(key=lambda m: -abs(m.mean))
-        results.append(
-            ProbeResult(
-                probe=probe.id, description=probe.description, expect=probe.expect, items=len(rows), change=c,
-                share_raised=sum(d > RAISED for d in deltas) / len(deltas) if deltas else 0.0,
-                flagged=bool(deltas) and _flagged(probe.expect, c), heads=heads,
-            )  # fmt: skip
-        )
+                control = length_control(item.response, edited, probes.neutral_text)
+                rows.append((originals[i], texts.row(i, item, edited), texts.row(i, item, control)))
+        asked.append(rows)
+    rewards, parts = _score(model, texts.inputs, batch_size)
+    results = [_result(probe, rows, rewards, parts) for probe, rows in zip(probes.probes, asked)]
     return AuditReport(model=name, items=len(items), probes=results)
 
 

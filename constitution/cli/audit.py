@@ -2,12 +2,20 @@
 
 Every response in FILE (rows with ``prompt`` and ``response``, as ``score`` reads them; an optional boolean ``safe``)
 is rewritten by each probe: filler, a restatement, repetition, a confident tone, flattery, self-praise, a markdown
-list, emoji, a fake citation, the prompt parroted, refusal boilerplate (safe prompts only) must not raise the reward;
-the answer cut in half must lower it. Probes are YAML (``--probes FILE``; default the shipped set,
-``constitution/resources/audit_probes.yaml``, to copy and edit), rendered in the principles' template sandbox.
+list, emoji, a fake citation and the prompt parroted must not raise the reward; refusal boilerplate (safe prompts
+only) and the answer cut in half must lower it. Each rewrite also gets a length-matched neutral control (the original
+with as many characters of neutral text where the probe added its text); the probes whose content or form is the
+point (tone, flattery, self-praise, a list, emoji, a citation, the parroted prompt) are flagged only when the reward
+rises against the original and against the control, so that a reward paying for length alone is flagged by the
+verbosity probes only. Probes are YAML (``--probes FILE``; default
+the shipped set, ``constitution/resources/audit_probes.yaml``, to copy and edit), rendered in the principles'
+template sandbox.
 DIR gets ``audit.json`` and ``audit.md``: per probe the items, the mean change of the normalised reward with a 95%
-interval, the share of items raised and, for a per-principle model, the heads that move. ``--fail-on PROBE>X`` (repeatable; also ``PROBE<X``) exits 1 when a
-probe's mean change crosses X: a gate for CI.
+interval, the same against the control, the share of items raised and, for a per-principle model, the heads that
+move. ``--fail-on PROBE>X`` (repeatable; also ``PROBE<X``) exits 1 unless the 95% interval of the probe's change
+lies at or below X (at or above, with ``<``), or, for a probe judged against its control, that of its change against
+the control does; a probe asked of fewer than two items fails its gate: a gate for CI.
+A malformed gate or an unknown probe exits 2 before the model loads.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--responses", required=True, help="responses to rewrite: JSONL/Parquet/CSV/datasets folder")
     p.add_argument("--out", required=True, help="output folder (audit.json, audit.md)")
     p.add_argument("--probes", default=None, help="probes YAML (default: the shipped set)")
-    p.add_argument("--fail-on", action="append", default=[], metavar="PROBE>X", help="exit 1 when the probe's mean change is above X (or below, with <); quote it in a shell")
+    p.add_argument("--fail-on", action="append", default=[], metavar="PROBE>X", help="exit 1 unless the probe's 95%% interval lies at or below X (at or above, with <); quote it in a shell")
     add_heads_constitution_flag(p)
     add_fields(p, AuditSettings)
     p.set_defaults(func=run)
