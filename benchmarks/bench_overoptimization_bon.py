@@ -39,7 +39,8 @@ from bench_overoptimization import gold_labelled, halves  # noqa: E402
 
 
 class Work:
-    """The folder of finished units: a unit is done when its JSON (or model folder's marker) exists."""
+    """The folder of finished units: a unit is done when its JSON (or model folder's marker) exists; the seconds
+    each unit took when it was made are kept in ``timings.json`` (a rerun reports them, not its own skips)."""
 
     def __init__(self, folder: Path, stamp: dict) -> None:
         self.folder = folder
@@ -48,22 +49,32 @@ class Work:
         if marker.exists() and json.loads(marker.read_text()) != stamp:
             sys.exit(f"{folder} holds units of other settings: pass another --out or delete it")
         marker.write_text(json.dumps(stamp, indent=1))
+        timings = folder / "timings.json"
+        self.timings: dict[str, float] = json.loads(timings.read_text()) if timings.exists() else {}
+
+    def _made(self, name: str, started: float) -> None:
+        self.timings[name] = round(time.perf_counter() - started, 1)
+        (self.folder / "timings.json").write_text(json.dumps(self.timings, indent=1))
 
     def model(self, name: str, train) -> Path:
         """The folder of model ``name``, trained by ``train(folder)`` unless already there."""
         folder = self.folder / name
         if not (folder / "done").exists():
+            started = time.perf_counter()
             train(folder)
             (folder / "done").write_text("")
+            self._made(name, started)
         return folder
 
     def json(self, name: str, make):
         """The JSON unit ``name``, made by ``make()`` unless already there (written in one rename)."""
         path = self.folder / f"{name}.json"
         if not path.exists():
+            started = time.perf_counter()
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(make()))
             tmp.replace(path)
+            self._made(name, started)
         return json.loads(path.read_text())
 
 
@@ -149,8 +160,9 @@ def curve(name: str, proxy, gold, args, **fields) -> dict:
             "fit": fits["gold"], "proxy_fit": fits["proxy"]}  # fmt: skip
 
 
-def plot(curves: list[dict], path: Path) -> Path | None:
-    """Gold (solid) and proxy (dashed) score of the proxy's pick against √KL_bon; plain proxies left, remedies right."""
+def plot(curves: list[dict], reference: int, path: Path) -> Path | None:
+    """Gain over n = 1 of the gold (solid) and proxy (dashed) score of the proxy's pick against √KL_bon: the plain
+    proxies left, the remedies right beside the plain proxy of ``reference`` pairs they start from."""
     try:
         import matplotlib
 
@@ -158,9 +170,10 @@ def plot(curves: list[dict], path: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
+    left = [c for c in curves if c["kind"] in ("gold_oracle", "plain", "noisy")]
+    right = [c for c in curves if c["kind"] in ("gold_oracle", "ensemble", "refresh") or (c["kind"] == "plain" and c["proxy_pairs"] == reference)]
     fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
-    for ax, kinds in ((axes[0], ("plain", "noisy", "gold_oracle")), (axes[1], ("plain", "ensemble", "refresh", "gold_oracle"))):
-        shown = [c for c in curves if c["kind"] in kinds and (ax is axes[0] or c["kind"] != "plain" or c["name"] == curves[0]["name"])]
+    for ax, shown in ((axes[0], left), (axes[1], right)):
         for i, c in enumerate(shown):
             ax.plot(c["sqrt_kl_bon"], c["gold_gain"], "-", color=f"C{i}", label=f"{c['name']}: gold")
             if c["kind"] != "gold_oracle":
@@ -168,9 +181,9 @@ def plot(curves: list[dict], path: Path) -> Path | None:
         ax.set_xlabel("√KL_bon (nats^½), n = 1 … N")
         ax.axhline(0.0, color="grey", linewidth=0.5)
         ax.legend(fontsize=7)
-    axes[0].set_title("proxies by gold-labelled pairs")
-    axes[1].set_title("remedies beside the plain proxy")
-    axes[0].set_ylabel("gain over n = 1 (normalised reward)")
+    axes[0].set_title("proxies by gold-labelled pairs (solid: gold, dashed: proxy)")
+    axes[1].set_title("remedies beside the plain proxy they start from")
+    axes[0].set_ylabel("gain over n = 1 of the proxy's pick (normalised reward)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     return path
@@ -220,34 +233,32 @@ def main() -> int:
     if needed > len(labelled_pool):
         sys.exit(f"{needed} proxy pairs asked, {len(labelled_pool)} in the proxy half beside the pool's prompts")
     curves: list[dict] = []
-    done: list[dict] = []
 
-    def save(unit: str, complete: bool = False) -> None:
-        done.append({"unit": unit, "seconds": round(time.perf_counter() - started, 1)})
-        figure = plot(curves, args.out / f"{args.name}.png") if curves else None
-        write_results(args.out, args.name, {"settings": stamp, "complete": complete, "units": done, "curves": curves,
-                                            "plot": str(figure) if figure else None})  # fmt: skip
+    def save(complete: bool = False) -> None:
+        figure = plot(curves, min(args.proxy_pairs), args.out / f"{args.name}.png") if curves else None
+        write_results(args.out, args.name, {"settings": stamp, "complete": complete, "seconds": round(time.perf_counter() - started, 1),
+                                            "unit_seconds": work.timings, "curves": curves, "plot": str(figure) if figure else None})  # fmt: skip
 
     gold_dir = work.model("gold", train(config.model_copy(update={"epochs": args.gold_epochs}), gold_half[: args.gold_pairs], args.seed))
-    save("gold model")
+    save()
     samples = sample_pool(args, prompts, work)
-    save("pool")
+    save()
     gold = scores(work, "gold", gold_dir, prompts, samples)
     gold_raw, gold_norm = np.asarray(gold["raw"]), np.asarray(gold["normalized"])
     curves.append(curve("gold's own best-of-n", gold_norm, gold_norm, args, kind="gold_oracle", proxy_pairs=None))
-    save("gold scores")
+    save()
     labels = gold_labelled(gold_dir, labelled_pool[:needed])
     proxies = {}
     for size in args.proxy_pairs:
         folder = work.model(f"proxy_{size}", train(config, labels[:size], args.seed))
         proxies[size] = np.asarray(scores(work, f"proxy_{size}", folder, prompts, samples)["normalized"])
         curves.append(curve(f"proxy {size} pairs", proxies[size], gold_norm, args, kind="plain", proxy_pairs=size))
-        save(f"proxy {size}")
+        save()
     folder = work.model("proxy_noisy", train(config, noisy(labels[: args.noisy_pairs], args.label_noise, args.seed), args.seed))
     s = np.asarray(scores(work, "proxy_noisy", folder, prompts, samples)["normalized"])
     curves.append(curve(f"proxy {args.noisy_pairs} pairs, {args.label_noise:.0%} hard labels flipped", s, gold_norm, args,
                         kind="noisy", proxy_pairs=args.noisy_pairs, label_noise=args.label_noise))  # fmt: skip
-    save("noisy proxy")
+    save()
     members = []
     for k in range(args.members):
         if k == 0 and args.member_pairs in proxies:  # the same pairs and seed as that proxy
@@ -262,12 +273,12 @@ def main() -> int:
         label = f"ensemble {args.members}×{args.member_pairs} pairs: " + (f"mean − {args.lam}·std" if kind == "mean_minus_std" else kind)
         curves.append(curve(label, ensemble(members, kind, args.lam), gold_norm, args, kind="ensemble", ensemble=kind,
                             proxy_pairs=args.member_pairs, members=args.members, lam=args.lam))  # fmt: skip
-    save("ensemble")
+    save()
     smallest = min(args.proxy_pairs)
     fresh = refreshed(args, config, work, work.folder / f"proxy_{smallest}", labels[:smallest], gold_raw, proxies[smallest], prompts, samples)
     curves.append(curve(f"proxy {smallest} pairs, refreshed on its picks", np.asarray(fresh["normalized"]), gold_norm, args,
                         kind="refresh", proxy_pairs=smallest, fresh_pairs_per_fold=fresh["fresh_pairs_per_fold"]))  # fmt: skip
-    save("refresh", complete=True)
+    save(complete=True)
     return 0
 
 
