@@ -6,7 +6,8 @@ pairs, has the gold judge label them through the labeler (and its judgment cache
 
 * ``agreement``: the share of pairs (gold not tied) where the proxy's higher reward goes to the gold's choice
   (an exact proxy tie counts ½);
-* ``proxy_reward`` and ``length`` (tokens when the trainer passes completion ids, else words) of the batch;
+* ``proxy_reward`` (the reward function's un-normalised combined reward, its ``raw``, where it has one: neither
+  a group normalisation nor a refreshed model's statistics move it) and ``length`` (tokens when the trainer passes completion ids, else words) of the batch;
 * ``kl`` to the reference policy, as TRL last logged it (the callback passes it; None without one or with beta 0);
 * ``gold_win_rate``: the policy's greedy answers against the reference policy's on fixed prompts, by the gold judge
   (when a callback set up ``win_rate``);
@@ -175,12 +176,14 @@ class GoldMonitor:
         labelled = [(by_id[pair.id], i, j) for pair, i, j in chosen if pair.id in by_id]
         self.labelled.extend(r for r, _, _ in labelled)
         agree, decisive = agreement([(rewards[i], rewards[j]) for _, i, j in labelled], [r.p_a for r, _, _ in labelled], self.config.min_gold_margin)
+        raw = getattr(self.reward, "raw", None)
+        proxy = raw(prompts, completions) if raw is not None else rewards
         lengths = [len(ids) for ids in completion_ids] if completion_ids is not None else [len(completion_text(c).split()) for c in completions]
         alarm = alarm_on(agree, decisive, self.config)
         upper = upper_bound(agree, decisive, self.config.confidence) if agree is not None else None
         record = MonitorRecord(
             step=step, pairs=len(labelled), decisive=decisive, agreement=agree, agreement_upper=upper,
-            proxy_reward=sum(rewards) / len(rewards), length=sum(lengths) / len(lengths), kl=self.last_kl,
+            proxy_reward=sum(proxy) / len(proxy), length=sum(lengths) / len(lengths), kl=self.last_kl,
             gold_win_rate=self.win_rate() if self.win_rate is not None else None, alarm=alarm,
             reward_version=self.version, failed_pairs=summary.pairs_failed,
         )  # fmt: skip

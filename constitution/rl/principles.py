@@ -3,7 +3,10 @@
 TRL's ``GRPOTrainer`` weighs its reward functions with ``GRPOConfig.reward_weights`` and logs each one
 (``rewards/<name>/mean``), so a per-principle model gives one function per principle of positive weight plus the
 combined reward (logged, weight 0 by default). Principle ``k``'s function returns its head's reward standardised with
-the head's training-set mean and std, ``z_k = (r_k − μ_k) / σ_k``, so the principles are on one scale.
+the head's training-set mean and std, ``z_k = (r_k − μ_k) / σ_k``, so the principles are on one scale. The
+statistics are those of the model the run starts with, kept for the whole run: a refreshed model (new statistics)
+is standardised like the first, so the weights TRL was given stay faithful to the constitution (TRL's weighted sum
+stays an increasing affine function of the combined reward) and the logged principles keep their scale.
 :meth:`PrincipleRewards.trl_weights` gives the weights that reproduce the constitution:
 
 * ``sum_then_normalize`` (TRL's default): ``w_k σ_k / std``, so ``Σ weight_k z_k`` is exactly the combined
@@ -66,6 +69,9 @@ class PrincipleRewards:
         self._cache: tuple[Any, np.ndarray] | None = None
         model = self.model
         self.principles = [h for h, w in zip(model.heads, model.weights) if w > 0]
+        self.heads_at_start = list(model.heads)
+        self.head_mean, self.head_sd = self._head_stats()
+        self.reward_std = model.reward_std
 
     @property
     def model(self) -> RewardModel:
@@ -93,9 +99,10 @@ class PrincipleRewards:
         return np.asarray(meta.head_mean, dtype=np.float64), np.where(sd > 0, sd, 1.0)
 
     def standardized(self, prompts: Sequence[Any], completions: Sequence[Any]) -> np.ndarray:
-        """``z_k = (r_k − μ_k) / σ_k`` per completion and head (training-set statistics of each head)."""
-        mean, sd = self._head_stats()
-        return (self.heads(prompts, completions) - mean) / sd
+        """``z_k = (r_k − μ_k) / σ_k`` per completion and head (the first model's training-set statistics)."""
+        if self.model.heads != self.heads_at_start:
+            raise InputError(f"the reward model's heads changed during the run: {self.heads_at_start} -> {self.model.heads}")
+        return (self.heads(prompts, completions) - self.head_mean) / self.head_sd
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **_: Any) -> list[float]:
         """The combined reward: the model's normalised reward, or with ``group_normalize`` the weighted mean of the
@@ -106,6 +113,11 @@ class PrincipleRewards:
             share = model.weights / model.weights.sum()
             return (group_normalized(matrix, [repr(p) for p in prompts]) @ share).tolist()
         return model.normalize(combine(matrix, model.weights).tolist())
+
+    def raw(self, prompts: Sequence[Any], completions: Sequence[Any]) -> list[float]:
+        """The un-normalised combined reward ``Σ w_k r_k`` (what the monitor logs: neither the group normalisation
+        nor a refreshed model's statistics move it)."""
+        return combine(self.heads(prompts, completions), self.model.weights).tolist()
 
     def functions(self) -> list[Any]:
         """TRL ``reward_funcs``: one per principle of positive weight, then the combined reward."""
@@ -122,5 +134,5 @@ class PrincipleRewards:
             weights = w / w.sum()
         else:  # each head's coefficient in the raw reward, whatever scale ``combine`` gives the weights
             coefficients = combine(np.eye(len(model.heads)), model.weights)[columns]
-            weights = coefficients * self._head_stats()[1][columns] / model.reward_std
+            weights = coefficients * self.head_sd[columns] / self.reward_std
         return [float(x) for x in weights] + [combined]

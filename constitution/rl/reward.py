@@ -79,3 +79,11 @@ class RewardFunction:
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **_: Any) -> list[float]:
         return self.score([(p, completion_text(c)) for p, c in zip(prompts, completions)])
+
+    def raw(self, prompts: Sequence[Any], completions: Sequence[Any]) -> list[float]:
+        """The un-normalised reward (what the monitor logs: a refreshed model's new normalisation does not move it);
+        an ensemble's conservative reward as scored (its members are never refreshed)."""
+        scorer = self._scorer
+        if isinstance(scorer, RewardEnsemble):
+            return self(prompts, completions)
+        return scorer.score([(p, completion_text(c)) for p, c in zip(prompts, completions)], batch_size=self.batch_size)
