@@ -150,14 +150,18 @@ def refreshed(args, config, work: Work, proxy: Path, replay: list, gold_raw, pro
     return {"normalized": out.tolist(), "fresh_pairs_per_fold": len(picks)}
 
 
-def curve(name: str, proxy, gold, args, **fields) -> dict:
-    """One proxy's best-of-n curve and Gao fit of its gold gain (and of its proxy gain), fields named for readers."""
-    from constitution.overoptimization import bon_curve, gao_fit
+def curve(name: str, proxy, gold, args, reference=None, **fields) -> dict:
+    """One proxy's best-of-n curve and Gao fit of its gold gain (and of its proxy gain), fields named for readers;
+    with ``reference`` (the plain proxy a remedy starts from), the gold it keeps beyond that proxy's at n = N."""
+    from constitution.overoptimization import bon_curve, gao_fit, paired_difference
 
     c = bon_curve(proxy, gold)
-    fits = {w: gao_fit(proxy, gold, c.n, which=w, bootstrap=args.bootstrap, seed=args.seed).model_dump() for w in ("gold", "proxy")}
-    return {"name": name, "seed": args.seed, **fields, **c.model_dump(), "gold_gain": [g - c.gold[0] for g in c.gold],
-            "fit": fits["gold"], "proxy_fit": fits["proxy"]}  # fmt: skip
+    fits = {w: gao_fit(proxy, gold, c.n, which=w, bootstrap=args.bootstrap, seed=args.seed).model_dump(exclude={"n"}) for w in ("gold", "proxy")}
+    out = {"name": name, "seed": args.seed, **fields, **c.model_dump(), "gold_gain": fits["gold"].pop("gain"),
+           "gold_gain_ci": fits["gold"].pop("gain_ci"), "fit": fits["gold"], "proxy_fit": fits["proxy"]}  # fmt: skip
+    if reference is not None:
+        out["gold_vs_plain_at_max_n"] = paired_difference(proxy, reference, gold, c.pool, bootstrap=args.bootstrap, seed=args.seed).model_dump()
+    return out
 
 
 def plot(curves: list[dict], reference: int, path: Path) -> Path | None:
@@ -207,8 +211,8 @@ def main() -> int:
     parser.add_argument("--member-pairs", type=int, default=100)
     parser.add_argument("--lam", type=float, default=1.0, help="λ of the mean − λ·std ensemble")
     parser.add_argument("--refresh-top", type=int, default=4, help="top picks per prompt labelled by the gold")
-    parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--max-length", type=int, default=96)
+    parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--gold-epochs", type=float, default=1.0)
     parser.add_argument("--gold-pairs", type=int, default=None, help="human-labelled pairs of the gold (default: all of its half)")
     parser.add_argument("--bootstrap", type=int, default=1000)
@@ -271,12 +275,12 @@ def main() -> int:
 
     for kind in ENSEMBLES:
         label = f"ensemble {args.members}×{args.member_pairs} pairs: " + (f"mean − {args.lam}·std" if kind == "mean_minus_std" else kind)
-        curves.append(curve(label, ensemble(members, kind, args.lam), gold_norm, args, kind="ensemble", ensemble=kind,
+        curves.append(curve(label, ensemble(members, kind, args.lam), gold_norm, args, proxies.get(args.member_pairs), kind="ensemble", ensemble=kind,
                             proxy_pairs=args.member_pairs, members=args.members, lam=args.lam))  # fmt: skip
     save()
     smallest = min(args.proxy_pairs)
     fresh = refreshed(args, config, work, work.folder / f"proxy_{smallest}", labels[:smallest], gold_raw, proxies[smallest], prompts, samples)
-    curves.append(curve(f"proxy {smallest} pairs, refreshed on its picks", np.asarray(fresh["normalized"]), gold_norm, args,
+    curves.append(curve(f"proxy {smallest} pairs, refreshed on its picks", np.asarray(fresh["normalized"]), gold_norm, args, proxies[smallest],
                         kind="refresh", proxy_pairs=smallest, fresh_pairs_per_fold=fresh["fresh_pairs_per_fold"]))  # fmt: skip
     save(complete=True)
     return 0

@@ -9,7 +9,7 @@ Everything works on score matrices (prompts × samples): sample once, score with
 """
 
 from constitution.overoptimization.estimator import BonCurve, bon_weights, kl_bon, pick_scores, bon_curve
-from constitution.overoptimization.fit import GaoFit, fit_gao, gao_fit
+from constitution.overoptimization.fit import Difference, GaoFit, fit_gao, gao_fit, paired_difference
 from constitution.overoptimization.remedies import (
     ENSEMBLES,
     LabelledPick,
@@ -21,6 +21,7 @@ from constitution.overoptimization.remedies import (
 __all__ = [
     "ENSEMBLES",
     "BonCurve",
+    "Difference",
     "GaoFit",
     "LabelledPick",
     "bon_curve",
@@ -30,6 +31,7 @@ __all__ = [
     "folds",
     "gao_fit",
     "kl_bon",
+    "paired_difference",
     "pick_scores",
     "refresh_pairs",
 ]

@@ -41,6 +41,9 @@ class GaoFit(BaseModel):
     share_peaking: float  # share of bootstrap resamples with β > 0
     peak_d_ci: tuple[float, float] | None  # over the resamples that peak
     empirical_peak_n: int  # the n whose measured mean is highest
+    n: list[int]
+    gain: list[float]  # the measured mean gain per n (what is fitted)
+    gain_ci: list[tuple[float, float]]  # per n, over the resamples
     rmse: float
     bootstrap: int
     level: float
@@ -64,7 +67,8 @@ def gao_fit(proxy, gold, ns: Sequence[int], *, which: str = "gold", bootstrap: i
     alpha, beta = fit_gao(d, mean)
     rng = np.random.default_rng(seed)
     rows = gains.shape[0]
-    draws = np.array([fit_gao(d, gains[rng.integers(0, rows, rows)].mean(axis=0)) for _ in range(bootstrap)])
+    resampled = np.array([gains[rng.integers(0, rows, rows)].mean(axis=0) for _ in range(bootstrap)])
+    draws = np.array([fit_gao(d, r) for r in resampled])
     tail = (1 - level) / 2 * 100
     ci = lambda x: (float(np.percentile(x, tail)), float(np.percentile(x, 100 - tail)))  # noqa: E731
     peaking = draws[draws[:, 1] > 0]
@@ -74,6 +78,26 @@ def gao_fit(proxy, gold, ns: Sequence[int], *, which: str = "gold", bootstrap: i
         peak_d=peak_d, peak_kl_bon=peak_d**2 if peak_d is not None else None,
         peak_in_range=peak_d is not None and peak_d <= d.max(), share_peaking=len(peaking) / bootstrap,
         peak_d_ci=ci(peaking[:, 0] / (2 * peaking[:, 1])) if len(peaking) else None,
-        empirical_peak_n=ns[int(np.argmax(mean))], rmse=math.sqrt(float(np.mean((alpha * d - beta * d**2 - mean) ** 2))),
+        empirical_peak_n=ns[int(np.argmax(mean))], n=ns, gain=mean.tolist(), gain_ci=[ci(column) for column in resampled.T],
+        rmse=math.sqrt(float(np.mean((alpha * d - beta * d**2 - mean) ** 2))),
         bootstrap=bootstrap, level=level,
     )  # fmt: skip
+
+
+class Difference(BaseModel):
+    """Gold of proxy A's best-of-n pick minus proxy B's on the same pool, mean over prompts with a paired bootstrap."""
+
+    n: int
+    mean: float
+    ci: tuple[float, float]
+    level: float
+
+
+def paired_difference(proxy_a, proxy_b, gold, n: int, *, bootstrap: int = 1000, level: float = 0.95, seed: int = 0) -> Difference:
+    """How much more gold best-of-``n`` by ``proxy_a`` keeps than by ``proxy_b`` (both pick from one pool, so each
+    prompt's difference is paired and the prompts are resampled together)."""
+    diff = pick_scores(proxy_a, gold, [n])[1][:, 0] - pick_scores(proxy_b, gold, [n])[1][:, 0]
+    rng = np.random.default_rng(seed)
+    means = [diff[rng.integers(0, len(diff), len(diff))].mean() for _ in range(bootstrap)]
+    tail = (1 - level) / 2 * 100
+    return Difference(n=n, mean=float(diff.mean()), ci=(float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))), level=level)

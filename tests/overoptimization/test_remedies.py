@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from constitution.errors import InputError
-from constitution.overoptimization import ENSEMBLES, bon_curve, ensemble, folds, refresh_pairs
+from constitution.overoptimization import ENSEMBLES, bon_curve, ensemble, folds, paired_difference, refresh_pairs
 
 PROMPTS, POOL, RHO, BONUS, PENALTY, MEMBERS = 4000, 64, 0.05, 2.0, 1.0, 3
 NS = list(range(1, POOL + 1))
@@ -42,6 +42,10 @@ def test_ensembles_of_proxies_with_independent_exploits(members):
     assert worst[-1] >= max(worst) - 0.03 and worst[-1] > max(c[-1] for c in single) + 1.0
     assert combined["mean_minus_std"][-1] > max(c[-1] for c in single) + 0.5
     assert combined["mean"][-1] <= max(c[-1] for c in single)  # averaging spreads the exploits, it does not cancel them
+    gained = paired_difference(ensemble(proxies, "worst"), proxies[0], gold, POOL, bootstrap=200)
+    assert gained.mean == pytest.approx(worst[-1] - single[0][-1]) and gained.ci[0] > 1.0
+    same = paired_difference(proxies[0], proxies[0], gold, POOL, bootstrap=50)
+    assert same.mean == 0.0 and same.ci == (0.0, 0.0)
 
 
 def test_ensemble_arithmetic_and_errors():
