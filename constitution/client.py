@@ -4,6 +4,9 @@ Both keep a pool of connections (httpx), time requests out, and retry what is sa
 load; its ``Retry-After`` is honoured up to ``max_backoff_s``), a 502/504, and connection errors and timeouts, with
 exponential backoff and jitter. Every logical request carries one ``Idempotency-Key`` for all its attempts, so a
 retry of a request the server already scored (or is still scoring) gets that answer and is not scored twice.
+A request longer than the server takes (``max_items`` items, ``max_body_bytes`` bytes: learned from ``/health``, and
+halved again on a 413) is sent in parts, each under its own key, and their answers are joined into one answer, all
+from one model version (parts answered by different versions, across a reload, are scored again).
 Failures raise :class:`ServiceError` subclasses that name the route, the status and the server's message.
 
     with RewardClient("http://127.0.0.1:8000", api_key=KEY) as client:
@@ -15,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import random
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -27,9 +31,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from constitution.data import Message
 from constitution.serve.idempotency import HEADER
-from constitution.serve.schema import Decisions, ExplainedRewards, Health, OpenRLHFRewards, Reloaded, Rewards
+from constitution.serve.schema import Decisions, ExplainedRewards, Health, Limits, OpenRLHFRewards, Reloaded, Rewards, ServedBy
 
 RETRIED_STATUSES = frozenset({502, 503, 504})
+MODEL_CHANGES = 2  # a call sent in parts is scored again at most this often when a reload lands between its parts
 Item = str | tuple[str | Sequence[Message | dict], str]
 
 
@@ -84,28 +89,85 @@ def score_body(items: Sequence[Item], normalize: bool = True, explain: bool = Fa
     return {"items": [_item(i) for i in items], "normalize": normalize, "explain": explain}
 
 
+def _encode(value: Any) -> bytes:
+    """JSON as the clients send it (so that a part's size is known before it is sent)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
 @dataclass(frozen=True)
 class Call:
-    """One logical request: where it goes, its body, and the model its answer is read as."""
+    """One logical request: where it goes, its body, the model its answer is read as, and the body's lists that hold
+    one entry per item (``per_item``: a long call is sent in parts along them)."""
 
     path: str
     body: dict[str, Any]
     answer: type[BaseModel]
+    per_item: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        """Its number of items."""
+        return len(self.body[self.per_item[0]]) if self.per_item else 1
+
+    def part(self, start: int, stop: int) -> Call:
+        """The same call for items ``start:stop``."""
+        return replace(self, body={**self.body, **{k: self.body[k][start:stop] for k in self.per_item}})
+
+
+def spans(call: Call, limits: Limits | None) -> list[tuple[int, int]]:
+    """Item ranges whose requests fit ``limits`` (at most ``max_items`` items and ``max_body_bytes`` bytes each; an
+    item too large alone is a range of its own); one range when the limits are unknown."""
+    if limits is None or not call.per_item:
+        return [(0, call.size)]
+    base = len(_encode(call.part(0, 0).body))
+    found, start, size = [], 0, base
+    for i in range(call.size):
+        item = sum(len(_encode(call.body[k][i])) + 1 for k in call.per_item)  # + its comma
+        if i > start and (i - start >= limits.max_items or size + item > limits.max_body_bytes):
+            found.append((start, i))
+            start, size = i, base
+        size += item
+    return [*found, (start, call.size)]
+
+
+def join(answers: Sequence[BaseModel]) -> BaseModel:
+    """One answer from the answers to a call's parts, in item order: their per-item lists (and the lists of a dict
+    of lists, e.g. one per principle) joined, the rest (version, model, normalization) the first part's."""
+    first = answers[0]
+    joined: dict[str, Any] = {}
+    for name, value in first:
+        if isinstance(value, list):
+            joined[name] = [x for a in answers for x in getattr(a, name)]
+        elif isinstance(value, dict) and all(isinstance(v, list) for v in value.values()):
+            joined[name] = {k: [x for a in answers for x in getattr(a, name)[k]] for k in value}
+    return first.model_copy(update=joined)
+
+
+def _one_version(answers: Sequence[BaseModel]) -> bool:
+    """Whether every part was answered by the same served model (version, folder and constitution)."""
+    return len({a.model_dump_json(include=set(ServedBy.model_fields)) for a in answers if isinstance(a, ServedBy)}) <= 1
+
+
+def _inputs(body: dict[str, Any]) -> tuple[str, ...]:
+    return ("texts",) if "texts" in body else ("items",)
 
 
 def score_call(items: Sequence[Item], normalize: bool = True, explain: bool = False) -> Call:
     """``/score``: rewards (and per-principle rewards; contributions with ``explain``)."""
-    return Call("/score", score_body(items, normalize, explain), ExplainedRewards if explain else Rewards)
+    body = score_body(items, normalize, explain)
+    return Call("/score", body, ExplainedRewards if explain else Rewards, per_item=_inputs(body))
 
 
 def classify_call(items: Sequence[Item]) -> Call:
     """``/classify``: safe/unsafe decisions."""
-    return Call("/classify", score_body(items), Decisions)
+    body = score_body(items)
+    return Call("/classify", body, Decisions, per_item=_inputs(body))
 
 
 def get_reward_call(query: Sequence[str], prompts: Sequence[str] | None = None) -> Call:
     """OpenRLHF's ``/get_reward``: templated prompt + response queries, and their templated prompts."""
-    return Call("/get_reward", {"query": list(query)} | ({"prompts": list(prompts)} if prompts is not None else {}), OpenRLHFRewards)
+    body = {"query": list(query)} | ({"prompts": list(prompts)} if prompts is not None else {})
+    return Call("/get_reward", body, OpenRLHFRewards, per_item=tuple(body))
 
 
 def reload_call(model: str | None = None, constitution: str | None = None, training_weights: bool = False) -> Call:
@@ -120,10 +182,28 @@ class _Policy:
         self.config = config
         self.attempts = 0
         self.retries = 0
+        self.limits: Limits | None = None  # the server's, once /health has told them
+
+    def rounds(self, call: Call, key: str) -> Iterator[list[tuple[Call, str]]]:
+        """The parts of ``call`` that fit the server's limits, each with its idempotency key (one part: ``key``
+        itself), once per try; the next try (fresh keys) when the parts were answered by different model versions."""
+        ranges = spans(call, self.limits)
+        for attempt in range(MODEL_CHANGES + 1):
+            tried = f"{key}~{attempt}" if attempt else key
+            yield [(call, tried)] if len(ranges) == 1 else [(call.part(a, b), f"{tried}/{a}") for a, b in ranges]
+        raise ServiceUnavailable(f"POST {call.path}: the served model changed while its {len(ranges)} parts were scored, {MODEL_CHANGES + 1} times", request_id=key)
+
+    @staticmethod
+    def halves(call: Call, key: str, rejected: RequestRejected) -> list[tuple[Call, str]]:
+        """A call the server refused as too large (413), in two halves with their keys; other refusals re-raised."""
+        if rejected.status != 413 or call.size < 2:
+            raise rejected
+        mid = call.size // 2
+        return [(call.part(0, mid), f"{key}/0"), (call.part(mid, call.size), f"{key}/{mid}")]
 
     def headers(self, key: str) -> dict[str, str]:
         auth = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
-        return {**auth, HEADER: key}
+        return {**auth, HEADER: key, "Content-Type": "application/json"}
 
     def client_args(self) -> dict[str, Any]:
         c = self.config
@@ -189,11 +269,32 @@ class RewardClient:
         self.http = httpx.Client(**self.policy.client_args())
 
     def call(self, call: Call, request_id: str | None = None) -> Any:
-        """Send ``call`` until it is answered or retries run out, all attempts under one idempotency key."""
-        key = request_id or uuid.uuid4().hex
+        """``call``'s answer: sent in parts that fit the server's limits (see the module), each part until it is
+        answered or retries run out, all attempts of a part under one idempotency key."""
+        if call.per_item and self.policy.limits is None:
+            self._learn_limits()
+        for parts in self.policy.rounds(call, request_id or uuid.uuid4().hex):
+            answers = [answer for part, key in parts for answer in self._send_split(part, key)]
+            if _one_version(answers):
+                return join(answers)
+
+    def _learn_limits(self) -> None:
+        try:
+            self.policy.limits = self.health().limits
+        except (httpx.HTTPError, ValueError):
+            pass  # unknown for now: a part too large is halved on its 413
+
+    def _send_split(self, call: Call, key: str) -> list[Any]:
+        try:
+            return [self._send(call, key)]
+        except RequestRejected as rejected:
+            return [answer for part, k in self.policy.halves(call, key, rejected) for answer in self._send_split(part, k)]
+
+    def _send(self, call: Call, key: str) -> Any:
+        content = _encode(call.body)
         for retry in itertools.count():
             try:
-                response, error = self.http.post(call.path, json=call.body, headers=self.policy.headers(key)), None
+                response, error = self.http.post(call.path, content=content, headers=self.policy.headers(key)), None
             except httpx.TransportError as exc:
                 response, error = None, exc
             wait, answer = self.policy.outcome(call, key, retry, response, error)
@@ -234,11 +335,33 @@ class AsyncRewardClient:
         self.http = httpx.AsyncClient(**self.policy.client_args())
 
     async def call(self, call: Call, request_id: str | None = None) -> Any:
-        """Send ``call`` until it is answered or retries run out, all attempts under one idempotency key."""
-        key = request_id or uuid.uuid4().hex
+        """``call``'s answer: sent in parts that fit the server's limits (see the module), the parts at once, each
+        until it is answered or retries run out, all attempts of a part under one idempotency key."""
+        if call.per_item and self.policy.limits is None:
+            await self._learn_limits()
+        for parts in self.policy.rounds(call, request_id or uuid.uuid4().hex):
+            answers = [answer for found in await asyncio.gather(*(self._send_split(p, k) for p, k in parts)) for answer in found]
+            if _one_version(answers):
+                return join(answers)
+
+    async def _learn_limits(self) -> None:
+        try:
+            self.policy.limits = (await self.health()).limits
+        except (httpx.HTTPError, ValueError):
+            pass  # unknown for now: a part too large is halved on its 413
+
+    async def _send_split(self, call: Call, key: str) -> list[Any]:
+        try:
+            return [await self._send(call, key)]
+        except RequestRejected as rejected:
+            halves = self.policy.halves(call, key, rejected)
+            return [answer for found in await asyncio.gather(*(self._send_split(p, k) for p, k in halves)) for answer in found]
+
+    async def _send(self, call: Call, key: str) -> Any:
+        content = _encode(call.body)
         for retry in itertools.count():
             try:
-                response, error = await self.http.post(call.path, json=call.body, headers=self.policy.headers(key)), None
+                response, error = await self.http.post(call.path, content=content, headers=self.policy.headers(key)), None
             except httpx.TransportError as exc:
                 response, error = None, exc
             wait, answer = self.policy.outcome(call, key, retry, response, error)

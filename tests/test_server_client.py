@@ -9,11 +9,13 @@ import threading
 import time
 from collections import Counter
 
+import httpx
 import pytest
 
 from constitution.client import AsyncRewardClient, AuthError, ClientConfig, RequestRejected, RewardClient, ServiceUnavailable
 from constitution.serve.app import create_app
 from constitution.serve.config import ServerConfig
+from constitution.serve.schema import Limits
 from tests.helpers.fake_reward import served
 from tests.helpers.local_server import LocalServer
 
@@ -59,11 +61,48 @@ def test_clear_errors():
             anonymous.score(["hi"])
         with RewardClient(server.base_url, api_key="k", config=fast) as client:
             assert client.score([("hi", "hello")]).rewards == [1.0] and client.health().version == 1
-            with pytest.raises(RequestRejected, match="413 3 items; at most 2"):
-                client.score(["a", "b", "c"])
+            assert client.score(["a", "b", "c"]).rewards == [1.0] * 3  # in two parts: at most 2 items per request
             client.score(["a"], request_id="same")
             with pytest.raises(RequestRejected, match="already used for another request"):
                 client.score(["b"], request_id="same")
         url = server.base_url
     with RewardClient(url, config=fast) as gone, pytest.raises(ServiceUnavailable, match="POST /score: ConnectError"):
         gone.score(["hi"])
+
+
+def test_a_call_longer_than_the_server_takes_is_sent_in_parts_and_answered_in_order():
+    # A fake scorer (reward = the text's length) makes every answer checkable; the limits are the server's own.
+    app = create_app(served(lambda items: [float(len(t)) for t in items]), ServerConfig(max_items=8, max_queue_items=8, max_body_bytes=2048))
+    texts = [f"text {i} " + "x" * (i * 7 % 300) for i in range(100)]
+    with LocalServer(app) as server, RewardClient(server.base_url) as client:
+        answer = client.score(texts)
+        assert answer.rewards == [float(len(t)) for t in texts] and client.policy.limits.max_items == 8
+        sent = client.policy.attempts
+        assert sent > 100 // 8  # split by count and by bytes, each part under the 2 KiB bound (no 413 on the way)
+        client.policy.limits = Limits(max_items=1000, max_body_bytes=1 << 30)  # limits the server does not keep
+        assert client.classify(texts).results[-1].score == pytest.approx(0.0) and client.policy.attempts - sent > sent
+        with pytest.raises(RequestRejected, match="413 request body over 2048 bytes"):
+            client.score(["y" * 3000])  # one item too large alone: no part can carry it
+
+
+def test_parts_answered_by_two_model_versions_are_scored_again_by_one():
+    # A fault injected with a fake scorer: a reload lands while a call's second part is being scored.
+    base: list[str] = []
+
+    def score(items: list[str]) -> list[float]:
+        calls.append(list(items))
+        if len(calls) == 2:
+            assert httpx.post(f"{base[0]}/reload", json={}, timeout=30).status_code == 200
+        return [float(len(t)) for t in items]
+
+    def loader(request, current, version):
+        return served(lambda items: [v + 100 for v in score(items)], version=version)
+
+    calls: list[list[str]] = []
+    app = create_app(served(score), ServerConfig(max_items=4, max_queue_items=4), loader=loader)
+    texts = [f"t{i}" + "!" * i for i in range(10)]
+    with LocalServer(app) as server, RewardClient(server.base_url) as client:
+        base.append(server.base_url)
+        answer = client.score(texts)
+    assert answer.version == 2 and answer.rewards == [len(t) + 100.0 for t in texts], calls
+    assert [len(c) for c in calls] == [4, 4, 2, 4, 4, 2]  # every part again, under version 2

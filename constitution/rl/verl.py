@@ -6,19 +6,20 @@ it does not pass the prompt, so put it in ``extra_info["prompt"]`` (a string or 
 data (``extra_info["question"]`` is read too); without it the response is scored alone. Where the model lives comes
 from ``custom_reward_function.reward_kwargs``: ``model`` (a reward folder; ``constitution``: a principles folder for
 a per-principle model's weights) or ``url`` (the service's base URL; ``api_key``, else ``$CONSTITUTION_API_KEY``).
-The reward is the normalised one. See the README for the config snippet.
+The service is called through :class:`~constitution.client.RewardClient`: a verl batch (hundreds to thousands of
+responses) is sent in parts that fit the server's limits, and a busy server's 503 is retried. The reward is the
+normalised one. See the README for the config snippet.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
-import urllib.request
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from constitution.client import ClientConfig, RewardClient
 from constitution.errors import InputError
 from constitution.rl.reward import RewardFunction
 
@@ -38,17 +39,10 @@ def _prompt(extra_info: Any) -> Any:
     return info.get("prompt") or info.get("question") or ""
 
 
-def _remote(url: str, items: list[dict[str, Any]], api_key: str | None, timeout_s: float) -> list[float]:
-    body = json.dumps({"items": items, "normalize": True}).encode()
-    request = urllib.request.Request(url.rstrip("/") + "/score", data=body, headers={"Content-Type": "application/json"})
-    key = api_key or os.environ.get(API_KEY_ENV)
-    if key:
-        request.add_header("Authorization", f"Bearer {key}")
-    with urllib.request.urlopen(request, timeout=timeout_s) as reply:  # noqa: S310 - the user's own service URL
-        rewards = json.loads(reply.read())["rewards"]
-    if len(rewards) != len(items):
-        raise RuntimeError(f"the reward service returned {len(rewards)} rewards for {len(items)} responses")
-    return [float(r) for r in rewards]
+@lru_cache(maxsize=4)
+def _client(url: str, api_key: str | None, timeout_s: float) -> RewardClient:
+    """One client per service and process (its connections and the server's limits kept between verl's steps)."""
+    return RewardClient(url, api_key=api_key, config=ClientConfig(timeout_s=timeout_s))
 
 
 def compute_score_batch(
@@ -70,7 +64,8 @@ def compute_score_batch(
     infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
     prompts = [_prompt(info) for info in infos]
     if url is not None:
-        return _remote(url, [{"prompt": p, "response": s} for p, s in zip(prompts, solution_strs)], api_key, timeout_s)
+        client = _client(url.rstrip("/"), api_key or os.environ.get(API_KEY_ENV), timeout_s)
+        return client.score(list(zip(prompts, solution_strs))).rewards
     with _LOCK:  # one model per process, shared by verl's reward threads
         reward = _local(str(model), constitution)
         return reward.score(list(zip(prompts, solution_strs)))

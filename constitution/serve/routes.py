@@ -24,6 +24,7 @@ from constitution.serve.schema import (
     Decisions,
     ExplainedRewards,
     Health,
+    Limits,
     OpenRLHFRewards,
     Reloaded,
     ReloadRequest,
@@ -197,6 +198,7 @@ def admin_router(service: Service) -> APIRouter:
             items_scored=batcher.items_scored,
             queued_items=batcher.queued_items,
             refused=batcher.refused,
+            limits=Limits(max_items=service.config.max_items, max_body_bytes=service.config.max_body_bytes),
         )
 
     @router.post("/reload")

@@ -153,10 +153,18 @@ class Decisions(ServedBy):
     results: list[Decision]
 
 
+class Limits(BaseModel):
+    """The largest request the service takes (a client sends longer ones in parts)."""
+
+    max_items: int
+    max_body_bytes: int
+
+
 class Health(ServedBy):
-    """Liveness, the model served, and how much it has scored."""
+    """Liveness, the model served, how much it has scored, and the request limits."""
 
     status: Literal["ok"] = "ok"
+    limits: Limits
     batches: int
     items_scored: int
     queued_items: int

@@ -6,6 +6,9 @@ are checked against verl's documented interface (the keyword arguments its manag
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import pytest
 
 from benchmarks.bench_service import Server
@@ -35,6 +38,41 @@ def test_compute_score_through_the_service_matches_in_process(reward_folder):
     with Server(reward_folder, api_key=KEY) as server:
         remote = compute_score_batch(["d"] * 2, RESPONSES, [None] * 2, [{"question": p} for p in PROMPTS], url=server.base_url, api_key=KEY)
     assert remote == pytest.approx(expected, abs=2e-2)  # the service may batch in bf16
+
+
+def _verl_batch(n: int) -> tuple[list[str], list[dict]]:
+    """``n`` distinct responses of 60 B to 8 KB (a verl batch of reasoning answers) and their rows' extra_info."""
+    openings = ["Sure", "No", "Maybe", "Certainly", "Sorry", "Well", "First", "Yes"]
+    responses = [f"{openings[i % 8]}, answer {i}: " + "the reasoning goes on, step by step. " * (i % 223) + f"So it is {i}." for i in range(n)]
+    return responses, [{"prompt": f"Question {i % 64}: how would you do task {i}?"} for i in range(n)]
+
+
+def test_a_verl_batch_of_1024_is_sent_in_parts_that_fit_the_servers_limits(tmp_path):
+    """Issue 32 item 1.2: a real server with its default limits (256 items, 1 MiB) and 1,024 responses (4 MiB):
+    one request would be a 413; the parts fit, and every reward comes back in order."""
+    from constitution.reward.model import RewardModel
+    from constitution.rl import verl
+    from constitution.serve.app import create_app
+    from constitution.serve.config import ServerConfig
+    from constitution.serve.served import ServedModel
+    from tests.helpers.local_server import LocalServer
+    from tests.helpers.reward_folders import headed_folder
+
+    folder = headed_folder(tmp_path / "headed")  # max_length 64: 1,024 responses score in seconds
+    model = RewardModel.load(folder, bf16=False)
+    config = ServerConfig(api_key=KEY)
+    responses, infos = _verl_batch(1024)
+    body = len(json.dumps({"items": [{"prompt": i["prompt"], "response": r} for r, i in zip(responses, infos)]}))
+    assert body > config.max_body_bytes and len(responses) > config.max_items
+    with LocalServer(create_app(ServedModel(model, version=1, folder=str(folder)), config)) as server:
+        rewards = compute_score_batch(["d"] * 1024, responses, [None] * 1024, infos, url=server.base_url, api_key=KEY)
+        health = httpx.get(f"{server.base_url}/health").json()
+    sample = list(range(0, 1024, 31))
+    expected = model.score([(infos[i]["prompt"], responses[i]) for i in sample], normalize=True)
+    assert len(rewards) == 1024 and [rewards[i] for i in sample] == pytest.approx(expected, abs=1e-4)
+    assert len({round(e, 3) for e in expected}) > 20  # the sample's rewards differ: a misordered part would not match
+    parts = verl._client(server.base_url, KEY, 120.0).policy.attempts
+    assert health["items_scored"] == 1024 and parts > 1024 // config.max_items  # split by bytes, too: > 4 parts
 
 
 def test_verls_own_reward_managers(reward_folder, judge_tokenizer):
