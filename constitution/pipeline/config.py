@@ -7,6 +7,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from constitution.audit.records import AuditSettings
 from constitution.generation import GenerationConfig
 from constitution.labeling.config import LabelConfig
 from constitution.labeling.jury.config import JudgeSpec, check_quorum
@@ -14,8 +15,21 @@ from constitution.llm.config import LLMConfig, RayConfig, VllmConfig
 from constitution.reward.config import RewardTrainingConfig
 
 
+class AuditStageConfig(AuditSettings):
+    """The audit stage: the shipped counterfactual probes (or ``probes``) over the held-out pairs' responses (or
+    ``responses``)."""
+
+    limit: int | None = Field(256, ge=1, description="audit at most this many responses")
+    responses: str | None = Field(
+        None,
+        description="responses to audit (rows with `prompt`, `response` and an optional boolean `safe`, as `constitution "
+        "audit` reads them); default: both responses of every held-out test pair, each taken as safe to answer",
+    )
+    probes: str | None = Field(None, description="probes YAML (default: the shipped set)")
+
+
 class PipelineConfig(BaseModel):
-    """prompts -> (generate pairs) -> AI feedback -> reward model -> evaluation -> report."""
+    """prompts -> (generate pairs) -> AI feedback -> reward model -> evaluation -> audit -> report."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -62,6 +76,9 @@ class PipelineConfig(BaseModel):
         None, description="human-labelled pairs (e.g. HH-RLHF harmless test) to check the reward model against people"
     )
     human_eval_limit: int = Field(256, ge=1, description="how many human pairs to evaluate on (a seed-0 sample)")
+    audit: AuditStageConfig = Field(
+        default_factory=AuditStageConfig, description="the reward audit of the trained model (its section of the report)"
+    )
     seed: int = Field(0, description="seed of the train/test split and the human-eval sample")
 
     @model_validator(mode="after")

@@ -129,6 +129,9 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
     for name, d in evals.items():
         headline[f"rm_{name}_accuracy"] = d.report.accuracy
         headline[f"rm_{name}_ece"] = d.report.ece
+    audit = read_audit(run_dir)
+    if audit is not None:
+        headline["audit_flagged"] = [r.probe for r in audit.probes if r.flagged]
 
     warnings = []
     if (summary.mean_margin or 0) < 0.05:
@@ -198,7 +201,7 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
         ]
     lines += heads_section(eval_dir)
     lines += jury_section(summary)
-    lines += audit_section(run_dir)
+    lines += audit_section(audit)
     lines += ["## Example pairs", ""]
     for r in records[:4]:
         verdicts = ", ".join(f"{pid} {p:.2f}" for pid, p in sorted(r.per_principle.items()))
@@ -220,6 +223,8 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
         f"mean |p-0.5| {_fmt(summary.mean_margin)}; principle disagreement {_fmt(disagreement)}",
     ]
     screen += [f"reward model on {name}: accuracy {_fmt(d.report.accuracy)}, ECE {_fmt(d.report.ece)}" for name, d in evals.items()]
+    if audit is not None:
+        screen.append(f"reward audit on {audit.items} responses: {_audit_verdict(audit)}")
     screen += [f"warning: {w}" for w in warnings]
     screen.append("stages: " + ", ".join(f"{n} {r.seconds:.0f}s{' (reused)' if r.reused else ''}" for n, r in state.items() if n != "report"))
     return headline, "\n".join(screen)
@@ -250,15 +255,29 @@ def heads_section(eval_dir: Path) -> list[str]:
     ]
 
 
-def audit_section(run_dir: Path) -> list[str]:
-    """The reward audit, when the run has one (``constitution audit RM --out RUN/audit``)."""
+def read_audit(run_dir: Path) -> AuditReport | None:
+    """The run's reward audit (its ``audit`` stage, or ``constitution audit RM --out RUN/audit``), if it has one."""
     path = run_dir / "audit" / "audit.json"
-    if not path.exists():
-        return []
-    report = AuditReport.model_validate_json(path.read_text())
+    return AuditReport.model_validate_json(path.read_text()) if path.exists() else None
+
+
+def _audit_verdict(report: AuditReport) -> str:
     flagged = [r.probe for r in report.probes if r.flagged]
-    verdict = f"flagged: {', '.join(flagged)}" if flagged else "no probe flagged"
-    return ["## Reward audit", "", f"Counterfactual probes on {report.items} responses ({verdict}; see `audit/audit.md`).", "", *audit_table(report), ""]
+    return f"flagged: {', '.join(flagged)}" if flagged else "no probe flagged"
+
+
+def audit_section(report: AuditReport | None) -> list[str]:
+    """The reward audit's section (none without an audit)."""
+    if report is None:
+        return []
+    return [
+        "## Reward audit",
+        "",
+        f"Counterfactual probes on {report.items} responses ({_audit_verdict(report)}; see `audit/audit.md`).",
+        "",
+        *audit_table(report),
+        "",
+    ]
 
 
 def jury_section(summary: LabelSummary) -> list[str]:

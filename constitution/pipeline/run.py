@@ -1,10 +1,11 @@
-"""The label-then-train job as resumable stages: generate, label, train, evaluate, report.
+"""The label-then-train job as resumable stages: generate, label, train, evaluate, audit, report.
 
 Outputs in the run folder: ``pairs.jsonl`` (generated pairs), ``judgments.sqlite`` (the judgment cache, kept across
 re-runs so an edited constitution is cheap), ``labels/`` (the AI-feedback dataset, ``labels.jsonl``,
 ``summary.json``, ``truncated.jsonl``, ``skipped.jsonl``, and ``constitution.json``, the constitution that labelled
 them), ``previous/`` (the labels and constitution before the constitution last changed), ``reward_model/``,
-``eval/`` (JSON + plots), ``report.md`` and ``pipeline_state.json``.
+``eval/`` (JSON + plots), ``audit/`` (the reward audit: ``audit.json``, ``audit.md``), ``report.md`` and
+``pipeline_state.json``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from constitution.atomic import atomic_write_text, recover_dir, replace_dir
+from constitution.audit import AuditItem
 from constitution.data.pairs import load_pairs, scan_pairs, split_pairs
 from constitution.data.records import Pair
 from constitution.diff.snapshot import keep_previous, write_snapshot
@@ -32,7 +34,7 @@ from constitution.pipeline.config import PipelineConfig
 from constitution.pipeline.records import ScoredSet
 from constitution.pipeline.report import write_report
 from constitution.pipeline.stages import STAGES, StageRunner, file_fingerprint
-from constitution.resources import demo_prompts
+from constitution.resources import default_audit_probes, demo_prompts
 from constitution.sources import find_constitution
 
 SPLIT = "by-prompt"  # how the test pairs are chosen (split_pairs): a run split another way trains again
@@ -82,6 +84,10 @@ class Pipeline:
     def eval_dir(self) -> Path:
         return self.run_dir / "eval"
 
+    @property
+    def audit_dir(self) -> Path:
+        return self.run_dir / "audit"
+
     def run(self) -> dict[str, Any]:
         """Run every stage that is not up to date; returns the report's headline figures."""
         c = self.config
@@ -101,7 +107,11 @@ class Pipeline:
             human = c.human_eval and file_fingerprint(c.human_eval)
             eval_fp = content_hash(train_fp, human, c.human_eval_limit)
             self.runner.run("evaluate", eval_fp, [self.eval_dir / "eval.json"], self._evaluate)
-            report_fp = content_hash(eval_fp, [r.seconds for r in self.runner.state.values()])
+            audit = c.audit
+            probes = audit.probes or str(default_audit_probes())
+            audit_fp = content_hash(train_fp, audit, file_fingerprint(probes), audit.responses and file_fingerprint(audit.responses))
+            self.runner.run("audit", audit_fp, [self.audit_dir / "audit.json"], lambda: self._audit(probes))
+            report_fp = content_hash(eval_fp, audit_fp, [r.seconds for r in self.runner.state.values()])
             record = self.runner.run("report", report_fp, [self.run_dir / "report.md"], self._report)
             return record.info
         finally:
@@ -185,6 +195,35 @@ class Pipeline:
 
             atomic_write_text(self.eval_dir / "heads.json", heads_report(model, test).model_dump_json(indent=2))
         return {name: s.report.model_dump(include={"n", "accuracy", "ece"}) for name, s in out.items()}
+
+    def _audit_items(self) -> list[AuditItem]:
+        """The responses to audit: ``audit.responses``, else both responses of every held-out test pair."""
+        from constitution.audit import read_items
+
+        limit = self.config.audit.limit
+        if self.config.audit.responses:
+            return read_items(self.config.audit.responses, limit)
+        _, test = self._split()
+        items = [
+            AuditItem(id=f"{pair.id}:{side}", conversation=pair.prompt, response=getattr(pair, f"response_{side}"))
+            for pair in test
+            for side in ("a", "b")
+        ]
+        return items[:limit]
+
+    def _audit(self, probes: str) -> dict[str, Any]:
+        from constitution.audit import audit_reward_model, load_probes, write_audit
+        from constitution.reward.model import RewardModel
+
+        items = self._audit_items()
+        if not items:  # no held-out pairs (test_fraction 0): nothing to audit, and no stale audit in the report
+            shutil.rmtree(self.audit_dir, ignore_errors=True)
+            self.log("[audit] no held-out responses to audit")
+            return {"items": 0}
+        model = RewardModel.load(self.model_dir)
+        report = audit_reward_model(model, load_probes(probes), items, name=self.model_dir.name, batch_size=self.config.audit.batch_size)
+        write_audit(report, self.audit_dir)
+        return {"items": report.items, "flagged": [r.probe for r in report.probes if r.flagged]}
 
     def _report(self) -> dict[str, Any]:
         headline, screen = write_report(self.run_dir, self.labels_dir, self.eval_dir, self.runner.state)

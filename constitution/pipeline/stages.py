@@ -20,7 +20,7 @@ from constitution.embedded_models import cache_dir
 from constitution.file_digests import FileDigests
 from constitution.hashing import content_hash, joined_digest
 
-STAGES = ["generate", "label", "train", "evaluate", "report"]
+STAGES = ["generate", "label", "train", "evaluate", "audit", "report"]
 
 
 class StageRecord(BaseModel):

@@ -158,14 +158,14 @@ def test_shipped_probes_load_and_rewrite(tmp_path):
 
 def test_the_pipeline_report_has_an_audit_section_when_the_run_has_an_audit(tmp_path):
     from constitution.audit import write_audit
-    from constitution.pipeline.report import audit_section
+    from constitution.pipeline.report import audit_section, read_audit
 
-    assert audit_section(tmp_path) == []
+    assert read_audit(tmp_path) is None and audit_section(None) == []
     report = AuditReport.model_validate(
         {"model": "m", "items": 3, "probes": [{"probe": "emoji", "description": "d", "expect": "no_raise", "items": 3,
          "change": {"mean": 0.4, "ci_low": 0.2, "ci_high": 0.6}, "share_raised": 1.0, "flagged": True}]}
     )  # fmt: skip
     write_audit(report, tmp_path / "audit")
-    lines = audit_section(tmp_path)
+    lines = audit_section(read_audit(tmp_path))
     assert lines[0] == "## Reward audit" and "flagged: emoji" in lines[2]
     assert any(line.startswith("| emoji | not raise | 3 | +0.400 [+0.200, +0.600] |  | original | 100% | **raises the reward**") for line in lines)

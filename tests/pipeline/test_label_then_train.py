@@ -53,7 +53,7 @@ def test_pipeline_end_to_end_and_edit_one_principle(tmp_path: Path):
     headline = json.loads(first.stdout[first.stdout.rindex("\n{\n") :])
     assert headline["pairs_labeled"] == 4
     for artefact in ("pairs.jsonl", "judgments.sqlite", "labels/labels.jsonl", "labels/summary.json", "labels/dataset_info.json",
-                     "reward_model/config.json", "reward_model/constitution_reward.json", "eval/eval.json",
+                     "reward_model/config.json", "reward_model/constitution_reward.json", "eval/eval.json", "audit/audit.json",
                      "report.md", "plots/principles.png", "plots/rewards.png", "plots/reliability_ai_test.png", "pipeline_state.json"):  # fmt: skip
         assert (run_dir / artefact).exists(), artefact
     pairs = [json.loads(line) for line in (run_dir / "pairs.jsonl").read_text().splitlines()]
@@ -61,7 +61,7 @@ def test_pipeline_end_to_end_and_edit_one_principle(tmp_path: Path):
     labels = [json.loads(line) for line in (run_dir / "labels" / "labels.jsonl").read_text().splitlines()]
     assert all(0 < r["p_a"] < 1 and len(r["per_principle"]) == 6 for r in labels)
     report = (run_dir / "report.md").read_text()
-    assert "## Labels per principle" in report and "| clear |" in report and "## Timings" in report
+    assert "## Labels per principle" in report and "| clear |" in report and "## Timings" in report and "## Reward audit" in report
     for png in (run_dir / "plots").glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((run_dir / "labels" / "summary.json").read_text())
