@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from constitution.client import ClientConfig, RewardClient
 from constitution.loader import load_constitution
 from constitution.reward.model import RewardModel
 from constitution.serve.app import create_app
@@ -116,3 +117,24 @@ def test_a_weight_edit_reaches_the_running_service(tmp_path):
     assert refused.status_code == 422 and "harmless" in refused.json()["error"] and "still serving version 2" in refused.json()["error"]
     assert still == after
     assert (training["version"], training["constitution_hash"]) == (3, None)
+
+
+def test_a_reload_retried_by_the_client_loads_once_and_answers_its_first_answer(reward_folder, tmp_path):
+    """Issue 32 item 1.6: the client retries a reload that timed out under the same Idempotency-Key; the server
+    answers the retry with the first reload's answer (before: 409 "already in progress", or a second reload)."""
+    new = shifted_folder(reward_folder, tmp_path / "v2", SHIFT)
+    loads: list[str] = []
+
+    def slow_loader(request, current, version):  # the real loader, slowed (the fault: a load outlasting the timeout)
+        loads.append(request.model)
+        time.sleep(1.0)
+        return load_served(request, current, version)
+
+    model = RewardModel.load(reward_folder, bf16=False)
+    app = create_app(ServedModel(model, version=1, folder=str(reward_folder)), ServerConfig(api_key=KEY), loader=slow_loader)
+    patient = ClientConfig(timeout_s=0.2, max_retries=100, backoff_s=0.05, max_backoff_s=0.2)
+    with LocalServer(app) as server, RewardClient(server.base_url, api_key=KEY, config=patient) as client:
+        answer = client.reload(str(new))
+        health = client.health()
+    assert client.policy.retries > 0, "the first attempt was expected to time out"
+    assert (answer.version, answer.previous_version, health.version, loads) == (2, 1, 2, [str(new)])

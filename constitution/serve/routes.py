@@ -186,7 +186,8 @@ def steps_router(service: Service) -> APIRouter:
 
 
 def admin_router(service: Service) -> APIRouter:
-    """``/health`` (no key needed) and ``/reload`` (the API key, like every other route)."""
+    """``/health`` (no key needed) and ``/reload`` (the API key, like every other route; a reload sent again with
+    the same ``Idempotency-Key`` gets the first one's answer and loads nothing)."""
     router = APIRouter()
 
     @router.get("/health")
@@ -201,7 +202,6 @@ def admin_router(service: Service) -> APIRouter:
             limits=Limits(max_items=service.config.max_items, max_body_bytes=service.config.max_body_bytes),
         )
 
-    @router.post("/reload")
     async def reload(req: ReloadRequest) -> Reloaded:
         try:
             return await service.slot.reload(req)
@@ -211,5 +211,9 @@ def admin_router(service: Service) -> APIRouter:
             raise HTTPException(501, str(exc)) from None
         except (InputError, OSError) as exc:
             raise HTTPException(422, f"cannot reload: {exc}; still serving version {service.slot.current.identity.version}") from None
+
+    @router.post("/reload")
+    async def reload_route(req: ReloadRequest, request: Request) -> Reloaded:
+        return await service.once(request, req, lambda: reload(req))  # a retried reload is answered, not redone
 
     return router
