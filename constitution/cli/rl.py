@@ -73,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
     for row in result.log:
         print(f"step {int(row['step']):>3}  reward {row['reward']:+.3f}" + (f"  kl {row['kl']:.4f}" if "kl" in row else ""))
     for check in result.monitor:
-        agree = "n/a" if check.agreement is None else f"{check.agreement:.2f}"
-        print(f"gold check at step {check.step}: agreement {agree} on {check.decisive} pairs" + (" ALARM" if check.alarm else ""))
+        print(check.line())
     print(f"{result.steps} steps in {result.seconds:.0f} s; reward model version {result.reward_version}; wrote {result.out_dir}")
     return 0

@@ -1,8 +1,9 @@
 """The gold monitor: a wrapper around an RL reward function that checks the proxy against a gold judge.
 
 GRPO samples several completions per prompt, so every batch the reward function sees already holds pairs of the
-policy's own answers to one prompt: no extra generation. Every ``every`` steps the monitor takes up to ``pairs`` such
-pairs, has the gold judge label them through the labeler (and its judgment cache), and records:
+policy's own answers to one prompt: no extra generation. Checks are numbered by the trainer's step that the batch
+trains (TRL's ``global_step + 1``: the step its logs show; without a trainer, the call's number, from 1). Every
+``every`` steps the monitor takes up to ``pairs`` such pairs, has the gold judge label them through the labeler (and its judgment cache), and records:
 
 * ``agreement``: the share of pairs (gold not tied) where the proxy's higher reward goes to the gold's choice
   (an exact proxy tie counts ½);
@@ -48,6 +49,17 @@ class MonitorRecord(BaseModel):
     """One gold check."""
 
     model_config = ConfigDict(extra="forbid")
+
+    def line(self) -> str:
+        """The check in one console line, in the record's own terms."""
+        agree = "n/a" if self.agreement is None else f"{self.agreement:.2f}"
+        upper = "" if self.agreement_upper is None else f" (upper bound {self.agreement_upper:.2f})"
+        refresh = f"; refreshed to version {self.refreshed_to}" if self.refreshed_to is not None else ""
+        refresh += f"; refresh failed: {self.refresh_error}" if self.refresh_error else ""
+        return (
+            f"gold check at step {self.step}: agreement {agree}{upper} on {self.decisive} decisive of {self.pairs} "
+            f"labelled pairs{' ALARM' if self.alarm else ''}{refresh}"
+        )
 
     step: int
     pairs: int
@@ -125,8 +137,8 @@ class GoldMonitor:
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kw: Any) -> list[float]:
         rewards = self.reward(prompts, completions, **kw)
         state = kw.get("trainer_state")
-        step = int(state.global_step) if state is not None else self.calls
         self.calls += 1
+        step = int(state.global_step) + 1 if state is not None else self.calls  # the step this batch trains
         if step >= self._next_check:
             self._next_check = step + self.config.every
             try:

@@ -62,5 +62,5 @@ def test_grpo_logs_each_principle_and_the_gold_monitor(headed, heads_root, judge
             assert f"rewards/constitution_reward/{name}/mean" in row
         assert "rewards/constitution_reward/mean" in row and "gold/proxy_reward" in row
     checks = [json.loads(line) for line in (tmp_path / "rl" / "monitor.jsonl").read_text().splitlines()]
-    assert [c["step"] for c in checks] == [0, 1] and all(c["pairs"] == 2 for c in checks)
+    assert [c["step"] for c in checks] == [1, 2] and all(c["pairs"] == 2 for c in checks)
     assert all(0.0 <= c["gold_win_rate"] <= 1.0 for c in checks)  # greedy policy vs the initial policy, gold-judged

@@ -35,7 +35,7 @@ def _monitor(folder, tmp_path, reward_constitution, gold_constitution, refreshed
     from constitution.rl import GoldMonitor, MonitorConfig, RefreshConfig, Refresher, RewardFunction
 
     reward = RewardFunction.load(folder, constitution=reward_constitution)
-    refresh = RefreshConfig(on_alarm=False, every=1, min_pairs=4, epochs=1, batch_size=8, learning_rate=1e-3)
+    refresh = RefreshConfig(on_alarm=False, every=1, min_pairs=4, epochs=1, batch_size=2, learning_rate=1e-3)
     refresher = Refresher(reward, folder, refreshed, refresh, constitution=reward_constitution)
     labeler = Labeler(gold_constitution, ScriptedJudge(), JudgmentCache(tmp_path / "gold.sqlite"))
     monitor = GoldMonitor(reward, labeler, MonitorConfig(every=1, pairs=6, pairs_per_group=3), jsonl=tmp_path / "monitor.jsonl", refresher=refresher)
@@ -56,10 +56,9 @@ def test_refreshing_a_per_principle_model_of_the_shipped_constitution(shipped_mo
     gold, edited = _edited_shipped()
     monitor, reward = _monitor(shipped_model, tmp_path, edited, gold, tmp_path / "refreshed")
     prompts, completions = answers_batch(2)
-    for _ in range(2):  # the refresh is due from the second check on
-        assert len(monitor(prompts, completions)) == len(completions)
-    assert [r.refreshed_to for r in monitor.records] == [None, 1] and reward.version == 1
-    assert monitor.records[-1].refresh_error is None
+    assert len(monitor(prompts, completions)) == len(completions)
+    (record,) = monitor.records
+    assert record.refresh_error is None and record.refreshed_to == 1 and reward.version == 1
     judged = {p for r in monitor.labelled for p in r.per_principle}
     assert 0 < len(judged) < 24  # 6 pairs x 4 drawn principles: some heads got no new label
     old, old_ids = _rows(shipped_model)
@@ -84,8 +83,8 @@ def test_a_failed_refresh_is_logged_and_training_goes_on(shipped_model, tmp_path
     (blocked / "notes.txt").write_text("mine")
     monitor, reward = _monitor(shipped_model, tmp_path, shipped, shipped, tmp_path / "refreshed")
     prompts, completions = answers_batch(2)
-    for _ in range(3):
+    for _ in range(2):
         assert len(monitor(prompts, completions)) == len(completions)
     assert reward.version == 0 and monitor.failed_refreshes == 2
     rows = [json.loads(line) for line in (tmp_path / "monitor.jsonl").read_text().splitlines()]
-    assert len(rows) == 3 and all("not a reward-model folder" in r["refresh_error"] and r["refreshed_to"] is None for r in rows[1:])
+    assert len(rows) == 2 and all("not a reward-model folder" in r["refresh_error"] and r["refreshed_to"] is None for r in rows)
