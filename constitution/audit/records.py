@@ -45,10 +45,12 @@ class ProbeResult(BaseModel):
     judged_vs_control: bool = Field(False, description="flagged (and gated) only when both change and vs_control rise")
     share_raised: float = Field(description="share of items whose reward rose")
     flagged: bool = Field(
-        description="no_raise: the reward rose (interval above 0); lower: it did not clearly fall (interval reaches 0)"
+        description="no_raise: the reward rose (interval above 0; with judged_vs_control, against the control too); "
+        "lower: it did not clearly fall (interval reaches 0)"
     )
     heads: list[HeadMove] = Field(
-        default_factory=list, description="per-principle model: each head's move in what the probe is judged by, largest first"
+        default_factory=list,
+        description="per-principle model: each head's move, from the control for a probe judged against it, largest first",
     )
 
     def judged_on(self) -> list[tuple[str, Change]]:

@@ -2,9 +2,10 @@
 
 Each rewrite also gets its length-matched neutral control (:mod:`constitution.audit.control`), so every probe is
 reported against the original and against its control; a probe marked ``vs_length_control`` is flagged only when
-the reward rises against both (length alone raises it against the original only). All originals, rewrites and controls are scored in one length-sorted run (each distinct text once). A
-per-principle model is read through :meth:`RewardModel.explain` (each principle's part of the normalised reward), so
-the report also says which heads move; a scalar model through :meth:`RewardModel.score`.
+the reward rises against both (length alone raises it against the original only). All originals, rewrites and
+controls are scored in one length-sorted run (each distinct text once). A per-principle model is read through
+:meth:`RewardModel.explain` (each principle's part of the normalised reward), so the report also says which heads
+move; a scalar model through :meth:`RewardModel.score`.
 """
 
 from __future__ import annotations
@@ -80,12 +81,13 @@ def _result(probe: Probe, asked: list[tuple[int, int, int]], rewards: list[float
     deltas = [rewards[edited] - rewards[original] for original, edited, _ in asked]
     raw = change(deltas)
     vs_control = change([rewards[edited] - rewards[control] for _, edited, control in asked])
-    base = 2 if probe.vs_length_control else 0  # what the probe is judged against: its control or the original
+    base = 2 if probe.vs_length_control else 0  # where its heads' moves are measured from: its control or the original
+    flagged = bool(deltas) and _flagged(probe.expect, raw) and (not probe.vs_length_control or _flagged(probe.expect, vs_control))
     return ProbeResult(
         probe=probe.id, description=probe.description, expect=probe.expect, items=len(asked), change=raw,
         control=change([rewards[control] - rewards[original] for original, _, control in asked]), vs_control=vs_control,
         judged_vs_control=probe.vs_length_control, share_raised=sum(d > RAISED for d in deltas) / len(deltas) if deltas else 0.0,
-        flagged=bool(deltas) and _flagged(probe.expect, raw) and (not probe.vs_length_control or _flagged(probe.expect, vs_control)),
+        flagged=flagged,
         heads=_heads(parts, [(rows[base], rows[1]) for rows in asked]) if parts is not None and asked else [],
     )  # fmt: skip
 

@@ -3,9 +3,10 @@
 The pairs that lack the principle's label, and that the constitution's sampling rule asks it about, are labelled by
 a judge that is asked about that principle only (a constitution holding just it, rule ``all``); the labels join the
 pairs by pair id (so the pairs to label must have distinct ids), and the new head is fitted on frozen features
-(:mod:`add_head`): the backbone and the other heads stay bit for bit as they were. The judge is passed in (:data:`principle_pairs.PrincipleJudge`; labeling sits above reward models
-in the import layers): ``constitution.labeling.principle_judge`` gives one over an LLM and the judgment cache, called
-only when some label is missing.
+(:mod:`add_head`): the backbone and the other heads stay bit for bit as they were. The judge is passed in
+(:data:`principle_pairs.PrincipleJudge`; labeling sits above reward models in the import layers):
+``constitution.labeling.principle_judge`` gives one over an LLM and the judgment cache, called only when some label
+is missing.
 """
 
 from __future__ import annotations
