@@ -9,6 +9,7 @@ labelled by that judge (against --constitution, through OUT/gold_judgments.sqlit
 proxy reward, KL and length go to OUT/monitor.jsonl and the trainer's loggers, with an alarm when the agreement
 is below --monitor-threshold at --monitor-confidence (on at least --monitor-min-decisive decisive pairs). --refresh fine-tunes the reward model on those pairs (plus --refresh-replay-data) on the alarm
 or every --refresh-every steps, and swaps it into the running reward. Writes OUT/log.jsonl and OUT/result.json.
+A rerun into the same OUT replaces monitor.jsonl, log.jsonl and result.json (the gold judgments stay cached).
 Needs TRL (`pip install -e '.[bench]'`).
 """
 

@@ -3,12 +3,14 @@
 GRPO samples several completions per prompt, so every batch the reward function sees already holds pairs of the
 policy's own answers to one prompt: no extra generation. Checks are numbered by the trainer's step that the batch
 trains (TRL's ``global_step + 1``: the step its logs show; without a trainer, the call's number, from 1). Every
-``every`` steps the monitor takes up to ``pairs`` such pairs, has the gold judge label them through the labeler (and its judgment cache), and records:
+``every`` steps the monitor takes up to ``pairs`` such pairs, has the gold judge label them through the labeler (and
+its judgment cache), and records:
 
 * ``agreement``: the share of pairs (gold not tied) where the proxy's higher reward goes to the gold's choice
   (an exact proxy tie counts ½);
-* ``proxy_reward`` (the reward function's un-normalised combined reward, its ``raw``, where it has one: neither
-  a group normalisation nor a refreshed model's statistics move it) and ``length`` (tokens when the trainer passes completion ids, else words) of the batch;
+* ``proxy_reward``: the batch's mean un-normalised combined reward (the reward function's ``raw`` where it has one:
+  neither a group normalisation nor a refreshed model's statistics move it);
+* ``length`` (tokens when the trainer passes completion ids, else words) of the batch;
 * ``kl`` to the reference policy, as TRL last logged it (the callback passes it; None without one or with beta 0);
 * ``gold_win_rate``: the policy's greedy answers against the reference policy's on fixed prompts, by the gold judge
   (when a callback set up ``win_rate``);
@@ -17,9 +19,12 @@ trains (TRL's ``global_step + 1``: the step its logs show; without a trainer, th
 
 A check whose gold judge is down (the labeler's FeedbackError) is logged and counted (``failed_checks``); training
 goes on. So does a refresh that fails (whatever the error: the reward model scoring now stays): the check's record
-carries the error (``refresh_error``) and ``failed_refreshes`` counts it. Each check goes to a JSONL file, to TRL's logs through its ``log_metric`` hook (``gold/…``; it reaches ``report_to``)
-and to :attr:`GoldMonitor.records`. A :class:`~constitution.rl.refresh.Refresher` given to the monitor fine-tunes the
-reward model on the gold-labelled pairs on the alarm or every M steps and swaps it into the reward function.
+carries the error (``refresh_error``) and ``failed_refreshes`` counts it. Each check goes to :attr:`GoldMonitor.records`,
+to TRL's logs through its ``log_metric`` hook (``gold/…``; it reaches ``report_to``) and to a JSONL file, written and
+flushed as the check ends. The monitor starts that file empty: a rerun into the same folder replaces its records, as
+it replaces ``log.jsonl`` and ``result.json``. A :class:`~constitution.rl.refresh.Refresher` given to the monitor
+fine-tunes the reward model on the gold-labelled pairs on the alarm or every M steps and swaps it into the reward
+function.
 """
 
 from __future__ import annotations
@@ -117,6 +122,9 @@ class GoldMonitor:
         self.labeler = labeler
         self.config = config or MonitorConfig()
         self.jsonl = Path(jsonl) if jsonl else None
+        if self.jsonl is not None:  # this run's records only
+            self.jsonl.parent.mkdir(parents=True, exist_ok=True)
+            self.jsonl.write_text("", encoding="utf-8")
         self.refresher = refresher
         self.__name__ = getattr(reward, "__name__", "reward")
         self.records: list[MonitorRecord] = []
@@ -223,7 +231,6 @@ class GoldMonitor:
     def _emit(self, record: MonitorRecord, log_metric: Callable[[str, float], None] | None) -> None:
         self.records.append(record)
         if self.jsonl is not None:  # one record at a time, flushed: a crash later keeps every check before it
-            self.jsonl.parent.mkdir(parents=True, exist_ok=True)
             with self.jsonl.open("a", encoding="utf-8") as f:
                 f.write(record.model_dump_json() + "\n")
                 f.flush()

@@ -51,3 +51,14 @@ def test_the_console_line_says_what_the_record_says(labeler, tmp_path):
     (row,) = [json.loads(line) for line in (tmp_path / "monitor.jsonl").read_text().splitlines()]
     assert (row["pairs"], row["decisive"], row["agreement"]) == (1, 0, None)
     assert MonitorRecord.model_validate(row).line() == "gold check at step 1: agreement n/a on 0 decisive of 1 labelled pairs"
+
+
+def test_a_rerun_into_the_same_folder_replaces_the_records(labeler, tmp_path):
+    from constitution.rl import GoldMonitor
+
+    for run in range(2):
+        monitor = GoldMonitor(by_length, labeler, MonitorConfig(every=1), jsonl=tmp_path / "out" / "monitor.jsonl")
+        for _ in range(2 + run):
+            monitor(*TIED)
+    rows = [json.loads(line) for line in (tmp_path / "out" / "monitor.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3]  # the second run's checks only, as log.jsonl holds its steps only

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from constitution.reward.ensemble import RewardEnsemble
 from constitution.reward.model import RewardModel
 from constitution.rl import RewardFunction
+from tests.helpers.reward_folders import shifted_folder
 
 
 def test_standard_and_conversational_formats_agree(reward_folder):
@@ -19,11 +21,16 @@ def test_standard_and_conversational_formats_agree(reward_folder):
     assert fn.__name__ == "constitution_reward"
 
 
-def test_ensemble_gives_the_conservative_reward(reward_folder):
-    fn = RewardFunction.load([reward_folder, reward_folder], k=2.0)
+def test_ensemble_gives_the_conservative_reward(reward_folder, tmp_path):
+    shifted = shifted_folder(reward_folder, tmp_path / "shifted", shift=0.8)  # every raw reward 0.8 higher
+    fn = RewardFunction.load([reward_folder, shifted], k=2.0)
     assert isinstance(fn.scorer, RewardEnsemble)
-    single = RewardFunction.load(reward_folder)(["hi"], ["hello"])
-    assert fn(["hi"], ["hello"]) == pytest.approx(single)  # identical members: std 0
+    prompts, completions = ["hi", "hi"], ["hello", "Hello there, how can I help?"]
+    members = np.array([RewardFunction.load(m)(prompts, completions) for m in (reward_folder, shifted)])
+    assert members[1] - members[0] == pytest.approx([0.8, 0.8], abs=1e-4)  # the members differ
+    expected = members.mean(axis=0) - 2.0 * members.std(axis=0)  # mean - k·std: 0.4 below the lower member
+    assert fn(prompts, completions) == pytest.approx(expected.tolist(), abs=1e-6)
+    assert fn(prompts, completions) == pytest.approx((members.min(axis=0) - 0.4).tolist(), abs=1e-4)
 
 
 def test_swap_takes_effect_between_calls(reward_folder):
