@@ -72,6 +72,10 @@ class ModelNotFoundError(RuntimeError):
     """An embedded model's wheel is not installed."""
 
 
+class MissingModelError(InputError):
+    """A model name that is no local folder, no embedded alias and no hub id that may be asked for."""
+
+
 def cache_dir() -> Path:
     """The folder where converted models live (``$CONSTITUTION_CACHE`` moves it)."""
     root = os.environ.get("CONSTITUTION_CACHE") or Path.home() / ".cache" / "constitution"
@@ -153,20 +157,20 @@ def _looks_like_hub_id(name: str) -> bool:
     return bool(_HUB_ID.fullmatch(name)) and not Path(name.split("/")[0]).is_dir()
 
 
-def _missing_model(name: str) -> InputError:
+def _missing_model(name: str) -> MissingModelError:
     close = difflib.get_close_matches(name.strip().lower(), list(EMBEDDED), n=3, cutoff=0.6)
     if _looks_like_hub_id(name):
         what = "not a local folder, and not in the Hugging Face cache; the hub is offline (HF_HUB_OFFLINE), so it is not asked"
     else:
         what = "no such folder, and not an embedded model"
     hint = f"did you mean {' or '.join(close)}?" if close else f"embedded models: {', '.join(EMBEDDED)}; a hub id is org/name"
-    return InputError(f"{what}; {hint}", where=name)
+    return MissingModelError(f"{what}; {hint}", where=name)
 
 
 def resolve_model(name: str) -> str:
     """An embedded alias -> its local folder; a local path, a hub id in the local cache, or (hub online) an
-    ``org/name`` hub id is returned unchanged. Anything else is an :class:`InputError` that names the embedded
-    aliases close to it, raised before the hub is asked."""
+    ``org/name`` hub id is returned unchanged. Anything else is a :class:`MissingModelError` that names the
+    embedded aliases close to it, raised before the hub is asked."""
     key = name.strip().lower()
     if key in EMBEDDED:
         return str(embedded_path(key))

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if scan.dropped_mismatched:
         print(f"note: dropped {scan.dropped_mismatched} pair(s) whose dialogues differ before the last turn "
               f"(first: {', '.join(scan.dropped_where)})", file=sys.stderr)  # fmt: skip
-    print(f"wrote {summary.pairs} labels to {out}")
+    print(f"wrote {summary.pairs + summary.pairs_identical} labels to {out}")
     if summary.rows_bad:
         print(f"error: {summary.rows_bad} input row(s) could not be read and were skipped (listed in "
               f"{out / 'skipped.jsonl'}); the first: {first_bad[0]}", file=sys.stderr)  # fmt: skip

@@ -7,15 +7,18 @@ from typing import Literal
 from constitution.embedded_models import resolve_model
 from constitution.errors import InputError
 from constitution.llm.base import LLM
+from constitution.llm.lazy import LazyBackend
 from constitution.llm.config import BackendSettings, RayConfig, VllmConfig, backend
 
 Engine = Literal["local", "ray"]
 
 
-def make_llm(config: BackendSettings, engine: Engine = "local", ray: RayConfig | None = None) -> LLM:
+def make_llm(config: BackendSettings, engine: Engine = "local", ray: RayConfig | None = None, *, lazy: bool = True) -> LLM:
     """The backend for ``config`` (the constructor registered for its ``backend``); ``engine="ray"`` spreads an
     in-process vLLM judge over Ray actors (see :mod:`constitution.llm.ray_pool`). A missing or mistyped model is an
-    :class:`InputError` here, before an engine starts or the hub is asked."""
+    :class:`InputError` here, before an engine starts or the hub is asked. ``lazy``: a local engine whose backend can
+    preview itself starts on its first request (:mod:`constitution.llm.lazy`), so work that finds every answer
+    cached never starts it."""
     resolve_model(config.model)
     if engine == "ray":
         if not isinstance(config, VllmConfig):
@@ -26,4 +29,7 @@ def make_llm(config: BackendSettings, engine: Engine = "local", ray: RayConfig |
         from constitution.llm.ray_pool import RayJudge
 
         return RayJudge(config, ray or RayConfig())
-    return backend(config.backend).constructor()(config)
+    build = backend(config.backend).constructor()
+    preview = getattr(build, "preview", None) if lazy else None
+    known = preview(config) if preview is not None else None
+    return build(config) if known is None else LazyBackend(lambda: build(config), known)

@@ -17,6 +17,7 @@ import gc
 import itertools
 import math
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from constitution.llm.base import (
@@ -29,10 +30,19 @@ from constitution.llm.base import (
 )
 from constitution.llm.config import VllmConfig
 from constitution.llm.dtypes import resolve_dtype
+from constitution.llm.lazy import Preview
 from constitution.llm.options import OptionScoring
 from constitution.llm.vllm_env import apply_vllm_env, default_block_size
 from constitution.model_identity import model_identity
 from constitution.embedded_models import display_name, resolve_model
+
+
+def _name(config: VllmConfig) -> str:
+    return f"vllm:{display_name(config.model)}"
+
+
+def _identity(path: str, dtype: str) -> str:
+    return f"vllm:{model_identity(path)}:{dtype}"
 
 
 def engine_kwargs(config: VllmConfig, model_path: str, dtype: str) -> dict[str, Any]:
@@ -84,12 +94,24 @@ class VllmBackend(OptionScoring):
 
         path = resolve_model(self.config.model)
         self.dtype = resolve_dtype(self.config.dtype)
-        self.name = f"vllm:{display_name(self.config.model)}"
+        self.name = _name(self.config)
         self.max_model_len = self.config.max_model_len
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.llm = LLM(**engine_kwargs(self.config, path, self.dtype))
-        self.identity = f"vllm:{model_identity(path)}:{self.dtype}"  # after loading: a hub id's commit is the one loaded
+        self.identity = _identity(path, self.dtype)  # after loading: a hub id's commit is the one loaded
         self._ids = itertools.count()
+
+    @classmethod
+    def preview(cls, config: VllmConfig) -> Preview | None:
+        """Name, identity, tokenizer and context length without starting vLLM (None for a hub id: its commit is
+        known once it is loaded)."""
+        from transformers import AutoTokenizer
+
+        path = resolve_model(config.model)
+        if not Path(path).is_dir():
+            return None
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        return Preview(_name(config), _identity(path, resolve_dtype(config.dtype)), tokenizer, config.max_model_len)
 
     def score_options(self, requests: Iterable[OptionRequest]) -> Iterator[OptionResult]:
         """Stream option log-probs, keeping up to ``max_inflight`` prompts in the engine's scheduler."""

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from constitution.data.pairs import PairReader
 from constitution.data.records import FeedbackRecord, Pair
+from constitution.embedded_models import MissingModelError, resolve_model
 from constitution.errors import InputError
 from constitution.labeling.cache import JudgmentCache
 from constitution.labeling.config import LabelConfig
@@ -58,6 +59,9 @@ class Jury:
         self.quorum = check_quorum(quorum, len(judges))
         self.engine = engine
         self.ray = ray
+        if self.quorum == len(judges):  # every judge is needed: a missing model is refused before any judge runs
+            for spec in judges:
+                resolve_model(spec.llm.model)
 
     def label(self, source: str, out: str | Path, *, limit: int | None = None, total: int | None = None, show_progress: bool = True) -> JurySummary:
         """Label the source's pairs into ``out`` with every judge, then combine; returns the jury's summary."""
@@ -84,6 +88,9 @@ class Jury:
         member = JurorReport(name=name, weight=spec.weight)
         try:
             llm = make_llm(spec.llm, self.engine, self.ray)
+        except MissingModelError as exc:  # with a quorum below all judges (else refused in __init__): the others go on
+            member.error = f"could not load: {exc}"
+            return member, None
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001 - any load failure: this judge is out, the others go on
