@@ -12,6 +12,8 @@ import argparse
 import importlib
 import sys
 
+from constitution.cli._suggest import SuggestingParser
+from constitution.cli._verbosity import add_verbose_flag, quiet_libraries
 from constitution.errors import InputError
 
 COMMANDS = [
@@ -41,10 +43,12 @@ COMMANDS = [
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(prog="constitution", description="Turn a written constitution into a reward model.")
+    parser = SuggestingParser(prog="constitution", description="Turn a written constitution into a reward model.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"constitution.cli.{name.replace('-', '_')}").register(sub)
+    for command in sub.choices.values():
+        add_verbose_flag(command)
     return parser
 
 
@@ -52,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse, run, and map errors to exit codes."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_libraries(args.verbose)
     try:
         return int(args.func(args) or 0)
     except InputError as exc:

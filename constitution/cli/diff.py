@@ -24,13 +24,15 @@ from constitution.cli._llm_flags import add_llm_flags, llm_from_args
 from constitution.cli.label import LABELING
 from constitution.labeling.config import LabelConfig
 
+DEFAULT_OUT = "runs/diff"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("diff", help="what an edit of the constitution changed: its labels (and rewards) before and after", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("old", help="the old version: principles folder or file, or REV:PATH in git (e.g. HEAD~1:principles)")
     p.add_argument("new", help="the new version, in the same forms")
     p.add_argument("--pairs", required=True, help="pairs to label: JSONL/Parquet/CSV/datasets folder or hub id")
-    p.add_argument("--out", default="diff", help="output folder (default: ./diff)")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: ./{DEFAULT_OUT}, beside `run`'s folders)")
     p.add_argument("--cache", default=None, help="judgment cache (default OUT/judgments.sqlite)")
     p.add_argument("--limit", type=int, default=None, help="only the first N pairs")
     p.add_argument("--top", type=int, default=10, help="pairs (and responses) that moved most to show (default 10)")

@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="INPUT", help="JSONL/JSON/CSV/Parquet with 'prompt' (+ 'response'), or .txt prompts")
     p.add_argument("--out", required=True, help="output folder")
     add_constitution_flag(p)
+    p.add_argument("--limit", type=int, default=None, help="revise only the first N inputs")
     p.add_argument("--cache", default=None, help="generation cache (default OUT/generations.sqlite)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_fields(p.add_argument_group("revision"), ReviseConfig, SETTINGS)
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     settings = given(args, SETTINGS)
     policy = llm_from_args(args, "policy", **({"seed": settings["seed"]} if "seed" in settings else {}))
     config = build(ReviseConfig, {**settings, "policy": policy}, "revise")
-    items = load_inputs(args.input)  # bad input stops here, before the policy loads
+    items = load_inputs(args.input, limit=args.limit)  # bad input stops here, before the policy loads
     out = Path(args.out)
     llm = make_llm(config.policy)
     try:

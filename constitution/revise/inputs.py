@@ -48,14 +48,18 @@ def _row_input(row: dict, where: str, index: int) -> ChainInput:
     return ChainInput(id=item_id, conversation=messages, response=None, where=where)
 
 
-def load_inputs(source: str | Path) -> list[ChainInput]:
-    """Every chain's start, in file order; bad rows raise InputError naming ``file:line``."""
+def load_inputs(source: str | Path, *, limit: int | None = None) -> list[ChainInput]:
+    """Every chain's start (the first ``limit``), in file order; bad rows raise InputError naming ``file:line``."""
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be at least 1, got {limit}")
     path = Path(source)
     if path.suffix.lower() == ".txt":
-        return [ChainInput(id=p.id, conversation=p.messages, response=None, where=str(path)) for p in load_prompts(path)]
+        return [ChainInput(id=p.id, conversation=p.messages, response=None, where=str(path)) for p in load_prompts(path)][:limit]
     items: list[ChainInput] = []
     first: dict[str, str] = {}
     for index, (where, row) in enumerate(iter_rows(path)):
+        if limit is not None and len(items) >= limit:
+            break
         item = _row_input(row, where, index)
         if item.id in first:
             raise InputError(f"id {item.id!r} appears twice (first at {first[item.id]})", where=where)

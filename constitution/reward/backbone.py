@@ -3,7 +3,11 @@ pooling where it applies, frozen parts, dropout off, LoRA adapters."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -40,6 +44,40 @@ def check_max_length(base_model: str, max_length: int, flag: str = "--max-length
         raise InputError(f"{flag} {max_length} is more than the {limit} positions of the backbone {base_model} (its config's position limit)")
 
 
+_HEAD_MODULES = frozenset({"classifier", "score", "pre_classifier"})
+"""Where transformers' sequence-classification models keep the head that a backbone checkpoint does not have."""
+
+
+def _without_load_report(load: Callable[[], Any]) -> Any:
+    """``load()`` with transformers' load report held back: its table calls a freshly initialised head MISSING,
+    which reads like a failure (:func:`_say_new_weights` says what it means instead)."""
+    logger = logging.getLogger("transformers.modeling_utils")  # a filter, not a level: its level gates other checks
+    hold_back = _LoadReportFilter()
+    logger.addFilter(hold_back)
+    try:
+        return load()
+    finally:
+        logger.removeFilter(hold_back)
+
+
+class _LoadReportFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in str(record.msg)
+
+
+def _say_new_weights(missing: Sequence[str]) -> None:
+    """One line for the new head; a warning for any other weight the checkpoint lacked (main process only)."""
+    if os.environ.get("RANK", "0") != "0":
+        return
+    head = sorted(k for k in missing if k.split(".")[0] in _HEAD_MODULES)
+    other = sorted(k for k in missing if k.split(".")[0] not in _HEAD_MODULES)
+    if head:
+        print(f"new reward head initialised ({', '.join(head)})", file=sys.stderr)
+    if other:
+        listed = ", ".join(other[:5]) + (", ..." if len(other) > 5 else "")
+        print(f"warning: {len(other)} backbone weight(s) not in its checkpoint, initialised at random: {listed}", file=sys.stderr)
+
+
 def load_backbone(config: RewardTrainingConfig, heads: Sequence[str] = ()):
     """(model, tokenizer, input kind, pooling used) for a backbone with a fresh scalar head, or with one head per
     entry of ``heads`` (named in the config's ``id2label``)."""
@@ -49,7 +87,10 @@ def load_backbone(config: RewardTrainingConfig, heads: Sequence[str] = ()):
     folder = resolve_model(config.base_model)
     tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(folder), config.max_length)
     labels = {"id2label": dict(enumerate(heads)), "label2id": {h: i for i, h in enumerate(heads)}} if heads else {"num_labels": 1}
-    model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32, **labels)
+    model, info = _without_load_report(
+        lambda: AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32, output_loading_info=True, **labels)
+    )
+    _say_new_weights(info["missing_keys"])
     model.config.pad_token_id = tokenizer.pad_token_id
     pooling = config.pooling
     if pooling == "auto":
