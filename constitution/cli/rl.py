@@ -10,6 +10,8 @@ proxy reward, KL and length go to OUT/monitor.jsonl and the trainer's loggers, w
 is below --monitor-threshold at --monitor-confidence (on at least --monitor-min-decisive decisive pairs). --refresh fine-tunes the reward model on those pairs (plus --refresh-replay-data) on the alarm
 or every --refresh-every steps, and swaps it into the running reward. Writes OUT/log.jsonl and OUT/result.json.
 A rerun into the same OUT replaces monitor.jsonl, log.jsonl and result.json (the gold judgments stay cached).
+Under a multi-process launcher (WORLD_SIZE > 1) only rank 0 runs the gold checks; --refresh, --monitor-stop-on-alarm
+and --monitor-win-rate-prompts need one process and are refused (exit 2).
 Needs TRL (`pip install -e '.[bench]'`).
 """
 

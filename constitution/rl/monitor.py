@@ -25,6 +25,11 @@ flushed as the check ends. The monitor starts that file empty: a rerun into the 
 it replaces ``log.jsonl`` and ``result.json``. A :class:`~constitution.rl.refresh.Refresher` given to the monitor
 fine-tunes the reward model on the gold-labelled pairs on the alarm or every M steps and swaps it into the reward
 function.
+
+Under a multi-process launcher (``WORLD_SIZE`` > 1) only the main process (rank 0) checks, on its share of each
+batch, and writes the records; the other ranks' monitors pass the rewards through and never ask the gold judge. What
+would need the ranks to agree is refused with an InputError: a refresh (each rank scores with its own copy of the
+reward model), ``stop_on_alarm`` (one rank would stop alone) and the win-rate probe (a generation on one rank).
 """
 
 from __future__ import annotations
@@ -40,11 +45,13 @@ from pydantic import BaseModel, ConfigDict
 
 from constitution.data import Pair, as_messages
 from constitution.data.records import FeedbackRecord
+from constitution.errors import InputError
 from constitution.labeling import Labeler, label_pairs
 from constitution.llm.base import FeedbackError
 from constitution.rl.alarm import alarm as alarm_on
 from constitution.rl.alarm import upper_bound
 from constitution.rl.config import MonitorConfig
+from constitution.rl.ranks import Ranks, launch_ranks
 from constitution.rl.reward import completion_text
 
 log = logging.getLogger(__name__)
@@ -106,6 +113,18 @@ def agreement(proxy: Sequence[tuple[float, float]], gold_p_a: Sequence[float], m
     return (sum(scores) / len(scores) if scores else None), len(scores)
 
 
+def _refuse_multi_process(config: MonitorConfig, refresher: Refreshes | None, ranks: Ranks) -> None:
+    """InputError for what several training processes cannot do with one monitor each (see the module docstring)."""
+    asked = [name for name, on in (("refresh", refresher is not None), ("stop_on_alarm", config.stop_on_alarm),
+             ("win_rate_prompts", config.win_rate_prompts > 0)) if on]  # fmt: skip
+    if asked:
+        raise InputError(
+            f"the gold monitor's {', '.join(asked)} needs one training process, and the launcher started "
+            f"{ranks.world_size} (WORLD_SIZE): each would refresh, stop or generate alone. Run with one process, or "
+            "monitor without them (only rank 0 checks)"
+        )
+
+
 class GoldMonitor:
     """Wraps ``reward`` (same TRL signature and name); see the module docstring."""
 
@@ -121,7 +140,10 @@ class GoldMonitor:
         self.reward = reward
         self.labeler = labeler
         self.config = config or MonitorConfig()
-        self.jsonl = Path(jsonl) if jsonl else None
+        self.ranks = launch_ranks()
+        if self.ranks.world_size > 1:
+            _refuse_multi_process(self.config, refresher, self.ranks)
+        self.jsonl = Path(jsonl) if jsonl and self.ranks.main else None
         if self.jsonl is not None:  # this run's records only
             self.jsonl.parent.mkdir(parents=True, exist_ok=True)
             self.jsonl.write_text("", encoding="utf-8")
@@ -147,7 +169,7 @@ class GoldMonitor:
         state = kw.get("trainer_state")
         self.calls += 1
         step = int(state.global_step) + 1 if state is not None else self.calls  # the step this batch trains
-        if step >= self._next_check:
+        if self.ranks.main and step >= self._next_check:
             self._next_check = step + self.config.every
             try:
                 self.check(step, prompts, completions, rewards, completion_ids=kw.get("completion_ids"), log_metric=kw.get("log_metric"))
