@@ -72,3 +72,13 @@ def test_a_missing_config_file_is_exit_2_from_the_real_command(tmp_path: Path):
                            "--config", str(missing)], capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 2
     assert f"error: {missing}: no such file or folder" in done.stderr
+
+
+def test_a_jury_that_needs_every_judge_refuses_a_missing_one_before_any_judge_runs(tmp_path: Path, capsys, no_hub):
+    """Was: the other judges labelled everything first, then the jury had no quorum (exit 1)."""
+    out = tmp_path / "out"
+    argv = ["label", str(_pairs(tmp_path)), "--out", str(out), "--backend", "hf", "--no-progress",
+            "--judge", f"{JUDGE_ALIAS},name=good", "--judge", "smollm2-135m-instrct,name=typo"]  # fmt: skip
+    assert main(argv) == 2
+    assert f"did you mean {JUDGE_ALIAS}?" in capsys.readouterr().err
+    assert not (out / "judges" / "good").exists()
