@@ -45,6 +45,7 @@ class ClientConfig(BaseModel):
 
     base_url: str = Field("http://127.0.0.1:8000", description="the service's address")
     api_key: str | None = Field(None, description="sent as Authorization: Bearer KEY")
+    admin_key: str | None = Field(None, description="sent instead of the API key on /reload")
     timeout_s: float = Field(60.0, gt=0, description="per attempt: longest wait for a response")
     connect_timeout_s: float = Field(5.0, gt=0, description="per attempt: longest wait to connect")
     max_retries: int = Field(8, ge=0, description="retries after the first attempt (503, 502, 504, connection errors)")
@@ -103,6 +104,7 @@ class Call:
     body: dict[str, Any]
     answer: type[BaseModel]
     per_item: tuple[str, ...] = ()
+    admin: bool = False  # sent with the admin key
 
     @property
     def size(self) -> int:
@@ -172,7 +174,7 @@ def get_reward_call(query: Sequence[str], prompts: Sequence[str] | None = None) 
 
 def reload_call(model: str | None = None, constitution: str | None = None, training_weights: bool = False) -> Call:
     """``/reload``: swap in a model folder and/or a re-read constitution."""
-    return Call("/reload", {"model": model, "constitution": constitution, "training_weights": training_weights}, Reloaded)
+    return Call("/reload", {"model": model, "constitution": constitution, "training_weights": training_weights}, Reloaded, admin=True)
 
 
 class _Policy:
@@ -201,8 +203,9 @@ class _Policy:
         mid = call.size // 2
         return [(call.part(0, mid), f"{key}/0"), (call.part(mid, call.size), f"{key}/{mid}")]
 
-    def headers(self, key: str) -> dict[str, str]:
-        auth = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
+    def headers(self, key: str, admin: bool = False) -> dict[str, str]:
+        secret = self.config.admin_key if admin else self.config.api_key
+        auth = {"Authorization": f"Bearer {secret}"} if secret else {}
         return {**auth, HEADER: key, "Content-Type": "application/json"}
 
     def client_args(self) -> dict[str, Any]:
@@ -255,8 +258,8 @@ class _Policy:
         raise ServiceError(text + (f" (server request id {server_id})" if server_id else ""), status=response.status_code, request_id=key)
 
 
-def _policy(base_url: str | None, api_key: str | None, config: ClientConfig | None) -> _Policy:
-    updates = {k: v for k, v in {"base_url": base_url, "api_key": api_key}.items() if v is not None}
+def _policy(base_url: str | None, api_key: str | None, admin_key: str | None, config: ClientConfig | None) -> _Policy:
+    updates = {k: v for k, v in {"base_url": base_url, "api_key": api_key, "admin_key": admin_key}.items() if v is not None}
     return _Policy((config or ClientConfig()).model_copy(update=updates))
 
 
@@ -264,8 +267,10 @@ class RewardClient:
     """Synchronous client (thread-safe: httpx's pool is shared). ``call`` sends any :class:`Call`; ``score``,
     ``classify``, ``get_reward`` and ``reload`` build theirs from :func:`score_call` etc."""
 
-    def __init__(self, base_url: str | None = None, *, api_key: str | None = None, config: ClientConfig | None = None) -> None:
-        self.policy = _policy(base_url, api_key, config)
+    def __init__(
+        self, base_url: str | None = None, *, api_key: str | None = None, admin_key: str | None = None, config: ClientConfig | None = None
+    ) -> None:
+        self.policy = _policy(base_url, api_key, admin_key, config)
         self.http = httpx.Client(**self.policy.client_args())
 
     def call(self, call: Call, request_id: str | None = None) -> Any:
@@ -294,7 +299,7 @@ class RewardClient:
         content = _encode(call.body)
         for retry in itertools.count():
             try:
-                response, error = self.http.post(call.path, content=content, headers=self.policy.headers(key)), None
+                response, error = self.http.post(call.path, content=content, headers=self.policy.headers(key, call.admin)), None
             except httpx.TransportError as exc:
                 response, error = None, exc
             wait, answer = self.policy.outcome(call, key, retry, response, error)
@@ -330,8 +335,10 @@ class RewardClient:
 class AsyncRewardClient:
     """Asynchronous client: the same calls as :class:`RewardClient`, awaited."""
 
-    def __init__(self, base_url: str | None = None, *, api_key: str | None = None, config: ClientConfig | None = None) -> None:
-        self.policy = _policy(base_url, api_key, config)
+    def __init__(
+        self, base_url: str | None = None, *, api_key: str | None = None, admin_key: str | None = None, config: ClientConfig | None = None
+    ) -> None:
+        self.policy = _policy(base_url, api_key, admin_key, config)
         self.http = httpx.AsyncClient(**self.policy.client_args())
 
     async def call(self, call: Call, request_id: str | None = None) -> Any:
@@ -361,7 +368,7 @@ class AsyncRewardClient:
         content = _encode(call.body)
         for retry in itertools.count():
             try:
-                response, error = await self.http.post(call.path, content=content, headers=self.policy.headers(key)), None
+                response, error = await self.http.post(call.path, content=content, headers=self.policy.headers(key, call.admin)), None
             except httpx.TransportError as exc:
                 response, error = None, exc
             wait, answer = self.policy.outcome(call, key, retry, response, error)

@@ -54,7 +54,7 @@ def test_health_needs_no_key(server):
     assert httpx.get(f"{server.base_url}/health").json()["status"] == "ok"
 
 
-def test_every_route_but_health_needs_the_key(server):
+def test_every_route_but_health_and_reload_needs_the_key(server):
     app = create_app(served(lambda items: []), ServerConfig(api_key=KEY))
     routes = [(method, route.path) for route in app.routes for method in sorted(route.methods)]
     assert {path for _, path in routes} >= {"/health", "/score", "/classify", "/get_reward", "/reload"}
@@ -64,6 +64,9 @@ def test_every_route_but_health_needs_the_key(server):
         url = f"{server.base_url}{path}"
         if path == "/health":
             assert httpx.request(method, url).status_code == 200
+            continue
+        if path == "/reload":  # the admin key's (tests/test_server_admin.py): this server has none, so it is disabled
+            assert httpx.request(method, url, headers=AUTH).status_code == 403
             continue
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"X-API-Key": "wrong"}, {"Authorization": KEY}):
             r = httpx.request(method, url, headers=headers)

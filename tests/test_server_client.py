@@ -92,14 +92,14 @@ def test_parts_answered_by_two_model_versions_are_scored_again_by_one():
     def score(items: list[str]) -> list[float]:
         calls.append(list(items))
         if len(calls) == 2:
-            assert httpx.post(f"{base[0]}/reload", json={}, timeout=30).status_code == 200
+            assert httpx.post(f"{base[0]}/reload", json={}, headers={"X-API-Key": "admin"}, timeout=30).status_code == 200
         return [float(len(t)) for t in items]
 
     def loader(request, current, version):
         return served(lambda items: [v + 100 for v in score(items)], version=version)
 
     calls: list[list[str]] = []
-    app = create_app(served(score), ServerConfig(max_items=4, max_queue_items=4), loader=loader)
+    app = create_app(served(score), ServerConfig(admin_key="admin", max_items=4, max_queue_items=4), loader=loader)
     texts = [f"t{i}" + "!" * i for i in range(10)]
     with LocalServer(app) as server, RewardClient(server.base_url) as client:
         base.append(server.base_url)

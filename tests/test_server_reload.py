@@ -24,8 +24,8 @@ from tests.reward.principle_data import write_constitution
 
 pytestmark = pytest.mark.reliability
 
-KEY = "reload-key"
-AUTH = {"Authorization": f"Bearer {KEY}"}
+KEY, ADMIN_KEY = "reload-key", "admin-key"
+AUTH, ADMIN = {"Authorization": f"Bearer {KEY}"}, {"Authorization": f"Bearer {ADMIN_KEY}"}
 SHIFT = 10.0
 CLIENTS, REQUESTS = 8, 30
 
@@ -35,7 +35,7 @@ def _app(folder: Path, constitution_path: Path | None = None):
     model = RewardModel.load(folder, bf16=False, constitution=constitution)  # fp32: answers comparable to 1e-4
     served = ServedModel(model, version=1, folder=str(folder), constitution=constitution,
                          constitution_path=str(constitution_path) if constitution_path else None)  # fmt: skip
-    return create_app(served, ServerConfig(api_key=KEY, max_batch=16), loader=load_served)
+    return create_app(served, ServerConfig(api_key=KEY, admin_key=ADMIN_KEY, max_batch=16), loader=load_served)
 
 
 async def _load(base_url: str, reload_after: int, reload_body: dict) -> tuple[list[tuple[str, float, float, httpx.Response]], dict]:
@@ -56,7 +56,7 @@ async def _load(base_url: str, reload_after: int, reload_body: dict) -> tuple[li
             while len(done) < reload_after:
                 await asyncio.sleep(0.005)
             reload["sent"] = time.monotonic()
-            reload["response"] = await client.post("/reload", json=reload_body)
+            reload["response"] = await client.post("/reload", json=reload_body, headers=ADMIN)
             reload["answered"] = time.monotonic()
 
         await asyncio.gather(reloader(), *(one(c) for c in range(CLIENTS)))
@@ -68,12 +68,12 @@ def test_a_reload_under_load_drops_nothing_and_every_answer_names_its_version(re
     new = shifted_folder(reward_folder, tmp_path / "v2", SHIFT)
     app = _app(reward_folder)
     with LocalServer(app) as server:
-        assert httpx.post(f"{server.base_url}/reload", json={"model": str(new)}).status_code == 401  # the key guards it
+        assert httpx.post(f"{server.base_url}/reload", json={"model": str(new)}, headers=AUTH).status_code == 401  # the admin key guards it
         done, reload = asyncio.run(_load(server.base_url, CLIENTS * REQUESTS // 3, {"model": str(new)}))
         health = httpx.get(f"{server.base_url}/health").json()
     assert reload["response"].status_code == 200, reload["response"].text
     assert reload["response"].json() | {"model": ""} == {"version": 2, "previous_version": 1, "model": "", "constitution_hash": None}
-    assert (health["version"], health["model"]) == (2, str(new))
+    assert health["version"] == 2
 
     assert len(done) == CLIENTS * REQUESTS and all(r.status_code == 200 for *_, r in done), "a request was dropped"
     old = RewardModel.load(reward_folder, bf16=False)
@@ -98,7 +98,7 @@ def test_a_weight_edit_reaches_the_running_service(tmp_path):
     principles = write_constitution(tmp_path / "principles", {"polite": 1.0, "cites": 1.0, "concise": 1.0})
     texts = ["\n\nHuman: hi\n\nAssistant: Thank you! Hello.", "\n\nHuman: hi\n\nAssistant: Whatever. Source: x.org"]
     with LocalServer(_app(folder, principles)) as server:
-        post = lambda path, body: httpx.post(f"{server.base_url}{path}", json=body, headers=AUTH, timeout=120)  # noqa: E731
+        post = lambda path, body: httpx.post(f"{server.base_url}{path}", json=body, headers=ADMIN if path == "/reload" else AUTH, timeout=120)  # noqa: E731
         before = post("/score", {"texts": texts}).json()
         write_constitution(principles, {"polite": 3.0, "cites": 1.0, "concise": 0.0})  # the edit, on disk
         reloaded = post("/reload", {}).json()
@@ -131,9 +131,9 @@ def test_a_reload_retried_by_the_client_loads_once_and_answers_its_first_answer(
         return load_served(request, current, version)
 
     model = RewardModel.load(reward_folder, bf16=False)
-    app = create_app(ServedModel(model, version=1, folder=str(reward_folder)), ServerConfig(api_key=KEY), loader=slow_loader)
+    app = create_app(ServedModel(model, version=1, folder=str(reward_folder)), ServerConfig(api_key=KEY, admin_key=ADMIN_KEY), loader=slow_loader)
     patient = ClientConfig(timeout_s=0.2, max_retries=100, backoff_s=0.05, max_backoff_s=0.2)
-    with LocalServer(app) as server, RewardClient(server.base_url, api_key=KEY, config=patient) as client:
+    with LocalServer(app) as server, RewardClient(server.base_url, api_key=KEY, admin_key=ADMIN_KEY, config=patient) as client:
         answer = client.reload(str(new))
         health = client.health()
     assert client.policy.retries > 0, "the first attempt was expected to time out"

@@ -25,8 +25,8 @@ from constitution.serve.served_process import ServedProcessModel
 from tests.helpers.local_server import LocalServer
 from tests.helpers.reward_folders import process_folder
 
-KEY = "steps-key"
-AUTH = {"Authorization": f"Bearer {KEY}"}
+KEY, ADMIN_KEY = "steps-key", "steps-admin-key"
+AUTH, ADMIN = {"Authorization": f"Bearer {KEY}"}, {"Authorization": f"Bearer {ADMIN_KEY}"}
 PROMPTS = ["Start at 3, then add 2, then double it.", "Start at 10 and subtract 4."]
 TRACES = [["3 + 2 = 5", "5 * 2 = 10", "So the answer is 10."], ["10 - 4 = 6", "I guess it is about 7"]]
 
@@ -45,7 +45,7 @@ def _model(folder: Path) -> ProcessRewardModel:
 
 def _app(model: ProcessRewardModel, folder: Path, **config):
     served = ServedProcessModel(model, version=1, folder=str(folder), batch_size=4)
-    return create_app(served, ServerConfig(api_key=KEY, **config), loader=load_served_process)
+    return create_app(served, ServerConfig(api_key=KEY, admin_key=ADMIN_KEY, **config), loader=load_served_process)
 
 
 def test_score_steps_gives_the_librarys_step_scores_behind_the_same_guards(folders):
@@ -96,12 +96,12 @@ def test_reload_swaps_process_models_only_and_an_outcome_service_refuses_steps(f
         request = {"prompts": PROMPTS, "traces": TRACES}
         before = client.post("/score_steps", json=request).json()
         refused = [
-            client.post("/reload", json={"model": str(reward_folder)}),
-            client.post("/reload", json={"training_weights": True}),
+            client.post("/reload", json={"model": str(reward_folder)}, headers=ADMIN),
+            client.post("/reload", json={"training_weights": True}, headers=ADMIN),
         ]
-        reloaded = client.post("/reload", json={"model": str(second)}).json()
+        reloaded = client.post("/reload", json={"model": str(second)}, headers=ADMIN).json()
         after = client.post("/score_steps", json=request).json()
-        again = client.post("/reload", json={}).json()  # the served folder read again from disk
+        again = client.post("/reload", json={}, headers=ADMIN).json()  # the served folder read again from disk
     assert [r.status_code for r in refused] == [422, 422] and "still serving version 1" in refused[0].json()["error"]
     assert reloaded == {"version": 2, "model": str(second), "constitution_hash": None, "previous_version": 1}
     want = _model(second).step_scores([(p, t) for p, t in zip(PROMPTS, TRACES)])
@@ -111,9 +111,9 @@ def test_reload_swaps_process_models_only_and_an_outcome_service_refuses_steps(f
 
     outcome, loader = load_first(str(reward_folder), ServerConfig(), None)
     assert isinstance(outcome, ServedModel) and loader is load_served
-    with LocalServer(create_app(outcome, ServerConfig(), loader=load_served)) as server:
+    with LocalServer(create_app(outcome, ServerConfig(admin_key=ADMIN_KEY), loader=load_served)) as server:
         steps = httpx.post(f"{server.base_url}/score_steps", json=request, timeout=60)
-        swap = httpx.post(f"{server.base_url}/reload", json={"model": str(first)}, timeout=60)
+        swap = httpx.post(f"{server.base_url}/reload", json={"model": str(first)}, headers=ADMIN, timeout=60)
     assert steps.status_code == 422 and "process reward model" in steps.json()["error"]
     assert swap.status_code == 422 and "process reward model" in swap.json()["error"]
     with pytest.raises(InputError, match="no principle heads|has none"):  # `serve PRM_DIR --constitution PATH`: exit 2

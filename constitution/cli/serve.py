@@ -1,8 +1,9 @@
 """``constitution serve MODEL``: the HTTP reward service (/score, /classify, /get_reward, /score_steps, /health, /reload).
 
-Binds 127.0.0.1 unless --host says otherwise. The API key may also come from $CONSTITUTION_API_KEY (keeps it out of
-the process list). A per-principle model is served with its heads weighted by --constitution (default: its training
-weights); ``/score`` with ``"explain": true`` returns each principle's contribution. A process reward model folder
+Binds 127.0.0.1 unless --host says otherwise. The API key may also come from $CONSTITUTION_API_KEY, and the admin key
+(for /reload; without one /reload is disabled) from $CONSTITUTION_ADMIN_KEY: that keeps them out of the process list.
+A per-principle model is served with its heads weighted by --constitution (default: its training weights);
+``/score`` with ``"explain": true`` returns each principle's contribution. A process reward model folder
 (``train --kind process``) is served with ``/score_steps`` (per-step scores and each trace's aggregate); its ``/score``
 and ``/get_reward`` answer the aggregate. ``--engine ray --replicas N`` serves the same routes from N Ray Serve
 replicas (``@serve.batch`` batching; needs the ``ray`` extra; ``/reload`` is 501 there: redeploy instead)."""
@@ -15,7 +16,7 @@ import os
 from constitution.cli._flags import add_fields, build, given
 from constitution.cli._heads_flag import add_heads_constitution_flag, heads_constitution
 from constitution.cli._llm_flags import API_KEY_ENV
-from constitution.serve.config import ServerConfig
+from constitution.serve.config import ADMIN_KEY_ENV, ServerConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from constitution.serve.main import serve
 
     values = given(args, ServerConfig.model_fields)
-    if values.get("api_key") is None and os.environ.get(API_KEY_ENV):
-        values["api_key"] = os.environ[API_KEY_ENV]
+    for field, env in (("api_key", API_KEY_ENV), ("admin_key", ADMIN_KEY_ENV)):
+        if values.get(field) is None and os.environ.get(env):
+            values[field] = os.environ[env]
     config = build(ServerConfig, values, "serve")
     constitution = heads_constitution(args.constitution)
     if config.engine == "ray":

@@ -3,7 +3,7 @@
 Modules: ``config`` (limits, light: the CLI builds flags from it), ``schema`` (the wire format), ``served`` (a loaded
 model under a version number, and the answers made from its scores), ``served_process`` (the same for a process
 reward model), ``slot`` (the served model and ``/reload``),
-``batcher`` (the one bounded queue and worker), ``auth`` (API key and body-size guard), ``idempotency`` (answers by
+``batcher`` (the one bounded queue and worker), ``auth`` (API and admin keys, body-size guard), ``idempotency`` (answers by
 ``Idempotency-Key``), ``routes`` (one router per concern: add new routes there), ``app`` (assembly, error handling),
 ``main`` (loading a model and running uvicorn), ``ray_engine`` (the same app on Ray Serve replicas, ``@serve.batch``
 in place of the batcher).
@@ -28,9 +28,10 @@ together are scored in one length-sorted batch on a worker thread; a batch that 
 request, so one bad request cannot fail the others. At most ``max_queue_items`` items wait for a batch; beyond that a
 request gets 503 with ``Retry-After``. A request sent again with the same ``Idempotency-Key`` gets the first answer.
 
-Binds 127.0.0.1 by default. With an API key, every path but /health needs ``Authorization: Bearer KEY`` (or
-``X-API-Key``), checked before routing (unknown paths get 401 too), and the interactive docs and OpenAPI schema
-are not served. Bodies over ``max_body_bytes`` get 413, more than ``max_items`` items 413, malformed JSON 400, a
-wrong shape or type 422; every error body is ``{"error": message}``. A failure while scoring is a 500 that names a
-request id and nothing else; the exception and its traceback are logged under that id.
+Binds 127.0.0.1 by default. With an API key, every path but /health and /reload needs ``Authorization: Bearer KEY``
+(or ``X-API-Key``), checked before routing (unknown paths get 401 too), and the interactive docs and OpenAPI schema
+are not served. ``/reload`` needs the admin key instead (sent the same way), and is disabled (403) without one.
+``/health`` names no folder. Bodies over ``max_body_bytes`` get 413, more than ``max_items`` items 413, malformed
+JSON 400, a wrong shape or type 422; every error body is ``{"error": message}``. A failure while scoring is a 500
+that names a request id and nothing else; the exception and its traceback are logged under that id.
 """

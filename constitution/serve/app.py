@@ -74,7 +74,7 @@ def create_app(served: Served, config: ServerConfig, *, loader: Loader | None = 
     app = FastAPI(title="constitution reward service", lifespan=lifespan, **docs)
     app.state.service = service
     app.state.batcher = batcher
-    app.add_middleware(Guard, api_key=config.api_key, max_body_bytes=config.max_body_bytes)
+    app.add_middleware(Guard, api_key=config.api_key, admin_key=config.admin_key, max_body_bytes=config.max_body_bytes)
     _handle_errors(app)
     app.include_router(admin_router(service))
     app.include_router(scoring_router(service))

@@ -1,4 +1,5 @@
-"""The guard in front of every route: the API key (all paths but /health), then the request-body size bound."""
+"""The guard in front of every route: the admin key on /reload (no admin key configured: /reload is disabled), the
+API key on every other path but /health, then the request-body size bound."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import hmac
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message as AsgiMessage, Receive, Scope, Send
+
+from constitution.serve.config import ADMIN_KEY_ENV
+
+ADMIN_PATH = "/reload"
+OPEN_PATH = "/health"
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -41,31 +47,46 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-class Guard:
-    """ASGI middleware in front of everything: the API key on every path but /health, then the body-size bound
-    (from Content-Length, or counted while buffering a body sent without one)."""
+def _holds(headers: Headers, key: str | None) -> bool:
+    """Whether the request carries ``key`` (``Authorization: Bearer KEY`` or ``X-API-Key: KEY``); no key: yes."""
+    if not key:
+        return True
+    header = headers.get("authorization", "")
+    given = header[7:] if header.lower().startswith("bearer ") else headers.get("x-api-key", "")
+    return hmac.compare_digest(given.encode(), key.encode())
 
-    def __init__(self, app: ASGIApp, api_key: str | None, max_body_bytes: int) -> None:
+
+class Guard:
+    """ASGI middleware in front of everything: the admin key on /reload, the API key on every other path but
+    /health, then the body-size bound (from Content-Length, or counted while buffering a body sent without one)."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None, admin_key: str | None, max_body_bytes: int) -> None:
         self.app = app
         self.api_key = api_key
+        self.admin_key = admin_key
         self.max_body_bytes = max_body_bytes
         self.unauthorized = error(401, "missing or wrong API key")
+        self.not_admin = error(401, f"missing or wrong admin key ({ADMIN_PATH} takes the admin key, not the API key)")
+        self.reload_disabled = error(
+            403, f"{ADMIN_PATH} is disabled: start the server with --admin-key (or ${ADMIN_KEY_ENV}) to enable it"
+        )
         self.too_large = error(413, f"request body over {max_body_bytes} bytes")
 
-    def _authorized(self, headers: Headers) -> bool:
-        if not self.api_key:
-            return True
-        header = headers.get("authorization", "")
-        given = header[7:] if header.lower().startswith("bearer ") else headers.get("x-api-key", "")
-        return hmac.compare_digest(given.encode(), self.api_key.encode())
+    def _refusal(self, path: str, headers: Headers) -> JSONResponse | None:
+        if path == ADMIN_PATH:
+            if not self.admin_key:
+                return self.reload_disabled
+            return None if _holds(headers, self.admin_key) else self.not_admin
+        return None if path == OPEN_PATH or _holds(headers, self.api_key) else self.unauthorized
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if scope["path"] != "/health" and not self._authorized(headers):
-            await self.unauthorized(scope, receive, send)
+        refusal = self._refusal(scope["path"], headers)
+        if refusal is not None:
+            await refusal(scope, receive, send)
             return
         length = headers.get("content-length")
         if length is None:

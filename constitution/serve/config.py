@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+ADMIN_KEY_ENV = "CONSTITUTION_ADMIN_KEY"
+
 
 class ServerConfig(BaseModel):
     """Service limits and batching."""
@@ -15,7 +17,10 @@ class ServerConfig(BaseModel):
 
     host: str = Field("127.0.0.1", description="bind address (127.0.0.1: this machine only)")
     port: int = Field(8000, description="TCP port")
-    api_key: str | None = Field(None, description="require this key on every route but /health (also $CONSTITUTION_API_KEY)")
+    api_key: str | None = Field(None, description="require this key on every route but /health and /reload (also $CONSTITUTION_API_KEY)")
+    admin_key: str | None = Field(
+        None, description=f"require this key on /reload (also ${ADMIN_KEY_ENV}); without it /reload is disabled (403)"
+    )
     max_body_bytes: int = Field(1 << 20, ge=1024, description="larger request bodies are refused with 413")
     max_items: int = Field(256, ge=1, description="more items in one request are refused with 413")
     max_batch: int = Field(64, ge=1, description="items scored together in one forward pass at most")
@@ -35,6 +40,8 @@ class ServerConfig(BaseModel):
     def _consistent(self) -> ServerConfig:
         if self.max_queue_items < self.max_items:
             raise ValueError(f"max_queue_items ({self.max_queue_items}) must be at least max_items ({self.max_items})")
+        if self.admin_key is not None and self.admin_key == self.api_key:
+            raise ValueError("the admin key must differ from the API key (every scoring client holds the API key)")
         if self.engine == "local" and self.replicas != 1:
             raise ValueError("replicas need engine 'ray' (--engine ray)")
         return self

@@ -186,15 +186,15 @@ def steps_router(service: Service) -> APIRouter:
 
 
 def admin_router(service: Service) -> APIRouter:
-    """``/health`` (no key needed) and ``/reload`` (the API key, like every other route; a reload sent again with
-    the same ``Idempotency-Key`` gets the first one's answer and loads nothing)."""
+    """``/health`` (no key needed; it names no folder) and ``/reload`` (the admin key; a reload sent again with the
+    same ``Idempotency-Key`` gets the first one's answer and loads nothing)."""
     router = APIRouter()
 
     @router.get("/health")
     async def health() -> Health:
         batcher = service.batcher
         return Health(
-            **service.slot.current.identity.model_dump(),
+            **service.slot.current.identity.model_dump(include=set(Health.model_fields)),
             batches=batcher.batches,
             items_scored=batcher.items_scored,
             queued_items=batcher.queued_items,

@@ -160,10 +160,13 @@ class Limits(BaseModel):
     max_body_bytes: int
 
 
-class Health(ServedBy):
-    """Liveness, the model served, how much it has scored, and the request limits."""
+class Health(BaseModel):
+    """Liveness, the version served (not its folder: /health needs no key), how much it has scored, and the
+    request limits."""
 
     status: Literal["ok"] = "ok"
+    version: int
+    constitution_hash: str | None = None
     limits: Limits
     batches: int
     items_scored: int

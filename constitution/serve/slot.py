@@ -1,6 +1,6 @@
 """The model slot: the served model, and the one mechanism that replaces it without a restart.
 
-``POST /reload`` (behind the same API key as every route) asks the slot for a new :class:`ServedModel`: the loader
+``POST /reload`` (behind the admin key; disabled without one) asks the slot for a new :class:`ServedModel`: the loader
 builds it completely on a worker thread (a new model folder read from disk, and/or a re-read constitution weighing
 the heads) while the old one keeps scoring; then the slot's reference is swapped on the event loop. The batcher reads
 the reference once per batch, so every batch is scored by exactly one fully loaded model, and the batches that start
