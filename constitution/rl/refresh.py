@@ -30,7 +30,7 @@ from constitution.data.records import FeedbackRecord
 from constitution.errors import InputError
 from constitution.principles import Constitution, ResolvedPrinciple
 from constitution.reward import RewardModel, RewardTrainingConfig
-from constitution.reward.head_kinds import HeadKind, head_kind, kind_of, register_kind
+from constitution.reward.head_kinds import KINDS, HeadKind, head_kind, kind_of, register_kind
 from constitution.reward.principle_pairs import require_principle_pairs
 from constitution.reward.training import train
 from constitution.rl.config import RefreshConfig
@@ -95,7 +95,10 @@ class Refresher:
     def training_config(self, model: RewardModel) -> RewardTrainingConfig:
         """The model's own training settings, warm-started from its folder, with the refresh's schedule."""
         meta = model.metadata
-        kind = SAVED_HEADS.name if meta.heads else kind_of(meta.heads)
+        trained = meta.training_config.get("heads")  # the kind it was trained as: a registered kind survives
+        if trained not in KINDS:  # no training config, or a kind not registered here: the kind its heads show
+            trained = kind_of(meta.heads)
+        kind = SAVED_HEADS.name if trained == "per_principle" else trained
         overrides = {
             "base_model": str(self.folder), "pooling": "native", "max_length": meta.max_length,
             "heads": kind, "weight_decay": 0.0, "epochs": self.config.epochs,
