@@ -51,10 +51,10 @@ def test_revise_takes_a_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_libraries_keep_to_errors_unless_verbose():
-    env: dict[str, str] = {"HF_HUB_DISABLE_PROGRESS_BARS": "0"}  # the user's own setting is kept
+    env: dict[str, str] = {"HF_DATASETS_DISABLE_PROGRESS_BARS": "0"}  # the user's own setting is kept
     applied = quiet_libraries(False, env)
-    assert env["VLLM_LOGGING_LEVEL"] == "ERROR" and env["HF_HUB_DISABLE_PROGRESS_BARS"] == "0"
-    assert "HF_HUB_DISABLE_PROGRESS_BARS" not in applied and set(applied) == set(QUIET) - {"HF_HUB_DISABLE_PROGRESS_BARS"}
+    assert env["VLLM_LOGGING_LEVEL"] == "ERROR" and env["HF_DATASETS_DISABLE_PROGRESS_BARS"] == "0"
+    assert "HF_DATASETS_DISABLE_PROGRESS_BARS" not in applied and set(applied) == set(QUIET) - {"HF_DATASETS_DISABLE_PROGRESS_BARS"}
     assert quiet_libraries(True, verbose_env := {}) == {} and verbose_env == {}
     commands = build_parser()._subparsers._group_actions[0].choices
     assert all("--verbose" in command._option_string_actions for command in commands.values())
