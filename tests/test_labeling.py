@@ -7,6 +7,7 @@ bias) makes the expected numbers exact; tests/llm and tests/cli run the same cod
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -275,3 +276,22 @@ def test_a_failed_rationale_fails_only_its_pair(folder: Path, tmp_path: Path, ju
     assert [r.id for r in sink.in_order()] == ["0", "2"] and summary.pairs == 2 and summary.pairs_failed == 1
     assert list(sink.failed_ids) == ["1"] and "no rationale" in sink.failed_ids["1"] and "injected" in sink.failed_ids["1"]
     assert JudgmentCache(tmp_path / "c.sqlite").count() == 8  # the other pairs' judgments; nothing made up for pair 1
+
+
+def test_a_jury_labels_identical_responses_without_a_vote(tmp_path: Path, reward_folder: Path):
+    """Two real reward-model judges: the identical pair is written at 0.5, counted once, and left out of the
+    agreement figures (it is no vote)."""
+    from constitution.labeling.jury.config import JudgeSpec
+    from constitution.labeling.run import label_dataset
+    from constitution.llm.config import llm_config
+
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [("0", "a kind reply", "a short reply"), ("1", "Same answer.", "Same answer."), ("2", "yes", "no")]
+    pairs.write_text("".join(f'{{"id": "{i}", "prompt": "q {i}", "response_a": "{a}", "response_b": "{b}"}}\n' for i, a, b in rows))
+    judges = [JudgeSpec(llm=llm_config(backend="reward", model=str(reward_folder), reward_temperature=t), name=f"t{t}") for t in (1.0, 2.0)]
+    with JudgmentCache(tmp_path / "c.sqlite") as cache:
+        summary = label_dataset(str(pairs), tmp_path / "out", load_constitution(default_principles()), judges, cache, show_progress=False)
+    assert summary.pairs_identical == 1 and summary.pairs == 2 and summary.judgments == 2 * 2 * 4 * 2
+    assert summary.pairwise[0].pairs == 2
+    labels = [json.loads(line) for line in (tmp_path / "out" / "labels.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in labels] == ["0", "1", "2"] and labels[1]["p_a"] == 0.5

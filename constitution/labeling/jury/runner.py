@@ -124,15 +124,20 @@ class Jury:
         weights = [spec.weight for spec in self.judges]
         stats = JuryStats(self.names)
         judge_down = any(s is None for s in summaries)
-        below = failed = 0
+        below = failed = identical = 0
         with LabelWriter(out) as writer:
             reader = writer.reading(PairReader(source, limit=limit))
             for index, pair in enumerate(reader):
                 pair_votes = votes.pop(pair.id)
-                stats.add_votes(pair_votes)
+                tie = pair.response_a == pair.response_b  # p = 0.5 from every judge, none asked: not a vote
+                if not tie:
+                    stats.add_votes(pair_votes)
                 if pair_votes.count >= self.quorum:
                     record = _record(pair, combine(pair_votes, weights), pair_votes.truncated, self.name, self.constitution.hash)
-                    stats.add_label(record, pair_votes)
+                    if tie:
+                        identical += 1
+                    else:
+                        stats.add_label(record, pair_votes)
                     if record.truncated:
                         writer.truncated(index, pair.id)
                     writer.write(index, record)
@@ -147,7 +152,7 @@ class Jury:
                 )
             summary = stats.summary(
                 members, summaries, judge=self.name, quorum=self.quorum, below_quorum=below, failed=failed,
-                seconds=time.perf_counter() - started, constitution_hash=self.constitution.hash,
+                identical=identical, seconds=time.perf_counter() - started, constitution_hash=self.constitution.hash,
             )  # fmt: skip
             summary.rows_bad = reader.report.bad_rows
             writer.finish(summary)

@@ -97,8 +97,9 @@ class JuryStats:
                 self.with_jury[j].add(agreement_score(p, record.p_a))
 
     def summary(self, members: list[JurorReport], member_summaries: list[LabelSummary | None], *, judge: str, quorum: int,
-                below_quorum: int, failed: int, seconds: float, constitution_hash: str) -> JurySummary:  # fmt: skip
-        """The run's summary (``failed``: below-quorum pairs that some judge failed on; the rest were skipped)."""
+                below_quorum: int, failed: int, identical: int, seconds: float, constitution_hash: str) -> JurySummary:  # fmt: skip
+        """The run's summary (``failed``: below-quorum pairs that some judge failed on; the rest were skipped;
+        ``identical``: pairs with identical responses, labelled 0.5 without a vote)."""
         for member, agree in zip(members, self.with_jury):
             member.jury_agreement = agree.value
         done = [s for s in member_summaries if s is not None]
@@ -112,7 +113,7 @@ class JuryStats:
             truncated=self.truncated,
             skipped=below_quorum - failed,
             failed=failed,
-            identical=max((s.pairs_identical for s in done), default=0),  # every judge finds the same ones
+            identical=identical,
         )
         per_judge = {s.principle_id: [] for s in base.per_principle}
         for s in done:
