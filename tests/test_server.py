@@ -20,12 +20,12 @@ from fastapi.testclient import TestClient
 from benchmarks.bench_service import Server
 from constitution.serve.app import create_app
 from constitution.serve.batcher import Batcher
-from constitution.serve.config import ServerConfig
+from constitution.serve.config import ADMIN_KEY_ENV, ServerConfig
 from constitution.serve.served import ServedModel
 from tests.helpers.fake_reward import served
 from tests.helpers.local_server import wait_until
 
-KEY = "test-key-123"
+KEY, ADMIN_KEY = "test-key-123", "test-admin-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 GOOD = "\n\nHuman: hi\n\nAssistant: Hello! How can I help?"
 
@@ -34,7 +34,9 @@ pytestmark = pytest.mark.reliability  # every test here checks a guarantee of th
 
 @pytest.fixture(scope="module")
 def server(reward_folder: Path) -> Iterator[Server]:
-    with Server(reward_folder, "--max-items", "8", "--max-body-bytes", "4096", api_key=KEY) as server:
+    server = Server(reward_folder, "--max-items", "8", "--max-body-bytes", "4096", api_key=KEY)
+    server.env[ADMIN_KEY_ENV] = ADMIN_KEY
+    with server:
         yield server
 
 
@@ -54,6 +56,12 @@ def test_health_needs_no_key(server):
     assert httpx.get(f"{server.base_url}/health").json()["status"] == "ok"
 
 
+def test_serve_says_where_it_listens_and_reads_the_admin_key_from_the_environment(server):
+    assert f"listening on {server.base_url}\n" in server.output()  # issue 33 item 4
+    reload = httpx.post(f"{server.base_url}/reload", json={}, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=60)
+    assert reload.status_code == 200 and reload.json()["previous_version"] >= 1
+
+
 def test_every_route_but_health_and_reload_needs_the_key(server):
     app = create_app(served(lambda items: []), ServerConfig(api_key=KEY))
     routes = [(method, route.path) for route in app.routes for method in sorted(route.methods)]
@@ -65,8 +73,8 @@ def test_every_route_but_health_and_reload_needs_the_key(server):
         if path == "/health":
             assert httpx.request(method, url).status_code == 200
             continue
-        if path == "/reload":  # the admin key's (tests/test_server_admin.py): this server has none, so it is disabled
-            assert httpx.request(method, url, headers=AUTH).status_code == 403
+        if path == "/reload":  # the admin key's (tests/test_server_admin.py), which the API key is not
+            assert [httpx.request(method, url, headers=h).status_code for h in ({}, AUTH)] == [401, 401]
             continue
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"X-API-Key": "wrong"}, {"Authorization": KEY}):
             r = httpx.request(method, url, headers=headers)

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from constitution.serve.auth import Guard, error
@@ -32,15 +33,33 @@ def _internal_error(request: Request, exc: BaseException) -> JSONResponse:
     )
 
 
+def _expected_fields(request: Request) -> str:
+    """What the route's body takes, e.g. "/score takes `items` or `texts`, `normalize`, `explain`" (required fields
+    marked), or "" for a route without a body model."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    if not isinstance(model, type) or not issubclass(model, BaseModel):
+        return ""
+    names = [f"`{name}`" + (" (required)" if info.is_required() else "") for name, info in model.model_fields.items()]
+    return f"; {request.url.path} takes {', '.join(names)}"
+
+
+def _problem(e: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in e["loc"][1:])
+    return f"`{where}`: {e['msg']}" if where else e["msg"]
+
+
 def _handle_errors(app: FastAPI) -> None:
-    """Every error body is ``{"error": message}``: 400 malformed JSON, 422 wrong shape, 500 with a request id."""
+    """Every error body is ``{"error": message}``: 400 malformed JSON, 422 wrong shape (naming what is wrong and the
+    fields the route takes), 500 with a request id."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return error(400, "malformed JSON")
-        return JSONResponse(status_code=422, content={"error": "invalid request", "detail": [{"loc": e["loc"], "msg": e["msg"]} for e in errors]})
+        message = "invalid request: " + "; ".join(_problem(e) for e in errors) + _expected_fields(request)
+        return JSONResponse(status_code=422, content={"error": message, "detail": [{"loc": e["loc"], "msg": e["msg"]} for e in errors]})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

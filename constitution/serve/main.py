@@ -72,13 +72,26 @@ def load_first(model_path: str, config: ServerConfig, constitution: Constitution
     return served, load_served
 
 
+def announce(host: str, port: int) -> None:
+    """Say where the service listens, once it does (on stdout: the line a user or a script waits for)."""
+    print(f"listening on http://{f'[{host}]' if ':' in host else host}:{port}", flush=True)
+
+
 def serve(model_path: str, config: ServerConfig, constitution: Constitution | None = None) -> None:
     """Load a reward model (see :func:`load_first`) and serve it with uvicorn until SIGINT/SIGTERM (in-flight
-    requests finish). ``/reload`` re-reads the constitution's files, or the process model's folder."""
+    requests finish), printing "listening on http://HOST:PORT" once it listens. ``/reload`` re-reads the
+    constitution's files, or the process model's folder."""
     import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:  # noqa: ANN001 - uvicorn's signature
+            await super().startup(sockets)
+            if self.started:
+                announce(*self.servers[0].sockets[0].getsockname()[:2])
 
     # Our warnings and the id'ed 500s go to stderr with a timestamp (uvicorn configures only its own loggers).
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     served, loader = load_first(model_path, config, constitution)
     app = create_app(served, config, loader=loader)
-    uvicorn.run(app, host=config.host, port=config.port, log_level="warning", timeout_graceful_shutdown=10)
+    settings = uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", timeout_graceful_shutdown=10)
+    AnnouncingServer(settings).run()

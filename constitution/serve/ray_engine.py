@@ -13,6 +13,7 @@ bound counts the items a replica holds (waiting or being scored). ``/reload`` an
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from ray import serve
@@ -20,6 +21,7 @@ from ray import serve
 from constitution.serve.app import create_app
 from constitution.serve.batcher import QueueFull, ScoreFn
 from constitution.serve.config import ServerConfig
+from constitution.serve.main import announce
 
 
 def _items_in(requests: list[list[Any]]) -> int:
@@ -110,9 +112,13 @@ def application(model_path: str, config: ServerConfig, constitution_path: list[s
 
 
 def serve_on_ray(model_path: str, config: ServerConfig, constitution_path: list[str] | None = None) -> None:
-    """Start (or join: ``$RAY_ADDRESS``) a Ray cluster, serve the app at ``config.host:config.port`` until SIGINT."""
+    """Start (or join: ``$RAY_ADDRESS``) a Ray cluster, serve the app at ``config.host:config.port`` (printing
+    "listening on http://HOST:PORT" once the replicas run) until SIGINT."""
     import ray
 
     ray.init()
     serve.start(http_options={"host": config.host, "port": config.port})
-    serve.run(application(model_path, config, constitution_path), route_prefix="/", blocking=True)
+    serve.run(application(model_path, config, constitution_path), route_prefix="/")
+    announce(config.host, config.port)
+    while True:  # until SIGINT (KeyboardInterrupt), as serve.run(blocking=True) waits
+        time.sleep(3600)

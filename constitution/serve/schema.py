@@ -55,7 +55,9 @@ class RewardQuery(BaseModel):
 
 class ServedBy(BaseModel):
     """Which model scored a response: the service's version number (1 at start, +1 per reload), the reward model
-    folder and the hash of the constitution weighing its heads (None: its training weights, or a scalar model)."""
+    folder and the hash of the constitution its rewards follow: the one weighing a per-principle model's heads, else
+    the one(s) its training labels were made under, as its metadata records them (several joined by ``+``; None
+    when it records none)."""
 
     version: int
     model: str

@@ -44,7 +44,8 @@ class ServedModel:
         batch_size: int = 64,
     ) -> None:
         self.model = model
-        self.identity = ServedBy(version=version, model=folder, constitution_hash=constitution.hash if constitution else None)
+        trained_under = "+".join(model.metadata.constitution_hash) or None  # the constitution(s) of its training labels
+        self.identity = ServedBy(version=version, model=folder, constitution_hash=constitution.hash if constitution else trained_under)
         self.constitution_path = constitution_path
         self.batch_size = batch_size
         self.heads: list[str] = list(model.heads)
