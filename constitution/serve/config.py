@@ -28,8 +28,8 @@ class ServerConfig(BaseModel):
     max_queue_items: int = Field(
         4096, ge=1, description="items waiting for a batch at most; a request that would pass it gets 503 + Retry-After"
     )
-    max_cached_answers: int = Field(
-        4096, ge=1, description="answers kept for retried requests (by Idempotency-Key); the oldest go first"
+    max_cached_answer_bytes: int = Field(
+        64 << 20, ge=0, description="bytes of answers kept for retried requests (by Idempotency-Key); the oldest go first"
     )
     threshold: float | None = Field(None, description="/classify threshold; default: the model's, else 0.5")
     engine: Literal["local", "ray"] = Field("local", description="local: one server process; ray: a Ray Serve deployment")

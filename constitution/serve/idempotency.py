@@ -1,9 +1,11 @@
 """Idempotent requests: an ``Idempotency-Key`` header names one logical request, so its retries are not scored again.
 
 A retry whose first attempt is still being scored waits for that attempt's answer; a retry after it was answered gets
-the same answer from a bounded cache of recent answers (the oldest answered ones are dropped first; requests still in
-flight are never dropped, and the queue bound already limits them). A failed attempt (503 busy, 500, 4xx) is not
-kept, so its retry is tried afresh. The same key with another route or body is an error (422), never a stale answer.
+the same answer, kept as the JSON bytes that were sent, in a cache bounded by bytes (``max_bytes``: each answer's
+JSON plus :data:`ENTRY_OVERHEAD` for its key; the oldest answered ones are dropped first, and an answer larger than
+the whole bound is not kept). Requests still in flight are never dropped (the queue bound already limits them). A
+failed attempt (503 busy, 500, 4xx) is not kept, so its retry is tried afresh. The same key with another route or
+body is an error (422), never a stale answer.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from constitution.hashing import content_hash
 
-T = TypeVar("T")
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
+ENTRY_OVERHEAD = 512  # bytes an entry holds besides its answer: the key, the body's fingerprint, the cache's node
 
 
 class KeyReused(ValueError):
@@ -25,14 +27,15 @@ class KeyReused(ValueError):
 
 
 class AnswerCache:
-    """Recent answers by idempotency key (at most ``capacity`` answered ones)."""
+    """Answers by idempotency key: in flight (a task), or answered (its JSON bytes, at most ``max_bytes`` in all)."""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.entries: OrderedDict[str, tuple[str, asyncio.Task]] = OrderedDict()
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[str, tuple[str, asyncio.Task | bytes]] = OrderedDict()
+        self.bytes = 0  # held by the answered entries
         self.replays = 0
 
-    async def once(self, key: str | None, route: str, body: Any, compute: Callable[[], Awaitable[T]]) -> T:
+    async def once(self, key: str | None, route: str, body: Any, compute: Callable[[], Awaitable[bytes]]) -> bytes:
         """``compute()``'s answer, computed once per ``key`` (every call computes without a key)."""
         if key is None:
             return await compute()
@@ -45,18 +48,31 @@ class AnswerCache:
                 raise KeyReused(f"{HEADER} {key!r} was already used for another request")
             self.entries.move_to_end(key)
             self.replays += 1
-            return await asyncio.shield(entry[1])
+            return entry[1] if isinstance(entry[1], bytes) else await asyncio.shield(entry[1])
         task = asyncio.ensure_future(compute())
         self.entries[key] = (fingerprint, task)
         task.add_done_callback(lambda done: self._settled(key, done))
         return await asyncio.shield(task)  # a client that goes away does not cancel the scoring its retry will need
 
+    @staticmethod
+    def _size(key: str, answer: bytes) -> int:
+        return len(answer) + len(key) + ENTRY_OVERHEAD
+
     def _settled(self, key: str, task: asyncio.Task) -> None:
+        """Keep a successful answer's bytes (dropping the oldest answers past ``max_bytes``); forget a failure."""
+        entry = self.entries.get(key)
+        if entry is None or entry[1] is not task:
+            return
         if task.cancelled() or task.exception() is not None:
-            if key in self.entries and self.entries[key][1] is task:
-                del self.entries[key]
+            del self.entries[key]
+            return
+        answer = task.result()
+        self.entries[key] = (entry[0], answer)
+        self.bytes += self._size(key, answer)
         for old in list(self.entries):
-            if len(self.entries) <= self.capacity:
+            if self.bytes <= self.max_bytes:
                 break
-            if self.entries[old][1].done():
+            held = self.entries[old][1]
+            if isinstance(held, bytes):
                 del self.entries[old]
+                self.bytes -= self._size(old, held)

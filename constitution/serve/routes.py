@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import HTTPException
 from pydantic import BaseModel
 
@@ -39,7 +39,6 @@ from constitution.serve.slot import ModelSlot, ReloadBusy, ReloadUnavailable, Se
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 RETRY_AFTER_S = 1
 
 
@@ -55,16 +54,21 @@ class Service:
         self.config = config
         self.slot = slot
         self.batcher = batcher
-        self.answers = AnswerCache(config.max_cached_answers)
+        self.answers = AnswerCache(config.max_cached_answer_bytes)
         self.warned_no_prompts = False
 
-    async def once(self, request: Request, body: BaseModel, answer: Callable[[], Awaitable[T]]) -> T:
-        """``answer()``, or the answer already given to this request's ``Idempotency-Key`` (422 if the key was
-        used for another request)."""
+    async def once(self, request: Request, body: BaseModel, answer: Callable[[], Awaitable[BaseModel]]) -> Response:
+        """``answer()`` as JSON, or the answer already given to this request's ``Idempotency-Key`` (422 if the key
+        was used for another request)."""
+
+        async def encoded() -> bytes:
+            return (await answer()).model_dump_json().encode()
+
         try:
-            return await self.answers.once(request.headers.get(HEADER), request.url.path, body, answer)
+            content = await self.answers.once(request.headers.get(HEADER), request.url.path, body, encoded)
         except KeyReused as exc:
             raise HTTPException(422, str(exc)) from None
+        return Response(content, media_type="application/json")
 
     async def score(self, items: Sequence[Any]) -> tuple[Served, list[Any]]:
         """The items' raw scores and the one model that scored them: 413 past ``max_items``, 503 + Retry-After
@@ -139,16 +143,16 @@ def scoring_router(service: Service) -> APIRouter:
             normalization=by.normalization(),
         )
 
-    @router.post("/score", response_model=None)
-    async def score_route(req: ScoreRequest, request: Request) -> Rewards | ExplainedRewards:
+    @router.post("/score", response_model=Rewards | ExplainedRewards)
+    async def score_route(req: ScoreRequest, request: Request) -> Response:
         return await service.once(request, req, lambda: score(req))
 
-    @router.post("/classify")
-    async def classify_route(req: ScoreRequest, request: Request) -> Decisions:
+    @router.post("/classify", response_model=Decisions)
+    async def classify_route(req: ScoreRequest, request: Request) -> Response:
         return await service.once(request, req, lambda: classify(req))
 
-    @router.post("/get_reward")
-    async def get_reward_route(req: RewardQuery, request: Request) -> OpenRLHFRewards:
+    @router.post("/get_reward", response_model=OpenRLHFRewards)
+    async def get_reward_route(req: RewardQuery, request: Request) -> Response:
         return await service.once(request, req, lambda: get_reward(req))
 
     return router
@@ -178,8 +182,8 @@ def steps_router(service: Service) -> APIRouter:
             threshold=prm.metadata.threshold,
         )
 
-    @router.post("/score_steps")
-    async def score_steps_route(req: StepsRequest, request: Request) -> StepScores:
+    @router.post("/score_steps", response_model=StepScores)
+    async def score_steps_route(req: StepsRequest, request: Request) -> Response:
         return await service.once(request, req, lambda: score_steps(req))
 
     return router
@@ -212,8 +216,8 @@ def admin_router(service: Service) -> APIRouter:
         except (InputError, OSError) as exc:
             raise HTTPException(422, f"cannot reload: {exc}; still serving version {service.slot.current.identity.version}") from None
 
-    @router.post("/reload")
-    async def reload_route(req: ReloadRequest, request: Request) -> Reloaded:
+    @router.post("/reload", response_model=Reloaded)
+    async def reload_route(req: ReloadRequest, request: Request) -> Response:
         return await service.once(request, req, lambda: reload(req))  # a retried reload is answered, not redone
 
     return router

@@ -1,0 +1,53 @@
+"""The answers kept for retries are bounded by bytes (issue 32 item 1.8): a flood of big answers (256 items x 24
+principles, as RL under the shipped constitution sends them) under distinct Idempotency-Keys never holds more than
+``max_cached_answer_bytes``; the newest answers still replay unscored, the oldest are scored afresh. Real HTTP on
+127.0.0.1; the model is a fake with 24 heads (a real one gives answers of the same size, only slower)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from constitution.serve.app import create_app
+from constitution.serve.config import ServerConfig
+from constitution.serve.idempotency import ENTRY_OVERHEAD, HEADER
+from tests.helpers.fake_reward import served
+from tests.helpers.local_server import LocalServer
+
+pytestmark = pytest.mark.reliability
+
+HEADS = [f"principle-{k}" for k in range(24)]
+ITEMS, FLOOD, BOUND = 256, 40, 1 << 20
+
+
+def test_a_flood_of_big_answers_stays_under_the_byte_bound():
+    scored: list[int] = []
+
+    def heads(items: list[str]) -> list[list[float]]:
+        scored.append(len(items))
+        return [[len(t) / (k + 1.5) for k in range(len(HEADS))] for t in items]
+
+    app = create_app(served(heads, heads=HEADS), ServerConfig(max_items=ITEMS, max_cached_answer_bytes=BOUND))
+    cache = app.state.service.answers
+    sizes: list[int] = []
+    with LocalServer(app) as server, httpx.Client(base_url=server.base_url, timeout=60) as client:
+        texts = lambda n: [f"request {n} text {i}" for i in range(ITEMS)]  # noqa: E731
+        for n in range(FLOOD):
+            answer = client.post("/score", json={"texts": texts(n)}, headers={HEADER: f"key-{n}"})
+            assert answer.status_code == 200 and len(answer.json()["principles"]) == len(HEADS)
+            sizes.append(len(answer.content))
+            held = sum(len(k) + len(v) + ENTRY_OVERHEAD for k, (_, v) in cache.entries.items())
+            assert held == cache.bytes <= BOUND, (n, held, cache.bytes)
+        newest = client.post("/score", json={"texts": texts(FLOOD - 1)}, headers={HEADER: f"key-{FLOOD - 1}"})
+        before = len(scored)
+        oldest = client.post("/score", json={"texts": texts(0)}, headers={HEADER: "key-0"})
+    assert sum(sizes) > 4 * BOUND  # the flood was 4x the bound: a cache bounded by count (4,096) would hold it all
+    assert newest.content == answer.content and len(scored) == FLOOD + 1 == before + 1  # replayed, then re-scored
+    assert oldest.status_code == 200 and len(cache.entries) < FLOOD
+
+
+def test_an_answer_larger_than_the_whole_bound_is_answered_and_not_kept():
+    app = create_app(served(lambda items: [1.0] * len(items)), ServerConfig(max_cached_answer_bytes=100))
+    with LocalServer(app) as server:
+        answer = httpx.post(f"{server.base_url}/score", json={"texts": ["a", "b"]}, headers={HEADER: "big"}, timeout=60)
+    assert answer.json()["rewards"] == [1.0, 1.0] and not app.state.service.answers.entries and app.state.service.answers.bytes == 0
