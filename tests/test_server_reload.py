@@ -5,6 +5,8 @@ models behind a real server on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 import time
 from pathlib import Path
 
@@ -13,10 +15,11 @@ import pytest
 
 from constitution.client import ClientConfig, RewardClient
 from constitution.loader import load_constitution
+from constitution.model_identity import folder_identity
 from constitution.reward.model import RewardModel
 from constitution.serve.app import create_app
 from constitution.serve.config import ServerConfig
-from constitution.serve.main import load_served
+from constitution.serve.main import load_first, load_served
 from constitution.serve.served import ServedModel
 from tests.helpers.local_server import LocalServer
 from tests.helpers.reward_folders import headed_folder, shifted_folder
@@ -72,7 +75,7 @@ def test_a_reload_under_load_drops_nothing_and_every_answer_names_its_version(re
         done, reload = asyncio.run(_load(server.base_url, CLIENTS * REQUESTS // 3, {"model": str(new)}))
         health = httpx.get(f"{server.base_url}/health").json()
     assert reload["response"].status_code == 200, reload["response"].text
-    assert reload["response"].json() | {"model": ""} == {"version": 2, "previous_version": 1, "model": "", "constitution_hash": None}
+    assert reload["response"].json() | {"model": ""} == {"version": 2, "previous_version": 1, "model": "", "model_id": folder_identity(new), "constitution_hash": None}
     assert health["version"] == 2
 
     assert len(done) == CLIENTS * REQUESTS and all(r.status_code == 200 for *_, r in done), "a request was dropped"
@@ -138,3 +141,28 @@ def test_a_reload_retried_by_the_client_loads_once_and_answers_its_first_answer(
         health = client.health()
     assert client.policy.retries > 0, "the first attempt was expected to time out"
     assert (answer.version, answer.previous_version, health.version, loads) == (2, 1, 2, [str(new)])
+
+
+def test_every_answer_names_the_models_content_identity(reward_folder, tmp_path):
+    """Issue 32 item 1.9: a version number and a path do not say which weights answered; ``model_id`` does: copies of
+    one folder share it, a folder rewritten in place gets a new one (reloaded from the same path), and a re-weighing
+    of the served network keeps it."""
+    folder = Path(shutil.copytree(reward_folder, tmp_path / "rm"))
+    config = ServerConfig(api_key=KEY, admin_key=ADMIN_KEY)
+    served, loader = load_first(str(folder), config, None)
+    copy, _ = load_first(str(shutil.copytree(reward_folder, tmp_path / "copy")), config, None)
+    with LocalServer(create_app(served, config, loader=loader)) as server:
+        post = lambda path, body: httpx.post(f"{server.base_url}{path}", json=body, headers=ADMIN if path == "/reload" else AUTH, timeout=120)  # noqa: E731
+        first = post("/score", {"texts": ["hi"]}).json()
+        shifted_folder(reward_folder, tmp_path / "shifted", SHIFT)
+        shutil.rmtree(folder)
+        shutil.copytree(tmp_path / "shifted", folder)  # retrained in place: the same path, other weights
+        reweighed = post("/reload", {"training_weights": True}).json()  # the served network, not the disk
+        rewritten = post("/reload", {"model": str(folder)}).json()
+        second = post("/score", {"texts": ["hi"]}).json()
+        health = httpx.get(f"{server.base_url}/health").json()
+    assert first["model_id"].startswith("sha256:") and first["model_id"] == copy.identity.model_id != folder_identity(folder)
+    assert reweighed["model_id"] == first["model_id"] and (reweighed["version"], rewritten["version"]) == (2, 3)
+    assert second["model"] == first["model"] and second["model_id"] == rewritten["model_id"] == folder_identity(folder)
+    assert second["rewards"][0] == pytest.approx(first["rewards"][0] + SHIFT, abs=1e-3)  # the id changed with the weights
+    assert health["model_id"] == second["model_id"] and str(folder) not in json.dumps(health)

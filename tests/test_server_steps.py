@@ -14,6 +14,7 @@ import pytest
 from constitution.data import Message
 from constitution.errors import InputError
 from constitution.loader import load_constitution
+from constitution.model_identity import folder_identity
 from constitution.reward.process.metrics import aggregate
 from constitution.resources import default_principles
 from constitution.reward.process.model import ProcessRewardModel
@@ -103,7 +104,7 @@ def test_reload_swaps_process_models_only_and_an_outcome_service_refuses_steps(f
         after = client.post("/score_steps", json=request).json()
         again = client.post("/reload", json={}, headers=ADMIN).json()  # the served folder read again from disk
     assert [r.status_code for r in refused] == [422, 422] and "still serving version 1" in refused[0].json()["error"]
-    assert reloaded == {"version": 2, "model": str(second), "constitution_hash": None, "previous_version": 1}
+    assert reloaded == {"version": 2, "model": str(second), "model_id": folder_identity(second), "constitution_hash": None, "previous_version": 1}
     want = _model(second).step_scores([(p, t) for p, t in zip(PROMPTS, TRACES)])
     assert after["version"] == 2 and after["aggregate"] == "product" and after["step_scores"][1] == pytest.approx(want[1], abs=1e-4)
     assert after["step_scores"] != before["step_scores"]

@@ -22,10 +22,10 @@ each trace's aggregate: min, product or last, the model's unless the request nam
 model's separator; 422 for an outcome model), and ``POST /reload {"model", "constitution", "training_weights"}``
 (see ``slot``). A process model's ``/score`` and ``/get_reward`` answer each response's aggregate step score (a
 probability: never normalised, ``normalization`` null), ``/classify`` is 422, and ``/reload`` loads process folders
-only (``{}``: the served folder read again). Every scoring
-answer names the ``version``, ``model`` and ``constitution_hash`` that scored it. Requests of every route that arrive
-together are scored in one length-sorted batch on a worker thread; a batch that fails is re-scored request by
-request, so one bad request cannot fail the others. At most ``max_queue_items`` items wait for a batch; beyond that a
+only (``{}``: the served folder read again). Every scoring answer names the ``version``, ``model``, ``model_id``
+(its files' content hash) and ``constitution_hash`` that scored it. Requests of every route that arrive together are
+scored in one length-sorted batch on a worker thread; a batch that fails is re-scored request by request, so one bad
+request cannot fail the others. At most ``max_queue_items`` items wait for a batch; beyond that a
 request gets 503 with ``Retry-After``. A request sent again with the same ``Idempotency-Key`` gets the first answer.
 
 Binds 127.0.0.1 by default. With an API key, every path but /health and /reload needs ``Authorization: Bearer KEY``

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from constitution.errors import InputError
+from constitution.model_identity import model_identity
 from constitution.principles import Constitution
 from constitution.serve.app import create_app
 from constitution.serve.config import ServerConfig
@@ -14,6 +15,13 @@ from constitution.serve.schema import ReloadRequest
 from constitution.serve.served import ServedModel
 from constitution.serve.served_process import ServedProcessModel
 from constitution.serve.slot import Loader, Served
+
+
+def identified(served: Served, model_id: str | None) -> Served:
+    """``served`` named by its model's content identity (see :mod:`constitution.model_identity`: the same files
+    anywhere have one, a folder rewritten in place a new one); set once, before it is served."""
+    served.identity = served.identity.model_copy(update={"model_id": model_id})
+    return served
 
 
 def load_served(request: ReloadRequest, current: ServedModel, version: int) -> ServedModel:
@@ -36,7 +44,9 @@ def load_served(request: ReloadRequest, current: ServedModel, version: int) -> S
     else:
         model = RewardModel(old.model, old.tokenizer, old.metadata, bf16=old.bf16, constitution=constitution)
     folder = request.model or current.identity.model
-    return ServedModel(model, version=version, folder=folder, constitution=constitution, constitution_path=source, batch_size=current.batch_size)
+    served = ServedModel(model, version=version, folder=folder, constitution=constitution, constitution_path=source, batch_size=current.batch_size)
+    # a folder read from disk has its files' identity; the served network, re-weighed, keeps its own
+    return identified(served, model_identity(folder) if request.model is not None else current.identity.model_id)
 
 
 def load_served_process(request: ReloadRequest, current: Served, version: int) -> ServedProcessModel:
@@ -51,7 +61,7 @@ def load_served_process(request: ReloadRequest, current: Served, version: int) -
     if not is_process_model(folder):
         raise InputError("not a process reward model folder (this service serves process models)", where=folder)
     model = ProcessRewardModel.load(folder, device=str(current.model.device))
-    return ServedProcessModel(model, version=version, folder=folder, batch_size=current.batch_size)
+    return identified(ServedProcessModel(model, version=version, folder=folder, batch_size=current.batch_size), model_identity(folder))
 
 
 def load_first(model_path: str, config: ServerConfig, constitution: Constitution | None) -> tuple[Served, Loader]:
@@ -63,13 +73,14 @@ def load_first(model_path: str, config: ServerConfig, constitution: Constitution
     if is_process_model(model_path):
         if constitution is not None:
             raise InputError("--constitution weighs an outcome model's heads; a process reward model has none", where=model_path)
-        return ServedProcessModel(ProcessRewardModel.load(model_path), version=1, folder=str(model_path), batch_size=config.max_batch), load_served_process
+        served = ServedProcessModel(ProcessRewardModel.load(model_path), version=1, folder=str(model_path), batch_size=config.max_batch)
+        return identified(served, model_identity(str(model_path))), load_served_process
     model = RewardModel.load(model_path, constitution=constitution)
     files = list(constitution.files) if constitution is not None else None
     served = ServedModel(
         model, version=1, folder=str(model_path), constitution=constitution, constitution_path=files, batch_size=config.max_batch
     )
-    return served, load_served
+    return identified(served, model_identity(str(model_path))), load_served
 
 
 def announce(host: str, port: int) -> None:

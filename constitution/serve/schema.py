@@ -55,12 +55,15 @@ class RewardQuery(BaseModel):
 
 class ServedBy(BaseModel):
     """Which model scored a response: the service's version number (1 at start, +1 per reload), the reward model
-    folder and the hash of the constitution its rewards follow: the one weighing a per-principle model's heads, else
-    the one(s) its training labels were made under, as its metadata records them (several joined by ``+``; None
-    when it records none)."""
+    folder, its content identity (``model_id``: ``sha256:`` of the files that decide its answers, the same for a
+    copy anywhere and new when the folder is rewritten in place; see :mod:`constitution.model_identity`) and the
+    hash of the constitution its rewards follow: the one weighing a per-principle model's heads, else the one(s)
+    its training labels were made under, as its metadata records them (several joined by ``+``; None when it
+    records none)."""
 
     version: int
     model: str
+    model_id: str | None = None
     constitution_hash: str | None = None
 
 
@@ -163,11 +166,12 @@ class Limits(BaseModel):
 
 
 class Health(BaseModel):
-    """Liveness, the version served (not its folder: /health needs no key), how much it has scored, and the
-    request limits."""
+    """Liveness, the version served and its content identity (not its folder: /health needs no key), how much it
+    has scored, and the request limits."""
 
     status: Literal["ok"] = "ok"
     version: int
+    model_id: str | None = None
     constitution_hash: str | None = None
     limits: Limits
     batches: int
