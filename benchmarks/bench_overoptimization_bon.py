@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import os
 import random
 import sys
 import time
@@ -39,8 +39,10 @@ from bench_overoptimization import gold_labelled, halves  # noqa: E402
 
 
 class Work:
-    """The folder of finished units: a unit is done when its JSON (or model folder's marker) exists; the seconds
-    each unit took when it was made are kept in ``timings.json`` (a rerun reports them, not its own skips)."""
+    """The folder of finished units: a unit is done when its JSON (or model folder's marker) exists. A unit is made
+    under a lock file (the maker's pid), so a --helper process can share the work: the other waits for a unit held
+    by a live process and takes over one left by a dead one. The seconds each unit took when it was made are kept in
+    ``timings.json`` (a rerun reports them, not its own skips)."""
 
     def __init__(self, folder: Path, stamp: dict) -> None:
         self.folder = folder
@@ -49,32 +51,52 @@ class Work:
         if marker.exists() and json.loads(marker.read_text()) != stamp:
             sys.exit(f"{folder} holds units of other settings: pass another --out or delete it")
         marker.write_text(json.dumps(stamp, indent=1))
-        timings = folder / "timings.json"
-        self.timings: dict[str, float] = json.loads(timings.read_text()) if timings.exists() else {}
 
-    def _made(self, name: str, started: float) -> None:
-        self.timings[name] = round(time.perf_counter() - started, 1)
-        (self.folder / "timings.json").write_text(json.dumps(self.timings, indent=1))
+    @property
+    def timings(self) -> dict[str, float]:
+        path = self.folder / "timings.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def _once(self, name: str, done, make) -> None:
+        """Run ``make()`` unless ``done()``, holding ``<name>.lock``."""
+        lock = self.folder / f"{name}.lock"
+        while not done():
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                owner = lock.read_text().strip() if lock.exists() else ""
+                if owner and not Path(f"/proc/{owner}").exists():
+                    lock.unlink(missing_ok=True)  # its maker died
+                else:
+                    time.sleep(5)
+                continue
+            try:
+                os.write(fd, str(os.getpid()).encode())
+                os.close(fd)
+                if not done():
+                    started = time.perf_counter()
+                    make()
+                    timings = self.timings | {name: round(time.perf_counter() - started, 1)}
+                    (self.folder / "timings.json").write_text(json.dumps(timings, indent=1))
+            finally:
+                lock.unlink(missing_ok=True)
 
     def model(self, name: str, train) -> Path:
         """The folder of model ``name``, trained by ``train(folder)`` unless already there."""
         folder = self.folder / name
-        if not (folder / "done").exists():
-            started = time.perf_counter()
-            train(folder)
-            (folder / "done").write_text("")
-            self._made(name, started)
+        self._once(name, (folder / "done").exists, lambda: (train(folder), (folder / "done").write_text("")))
         return folder
 
     def json(self, name: str, make):
         """The JSON unit ``name``, made by ``make()`` unless already there (written in one rename)."""
         path = self.folder / f"{name}.json"
-        if not path.exists():
-            started = time.perf_counter()
+
+        def write() -> None:
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(make()))
             tmp.replace(path)
-            self._made(name, started)
+
+        self._once(name, path.exists, write)
         return json.loads(path.read_text())
 
 
@@ -96,14 +118,14 @@ def noisy(pairs, rate: float, seed: int):
 
 
 def sample_pool(args, prompts: list, work: Work) -> list[list[str]]:
-    """--samples completions per prompt, --chunk prompts per saved unit."""
+    """--samples completions per prompt, --chunk prompts per saved unit (last chunk first with --helper)."""
     from constitution.generation import render_prompt
     from constitution.llm.config import llm_config
     from constitution.llm.factory import make_llm
 
     policy = None
-    samples = []
-    for start in range(0, len(prompts), args.chunk):
+    chunks = {}
+    for start in sorted(range(0, len(prompts), args.chunk), reverse=args.helper):
         def make():
             nonlocal policy
             policy = policy or make_llm(llm_config(backend="hf", model=args.policy, dtype="float32", batch_size=args.chunk))
@@ -111,8 +133,8 @@ def sample_pool(args, prompts: list, work: Work) -> list[list[str]]:
             return policy.generate(texts, max_tokens=args.max_new_tokens, temperature=args.temperature,
                                    n=args.samples, seed=args.seed + start)  # fmt: skip
 
-        samples += work.json(f"pool_{start}", make)
-    return samples
+        chunks[start] = work.json(f"pool_{start}", make)
+    return [row for start in sorted(chunks) for row in chunks[start]]
 
 
 def scores(work: Work, name: str, folder: Path, prompts: list, samples: list[list[str]]) -> dict:
@@ -218,6 +240,8 @@ def main() -> int:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tiny", action="store_true", help="smoke sizes")
+    parser.add_argument("--helper", action="store_true",
+                        help="share the work of a main process (same arguments): sample and train in reverse order, then stop")
     args = parser.parse_args()
     if args.tiny:
         args.prompts, args.samples, args.chunk, args.max_new_tokens, args.max_length = 4, 8, 2, 8, 64
@@ -227,7 +251,7 @@ def main() -> int:
 
     started = time.perf_counter()
     config = RewardTrainingConfig(max_length=args.max_length, epochs=args.epochs, checkpoint_steps=0)
-    stamp = {k: v for k, v in vars(args).items() if k not in ("out", "name", "bootstrap", "chunk")} | {"data": str(args.data)}
+    stamp = {k: v for k, v in vars(args).items() if k not in ("out", "name", "bootstrap", "chunk", "helper")} | {"data": str(args.data)}
     work = Work(args.out / f"{args.name}_work", stamp)
     gold_half, other_half = halves(args.data)
     pool_pairs = [p for p in other_half if len(p.prompt) == 1][: args.prompts]
@@ -244,33 +268,31 @@ def main() -> int:
                                             "unit_seconds": work.timings, "curves": curves, "plot": str(figure) if figure else None})  # fmt: skip
 
     gold_dir = work.model("gold", train(config.model_copy(update={"epochs": args.gold_epochs}), gold_half[: args.gold_pairs], args.seed))
-    save()
     samples = sample_pool(args, prompts, work)
-    save()
+    labels = gold_labelled(gold_dir, labelled_pool[:needed])
+    mp = args.member_pairs
+    trainings = {f"proxy_{size}": (labels[:size], args.seed) for size in args.proxy_pairs}
+    trainings["proxy_noisy"] = (noisy(labels[: args.noisy_pairs], args.label_noise, args.seed), args.seed)
+    trainings |= {f"member_{k}": (labels[k * mp : (k + 1) * mp], args.seed + k) for k in range(args.members)}
+    if mp in args.proxy_pairs:  # member 0 has the same pairs and seed as that proxy
+        trainings.pop("member_0")
+    order = sorted(trainings, key=list(trainings).index, reverse=args.helper)
+    folders = {name: work.model(name, train(config, *trainings[name])) for name in order}
+    pool = {name: np.asarray(scores(work, name, folders[name], prompts, samples)["normalized"]) for name in order}
+    if args.helper:
+        return 0
+    if mp in args.proxy_pairs:
+        pool["member_0"] = pool[f"proxy_{mp}"]
     gold = scores(work, "gold", gold_dir, prompts, samples)
     gold_raw, gold_norm = np.asarray(gold["raw"]), np.asarray(gold["normalized"])
     curves.append(curve("gold's own best-of-n", gold_norm, gold_norm, args, kind="gold_oracle", proxy_pairs=None))
-    save()
-    labels = gold_labelled(gold_dir, labelled_pool[:needed])
-    proxies = {}
+    proxies = {size: pool[f"proxy_{size}"] for size in args.proxy_pairs}
     for size in args.proxy_pairs:
-        folder = work.model(f"proxy_{size}", train(config, labels[:size], args.seed))
-        proxies[size] = np.asarray(scores(work, f"proxy_{size}", folder, prompts, samples)["normalized"])
         curves.append(curve(f"proxy {size} pairs", proxies[size], gold_norm, args, kind="plain", proxy_pairs=size))
-        save()
-    folder = work.model("proxy_noisy", train(config, noisy(labels[: args.noisy_pairs], args.label_noise, args.seed), args.seed))
-    s = np.asarray(scores(work, "proxy_noisy", folder, prompts, samples)["normalized"])
-    curves.append(curve(f"proxy {args.noisy_pairs} pairs, {args.label_noise:.0%} hard labels flipped", s, gold_norm, args,
-                        kind="noisy", proxy_pairs=args.noisy_pairs, label_noise=args.label_noise))  # fmt: skip
+    curves.append(curve(f"proxy {args.noisy_pairs} pairs, {args.label_noise:.0%} hard labels flipped", pool["proxy_noisy"], gold_norm,
+                        args, kind="noisy", proxy_pairs=args.noisy_pairs, label_noise=args.label_noise))  # fmt: skip
+    members = [pool[f"member_{k}"] for k in range(args.members)]
     save()
-    members = []
-    for k in range(args.members):
-        if k == 0 and args.member_pairs in proxies:  # the same pairs and seed as that proxy
-            members.append(proxies[args.member_pairs])
-            continue
-        part = labels[k * args.member_pairs : (k + 1) * args.member_pairs]
-        folder = work.model(f"member_{k}", train(config, part, args.seed + k))
-        members.append(np.asarray(scores(work, f"member_{k}", folder, prompts, samples)["normalized"]))
     from constitution.overoptimization import ENSEMBLES, ensemble
 
     for kind in ENSEMBLES:
