@@ -61,7 +61,8 @@ def test_score_steps_gives_the_librarys_step_scores_behind_the_same_guards(folde
         last = client.post("/score_steps", json={"prompts": prompts, "traces": TRACES, "aggregate": "product"}).json()
         joined = client.post("/score_steps", json={"prompts": PROMPTS, "completions": ["\n\n".join(t) for t in TRACES]}).json()
         score = client.post("/score", json={"items": [{"prompt": p, "response": "\n\n".join(t)} for p, t in zip(PROMPTS, TRACES)]}).json()
-        reward = client.post("/get_reward", json={"query": ["\n\n".join(TRACES[0])]}).json()
+        reward = client.post("/get_reward", json={"query": [PROMPTS[0] + "\n\n".join(TRACES[0])], "prompts": [PROMPTS[0]]}).json()
+        no_prompts = client.post("/get_reward", json={"query": ["\n\n".join(TRACES[0])]})
         refusals = [
             httpx.post(f"{server.base_url}/score_steps", json={"prompts": PROMPTS, "traces": TRACES}).status_code,
             client.post("/score_steps", json={"prompts": PROMPTS * 2, "traces": TRACES * 2}).status_code,
@@ -77,7 +78,7 @@ def test_score_steps_gives_the_librarys_step_scores_behind_the_same_guards(folde
     assert body["version"] == 1 and body["model"] == str(folder) and body["aggregate"] == "min" and body["threshold"] == 0.5
     for got, want in zip(body["step_scores"], expected):
         assert got == pytest.approx(want, abs=1e-5)
-    assert body["scores"] == pytest.approx([min(s) for s in expected], abs=1e-5)
+    assert body["scores"] == pytest.approx([min(s) for s in expected], abs=1e-5) and body["truncated_steps"] == [0, 0]
     assert body["first_error"] == [model.first_error(s) for s in expected]
     assert last["aggregate"] == "product" and last["scores"] == pytest.approx([math.prod(s) for s in expected], abs=1e-5)
     assert last["step_scores"] == body["step_scores"]
@@ -85,7 +86,9 @@ def test_score_steps_gives_the_librarys_step_scores_behind_the_same_guards(folde
     assert joined["step_scores"][0] == pytest.approx(expected[0], abs=1e-5)
     library = model.score([(p, "\n\n".join(t)) for p, t in zip(PROMPTS, TRACES)])
     assert score["rewards"] == pytest.approx(library, abs=1e-5) and score["principles"] == {} and score["normalization"] is None
-    assert reward["rewards"] == pytest.approx([aggregate(model.step_scores([("", TRACES[0])])[0], "min")], abs=1e-5)
+    assert reward["rewards"] == pytest.approx([aggregate(expected[0], "min")], abs=1e-5)
+    # Issue 34 item 7: without `prompts` the query was scored as steps with no prompt (the prompt's text as a step).
+    assert no_prompts.status_code == 422 and "send `prompts`" in no_prompts.json()["error"]
     assert reward["normalization"] is None and reward["version"] == 1
     assert refusals == [401, 413, 422, 422, 422, 422, 422]
     assert once[0] == once[1] and health["items_scored"] == 2 + 2 + 2 + 2 + 1 + 2  # the retried request was not scored again

@@ -1,15 +1,16 @@
 """``constitution score-steps MODEL TRACES --out FILE``: per-step scores of reasoning traces with a process reward model.
 
-TRACES is any file ``label-steps`` reads (stepwise rows or plain traces split at the model's separator). Each output
-row has ``id``, ``step_scores`` (P(step good) per step; null for a step cut off by the model's max_length), the
-trace's ``score`` (the ``--aggregate`` of its steps: min, product or last; default: the model's) and ``first_error``
-(the first step scored below ``--threshold``, or -1). Traces with labels also get the ProcessBench figures printed.
+TRACES is any file ``label-steps`` reads (stepwise rows or plain traces split at the model's separator), read and
+scored a chunk at a time. Each output row has ``id``, ``step_scores`` (P(step good), one per step: every step is
+scored), ``truncated_steps`` (steps read without their whole prefix: the trace is longer than the model's
+max_length), the trace's ``score`` (the ``--aggregate`` of its steps: min, product or last; default: the model's) and
+``first_error`` (the first step scored below ``--threshold``, or -1). The summary printed (JSON) counts the traces,
+steps and truncated steps, with the ProcessBench figures on the traces that carry labels.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -32,16 +33,16 @@ def run(args: argparse.Namespace) -> int:
     from constitution.cli._common import write_jsonl
     from constitution.data.steps import StepReader
     from constitution.reward.process.model import ProcessRewardModel
-    from constitution.reward.process.score import score_traces
+    from constitution.reward.process.score import StepScoring
 
     out = Path(args.out)
     if out.suffix != ".jsonl":
         raise InputError("--out must end in .jsonl", where=str(out))
     model = ProcessRewardModel.load(args.model, aggregate_by=args.aggregate)
-    traces = list(StepReader(args.traces, separator=model.metadata.separator, limit=args.limit))
-    scored = score_traces(model, traces, threshold=args.threshold, batch_size=args.batch_size)
-    write_jsonl(out, (json.dumps(r.model_dump()) for r in scored.rows))
-    if scored.metrics is not None:
-        print(json.dumps(scored.metrics))
-    print(f"scored {len(scored.rows)} traces ({model.aggregate_by}) -> {out}", file=sys.stderr)
+    traces = StepReader(args.traces, separator=model.metadata.separator, limit=args.limit)
+    scoring = StepScoring(model, threshold=args.threshold, batch_size=args.batch_size)
+    write_jsonl(out, (r.model_dump_json() for r in scoring.rows(traces)))
+    summary = scoring.summary()
+    print(summary.model_dump_json())
+    print(f"scored {summary.traces} traces ({model.aggregate_by}), {summary.truncated_steps} step(s) read truncated -> {out}", file=sys.stderr)
     return 0

@@ -1,7 +1,8 @@
 """Reasoning traces split into steps, in TRL's stepwise-supervision layout: ``{prompt, completions, labels}``.
 
 ``completions`` is the list of steps and ``labels`` holds one label per step: ``true``/``false`` (TRL's layout) or a
-soft probability in [0, 1] that the step is good (what ``constitution label-steps`` writes). A row may instead hold
+soft probability in [0, 1] that the step is good. A ``soft_labels`` column (what ``constitution label-steps`` writes
+beside its boolean ``labels``) is read in their place: the soft values are what a process model learns. A row may instead hold
 a plain trace (``response``, ``completion``, ``trace`` or ``text``: one string) that is split into steps at a
 separator (default a blank line, ``"\\n\\n"``); empty steps are dropped.
 
@@ -79,6 +80,11 @@ class StepTrace(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+def hard_labels(soft: Iterable[float]) -> list[bool]:
+    """TRL's boolean step labels from P(step good): true from 0.5 up (TRL's PRM trainer does ``int(label)``)."""
+    return [p >= 0.5 for p in soft]
+
+
 def split_steps(text: str, separator: str = DEFAULT_SEPARATOR) -> list[str]:
     """A plain trace's steps: split at ``separator``, stripped, empty ones dropped."""
     if not separator:
@@ -106,7 +112,7 @@ def row_to_trace(row: dict[str, Any], where: str, index: int, separator: str = D
     if not steps:
         raise InputError("the trace has no steps", where=where)
     try:
-        labels = row.get("labels")
+        labels = row.get("soft_labels", row.get("labels"))
         return StepTrace(id=row_id, prompt=prompt, completions=steps, labels=None if labels == [] else labels)
     except ValidationError as exc:
         err = exc.errors()[0]
@@ -159,12 +165,14 @@ def write_steps(path: str | Path, traces: Iterable[StepTrace]) -> Path:
 def _dataset_rows(path: str) -> Iterator[dict[str, Any]]:
     for trace in StepReader(path):
         row = trace.row()
-        row["labels"] = trace.soft_labels() or []
+        soft = trace.soft_labels() or []
+        row["labels"], row["soft_labels"] = hard_labels(soft), soft
         if not isinstance(trace.prompt, str):  # TRL's stepwise prompt is text
             row["prompt"] = "\n\n".join(m.content for m in trace.prompt)
         yield row
 
 
 def save_steps_dataset(jsonl: Path, out: Path) -> Path:
-    """A stepwise JSONL file as a `datasets` folder (columns id, prompt, completions, labels as floats)."""
-    return build_dataset(_dataset_rows, jsonl, out, empty_columns=["id", "prompt", "completions", "labels"])
+    """A stepwise JSONL file as a `datasets` folder: columns id, prompt, completions, ``labels`` (bools, TRL's
+    stepwise layout) and ``soft_labels`` (P(step good), read back in their place)."""
+    return build_dataset(_dataset_rows, jsonl, out, empty_columns=["id", "prompt", "completions", "labels", "soft_labels"])

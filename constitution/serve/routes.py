@@ -88,6 +88,8 @@ class Service:
     def reward_items(self, req: RewardQuery) -> list[Any]:
         """OpenRLHF's queries as (conversation, response) items; without ``prompts``, the raw texts (warned once)."""
         if req.prompts is None:
+            if isinstance(self.slot.current, ServedProcessModel):
+                raise HTTPException(422, "a process reward model scores a response's steps after its prompt: send `prompts` with `query`")
             if not self.warned_no_prompts:
                 self.warned_no_prompts = True
                 log.warning("/get_reward without `prompts`: scoring each query as raw text, in the policy's chat format")
@@ -176,6 +178,7 @@ def steps_router(service: Service) -> APIRouter:
         return StepScores(
             **by.identity.model_dump(),
             step_scores=[s.steps for s in scored],
+            truncated_steps=[s.truncated_steps for s in scored],
             scores=by.aggregates(scored, req.aggregate),
             first_error=[prm.first_error(s.steps) for s in scored],
             aggregate=req.aggregate or prm.aggregate_by,

@@ -134,10 +134,12 @@ class StepsRequest(BaseModel):
 
 
 class StepScores(ServedBy):
-    """Per trace: each step's score (P(step good); None for a step cut off by the model's max_length), the trace's
-    score (``aggregate`` of its steps) and its first step scored below ``threshold`` (-1: none), in input order."""
+    """Per trace: each step's score (P(step good)), how many of its steps were read without their whole prefix (the
+    trace is longer than the model's max_length), the trace's score (``aggregate`` of its steps) and its first step
+    scored below ``threshold`` (-1: none), in input order."""
 
-    step_scores: list[list[float | None]]
+    step_scores: list[list[float]]
+    truncated_steps: list[int]
     scores: list[float]
     first_error: list[int]
     aggregate: Aggregate

@@ -27,11 +27,12 @@ class StepItem:
 
 @dataclass(frozen=True)
 class ScoredSteps:
-    """One trace's step scores (None: cut off by max_length), its aggregate under the model's own setting, and the
-    served model that scored it."""
+    """One trace's step scores, how many of its steps were read without their whole prefix (a trace longer than the
+    model's max_length), its aggregate under the model's own setting, and the served model that scored it."""
 
     by: ServedProcessModel
-    steps: list[float | None]
+    steps: list[float]
+    truncated_steps: int
     reward: float
 
 
@@ -53,12 +54,12 @@ class ServedProcessModel:
 
     def score(self, items: list[Any]) -> list[ScoredSteps]:
         """Step scores of a batch of traces (runs on the batcher's worker thread)."""
-        scores = self.model.step_scores([self._trace(i) for i in items], batch_size=self.batch_size)
-        return [ScoredSteps(self, s, self.model.aggregate(s)) for s in scores]
+        scored = self.model.scored([self._trace(i) for i in items], batch_size=self.batch_size)
+        return [ScoredSteps(self, s.scores, s.truncated_steps, self.model.aggregate(s.scores)) for s in scored]
 
     def aggregates(self, scored: Sequence[ScoredSteps], how: Aggregate | None = None) -> list[float]:
-        """Each trace's score: ``how`` its scored steps are combined (default: the model's setting)."""
-        return [aggregate([x for x in s.steps if x is not None], how or self.model.aggregate_by) for s in scored]
+        """Each trace's score: ``how`` its step scores are combined (default: the model's setting)."""
+        return [aggregate(s.steps, how or self.model.aggregate_by) for s in scored]
 
     def rewards(self, scored: Sequence[ScoredSteps], normalize: bool) -> list[float]:
         """The aggregate step scores (``normalize`` does not apply: they are probabilities already)."""

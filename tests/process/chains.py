@@ -19,6 +19,14 @@ import re
 from constitution.data.steps import StepTrace
 from constitution.llm.base import OptionResult
 
+STEP_SET = """kind: step_principle_set
+id: arithmetic
+options: ["Yes", "No"]
+principles:
+  - id: step-correct
+    text: Is this step correct given the previous ones?
+"""  # the step principles the stand-in judge answers
+
 OPS = (("+", lambda a, b: a + b), ("-", lambda a, b: a - b), ("*", lambda a, b: a * b))
 STEP = re.compile(r"^(-?\d+) ([+*-]) (-?\d+) = (-?\d+)$")
 

@@ -22,7 +22,7 @@ from typing import Literal, NamedTuple, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from constitution.data.records import Message
-from constitution.data.steps import StepTrace
+from constitution.data.steps import StepTrace, hard_labels
 from constitution.labeling.cache import Judgment, JudgmentCache, JudgmentKey
 from constitution.llm.base import LLM, FeedbackError, OptionRequest, encode_prompts
 from constitution.llm.options import option_token_ids, two_way
@@ -43,14 +43,17 @@ class StepLabelConfig(BaseModel):
 
 
 class StepLabelRecord(BaseModel):
-    """A labelled trace: TRL's stepwise row (soft labels = P(step good)) plus each principle's labels."""
+    """A labelled trace: TRL's stepwise row (``labels``: true where P(step good) >= 0.5, as TRL's PRM trainer reads
+    them) plus the soft labels themselves (``soft_labels``: P(step good), what ``train --kind process`` learns) and
+    each principle's soft labels."""
 
     model_config = ConfigDict(extra="forbid")
 
     id: str
     prompt: str | list[Message]
     completions: list[str]
-    labels: list[float]
+    labels: list[bool]
+    soft_labels: list[float]
     per_principle: dict[str, list[float]]
     judge: str
     step_principles_hash: str
@@ -100,10 +103,10 @@ class _Tally:
         self.started = time.perf_counter()
         self.traces = self.skipped = self.failed = self.steps = 0
         self.judgments = self.computed = self.cached = 0
-        self.labels: list[float] = []
+        self.label_sum = 0.0
         self.bad_traces = 0
         self.flips = [0, 0]
-        self.per_principle: dict[str, list[float]] = {}
+        self.per_principle: dict[str, float] = {}  # sum of each principle's step labels (over ``steps`` steps)
 
 
 Progress = Callable[[int], None]
@@ -216,16 +219,16 @@ class StepLabeler:
             labels = [sum(w * per_principle[pid][k] for pid, w in weights.items()) / total for k in range(n)]
         tally.traces += 1
         tally.steps += n
-        tally.labels.extend(labels)
+        tally.label_sum += sum(labels)
         tally.bad_traces += any(x < 0.5 for x in labels)
         for pid, steps in votes.items():
-            tally.per_principle.setdefault(pid, []).extend(per_principle[pid])
+            tally.per_principle[pid] = tally.per_principle.get(pid, 0.0) + sum(per_principle[pid])
             for orders in steps:
                 if len(orders) == 2:
                     tally.flips[0] += (orders["ab"] > 0.5) != (orders["ba"] > 0.5)
                     tally.flips[1] += 1
         return StepLabelRecord(
-            id=trace.id, prompt=trace.prompt, completions=trace.completions, labels=labels, per_principle=per_principle,
+            id=trace.id, prompt=trace.prompt, completions=trace.completions, labels=hard_labels(labels), soft_labels=labels, per_principle=per_principle,
             judge=self.llm.name, step_principles_hash=self.principles.hash,
         )  # fmt: skip
 
@@ -236,10 +239,10 @@ class StepLabeler:
             traces_failed=tally.failed, steps=tally.steps, judgments=tally.judgments, judgments_computed=tally.computed,
             judgments_cached=tally.cached, seconds=seconds, steps_per_s=tally.steps / seconds if seconds else 0.0,
             judgments_per_s=tally.computed / seconds if seconds else 0.0,
-            mean_label=sum(tally.labels) / len(tally.labels) if tally.labels else None,
+            mean_label=tally.label_sum / tally.steps if tally.steps else None,
             traces_with_bad_step_pct=100.0 * tally.bad_traces / tally.traces if tally.traces else None,
             order_flip_pct=100.0 * tally.flips[0] / tally.flips[1] if tally.flips[1] else None,
-            per_principle_mean={pid: sum(v) / len(v) for pid, v in tally.per_principle.items() if v},
+            per_principle_mean={pid: total / tally.steps for pid, total in tally.per_principle.items()} if tally.steps else {},
         )  # fmt: skip
 
 
@@ -277,4 +280,4 @@ def label_steps(labeler: StepLabeler, traces: Iterable[StepTrace]) -> tuple[list
 def records_as_traces(records: Iterable[StepLabelRecord]) -> Iterator[StepTrace]:
     """Labelled records as stepwise traces (for training)."""
     for r in records:
-        yield StepTrace(id=r.id, prompt=r.prompt, completions=r.completions, labels=r.labels)
+        yield StepTrace(id=r.id, prompt=r.prompt, completions=r.completions, labels=r.soft_labels)

@@ -1,8 +1,10 @@
 """A step-labeling run's files (``constitution label-steps``), written like ``label``'s:
 
 * ``labels.jsonl``: one :class:`StepLabelRecord` a line, TRL's stepwise layout (``prompt``, ``completions``,
-  ``labels`` = P(step good)) plus ``id``, ``per_principle`` and provenance; ``labels.jsonl.partial`` while running;
-* a `datasets` folder of the same rows (``id``, ``prompt``, ``completions``, ``labels``) that TRL reads as is;
+  ``labels``: bools, true where P(step good) >= 0.5) plus ``soft_labels`` (P(step good)), ``id``, ``per_principle``
+  and provenance; ``labels.jsonl.partial`` while running;
+* a `datasets` folder of the same rows (``id``, ``prompt``, ``completions``, ``labels``, ``soft_labels``) that TRL
+  reads as is (an empty one when nothing was labelled);
 * ``summary.json`` (:class:`StepLabelSummary`) and ``skipped.jsonl`` (traces not labelled, and unreadable rows).
 """
 
@@ -26,10 +28,8 @@ class StepLabelWriter:
     def __init__(self, out: str | Path) -> None:
         self.out = Path(out)
         self.files = PartialFiles(self.out, FILES)
-        self.records = 0
 
     def write(self, record: StepLabelRecord) -> None:
-        self.records += 1
         self.files.write("labels.jsonl", record.model_dump_json())
 
     def skipped(self, trace_id: str, reason: str) -> None:
@@ -43,11 +43,11 @@ class StepLabelWriter:
         self.files.write("skipped.jsonl", json.dumps({"where": error.where, "reason": str(error)}))
 
     def finish(self, summary: StepLabelSummary) -> Path:
-        """Publish the files, build the dataset (when anything was labelled) and write the summary."""
+        """Publish the files, build the dataset (an empty one when nothing was labelled: a rerun never leaves the
+        previous run's rows loadable) and write the summary."""
         self.files.publish()
         labels = self.out / "labels.jsonl"
-        if self.records:
-            save_steps_dataset(labels, self.out)
+        save_steps_dataset(labels, self.out)
         atomic_write_text(self.out / "summary.json", summary.model_dump_json(indent=2))
         return labels
 

@@ -12,12 +12,17 @@ Aggregate = Literal["min", "product", "last"]
 
 
 class ProcessTrainingConfig(BaseModel):
-    """A token-classification head read at each step's end, trained with BCE on soft step labels."""
+    """A token-classification head read at each step's last token, trained with BCE on soft step labels."""
 
     model_config = ConfigDict(extra="forbid")
 
-    base_model: str = Field("all-minilm-l6-v2", description="Backbone: an embedded alias, a local transformers folder or a hub id.")
-    max_length: int = Field(256, ge=16, description="Tokens per trace; a longer one loses its prompt's start, then its earliest steps.")
+    base_model: str = Field(
+        "smollm2-135m-instruct",
+        description="Backbone: an embedded alias, a local transformers folder or a hub id. Causal by default (a step's "
+        "score then depends on its prefix alone, as step-level search and RL need); a bidirectional encoder (MiniLM) "
+        "lets later steps move an earlier step's score.",
+    )  # fmt: skip
+    max_length: int = Field(256, ge=16, description="Tokens per window; a longer trace is read in left-truncated windows (every step scored, the truncated ones counted).")
     epochs: float = Field(3.0, gt=0, description="Passes over the training traces.")
     learning_rate: float = Field(1e-4, gt=0, description="Peak AdamW learning rate.")
     batch_size: int = Field(16, ge=1, description="Traces per device per step.")

@@ -2,7 +2,7 @@
 
 ProcessBench (Zheng et al. 2024): a trace's reference is the index of its first wrong step, or -1 when every step is
 right; the prediction is the first step scored below the threshold, or -1. Accuracy is counted separately on the
-erroneous and on the correct traces, and the F1 is their harmonic mean.
+erroneous and on the correct traces, and the F1 is their harmonic mean (NaN when either kind of trace is missing).
 """
 
 from __future__ import annotations
@@ -24,44 +24,68 @@ def aggregate(scores: Sequence[float], how: Aggregate) -> float:
     return float(scores[-1])
 
 
-def first_error(scores: Sequence[float | None], threshold: float = 0.5) -> int:
-    """Index of the first step scored below ``threshold``, or -1 (steps without a score are passed over)."""
-    return next((k for k, s in enumerate(scores) if s is not None and s < threshold), -1)
+def first_error(scores: Sequence[float], threshold: float = 0.5) -> int:
+    """Index of the first step scored below ``threshold``, or -1."""
+    return next((k for k, s in enumerate(scores) if s < threshold), -1)
+
+
+class ProcessTally:
+    """Running counts behind :func:`process_metrics`: steps on the right side of ``threshold``, and first errors
+    found on the erroneous and on the correct traces (streamed scoring keeps no trace)."""
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        self.threshold = threshold
+        self.step_hits = self.steps = 0
+        self.wrong_hits = self.wrong = self.right_hits = self.right = 0
+
+    def add_first_error(self, predicted: int, reference: int) -> None:
+        if reference >= 0:
+            self.wrong += 1
+            self.wrong_hits += predicted == reference
+        else:
+            self.right += 1
+            self.right_hits += predicted < 0
+
+    def add(self, scores: Sequence[float], labels: Sequence[float]) -> None:
+        """One trace's step scores against its step labels (soft 0.5 labels count for no step)."""
+        for s, y in zip(scores, labels):
+            if y != 0.5:
+                self.steps += 1
+                self.step_hits += (s >= self.threshold) == (y > 0.5)
+        self.add_first_error(first_error(scores, self.threshold), first_error(labels, 0.5))
+
+    def first_error_metrics(self) -> dict[str, float]:
+        acc_wrong = self.wrong_hits / self.wrong if self.wrong else float("nan")
+        acc_right = self.right_hits / self.right if self.right else float("nan")
+        if math.isnan(acc_wrong) or math.isnan(acc_right):  # a class is missing: no F1, not 0
+            f1 = float("nan")
+        else:
+            f1 = 2 * acc_wrong * acc_right / (acc_wrong + acc_right) if acc_wrong + acc_right > 0 else 0.0
+        return {
+            "first_error_acc_erroneous": acc_wrong, "first_error_acc_correct": acc_right, "first_error_f1": f1,
+            "first_error_accuracy": (self.wrong_hits + self.right_hits) / max(1, self.wrong + self.right),
+            "erroneous_traces": float(self.wrong), "correct_traces": float(self.right),
+        }  # fmt: skip
+
+    def metrics(self) -> dict[str, float]:
+        step_accuracy = self.step_hits / self.steps if self.steps else float("nan")
+        return {"step_accuracy": step_accuracy, **self.first_error_metrics()}
 
 
 def processbench_metrics(predicted: Sequence[int], reference: Sequence[int]) -> dict[str, float]:
     """Accuracy on erroneous traces, on correct traces, their harmonic mean (F1) and overall accuracy."""
-    wrong = [(p, r) for p, r in zip(predicted, reference) if r >= 0]
-    right = [(p, r) for p, r in zip(predicted, reference) if r < 0]
-    acc_wrong = sum(p == r for p, r in wrong) / len(wrong) if wrong else float("nan")
-    acc_right = sum(p < 0 for p, _ in right) / len(right) if right else float("nan")
-    f1 = 2 * acc_wrong * acc_right / (acc_wrong + acc_right) if acc_wrong + acc_right > 0 else 0.0
-    overall = sum((p == r) or (p < 0 and r < 0) for p, r in zip(predicted, reference)) / max(1, len(reference))
-    return {
-        "first_error_acc_erroneous": acc_wrong, "first_error_acc_correct": acc_right, "first_error_f1": f1,
-        "first_error_accuracy": overall, "erroneous_traces": float(len(wrong)), "correct_traces": float(len(right)),
-    }  # fmt: skip
+    tally = ProcessTally()
+    for p, r in zip(predicted, reference):
+        tally.add_first_error(p, r)
+    return tally.first_error_metrics()
 
 
-def step_accuracy(scores: Sequence[Sequence[float | None]], labels: Sequence[Sequence[float]], threshold: float = 0.5) -> float:
-    """Share of scored steps whose side of ``threshold`` matches their label's side of 0.5 (soft 0.5 labels skipped)."""
-    hits = total = 0
-    for trace_scores, trace_labels in zip(scores, labels):
-        for s, y in zip(trace_scores, trace_labels):
-            if s is None or y == 0.5:
-                continue
-            total += 1
-            hits += (s >= threshold) == (y > 0.5)
-    return hits / total if total else float("nan")
-
-
-def process_metrics(
-    scores: Sequence[Sequence[float | None]], labels: Sequence[Sequence[float]], threshold: float = 0.5
-) -> dict[str, float]:
+def process_metrics(scores: Sequence[Sequence[float]], labels: Sequence[Sequence[float]], threshold: float = 0.5) -> dict[str, float]:
     """Step accuracy and the ProcessBench first-error figures of step scores against step labels."""
-    predicted = [first_error(s, threshold) for s in scores]
-    reference = [first_error(y, 0.5) for y in labels]
-    return {"step_accuracy": step_accuracy(scores, labels, threshold), **processbench_metrics(predicted, reference)}
+    tally = ProcessTally(threshold)
+    for s, y in zip(scores, labels):
+        tally.add(s, y)
+    return tally.metrics()
 
 
 def best_of_n_accuracy(scores: Sequence[Sequence[float]], correct: Sequence[Sequence[bool]]) -> float:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +26,14 @@ PROCESS_FILE = "constitution_process.json"
 Trace = tuple[Any, Sequence[str]]  # (prompt: text or chat messages, steps)
 
 
+class ScoredTrace(NamedTuple):
+    """A trace's step scores (P(step good), one per step) and how many of its steps were read without their whole
+    prefix (the trace is longer than ``max_length``: :mod:`~constitution.reward.process.encoding`)."""
+
+    scores: list[float]
+    truncated_steps: int
+
+
 class ProcessMetadata(BaseModel):
     """What a saved process reward model needs besides its transformers folder, and how it was trained."""
 
@@ -35,7 +43,7 @@ class ProcessMetadata(BaseModel):
     kind: str = "process"
     base_model: str
     architecture: str = ""
-    max_length: int = 256
+    max_length: int = Field(256, description="Tokens per window; a longer trace is read in left-truncated windows.")
     marker_token_id: int = Field(description="The token that ends every step (the head is read just before it).")
     separator: str = Field("\n\n", description="How a plain response is split into steps.")
     aggregate: Aggregate = "min"
@@ -43,6 +51,8 @@ class ProcessMetadata(BaseModel):
     train_data: str = ""
     train_traces: int = 0
     train_steps: int = 0
+    train_steps_truncated: int = Field(0, description="steps trained in a truncated window (without their whole prefix)")
+    train_traces_unlabelled: int = Field(0, description="traces of the training data without step labels: not trained on")
     step_principles_hash: list[str] = Field(default_factory=list, description="step_principles_hash values of the data.")
     eval_metrics: dict[str, float] = Field(default_factory=dict)
     training_config: dict[str, Any] = Field(default_factory=dict)
@@ -82,26 +92,33 @@ class ProcessRewardModel:
         return cls(model.to(target), AutoTokenizer.from_pretrained(folder), meta, aggregate_by=aggregate_by)
 
     @torch.inference_mode()
-    def step_scores(self, traces: Sequence[Trace], batch_size: int = 32) -> list[list[float | None]]:
-        """P(step good) for every step of every (prompt, steps) trace; None for a step cut off by max_length."""
+    def scored(self, traces: Sequence[Trace], batch_size: int = 32) -> list[ScoredTrace]:
+        """P(step good) for every step of every (prompt, steps) trace, and how many steps were read truncated."""
         encoded = encode_traces(
             self.tokenizer, [prompt_text(p) for p, _ in traces], [list(s) for _, s in traces],
             self.metadata.max_length, self.metadata.marker_token_id,
         )  # fmt: skip
-        out: list[list[float | None]] = [[] for _ in traces]
-        for batch in length_sorted_batches([len(ids) for ids, _ in encoded], batch_size):
-            inputs = {k: v.to(self.device) for k, v in pad_batch([encoded[i][0] for i in batch], self.tokenizer.pad_token_id).items()}
+        windows = [(t, w) for t, e in enumerate(encoded) for w in e.windows]
+        scores: list[list[float]] = [[0.0] * len(s) for _, s in traces]
+        for batch in length_sorted_batches([len(w.ids) for _, w in windows], batch_size):
+            inputs = {k: v.to(self.device) for k, v in pad_batch([windows[i][1].ids for i in batch], self.tokenizer.pad_token_id).items()}
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 probs = torch.sigmoid(self.model(**inputs).logits[..., 0].float()).cpu()
             for row, i in enumerate(batch):
-                out[i] = [None if pos is None else float(probs[row, pos]) for pos in encoded[i][1]]
-        return out
+                t, window = windows[i]
+                for k, pos in window.steps:
+                    scores[t][k] = float(probs[row, pos])
+        return [ScoredTrace(s, e.truncated_steps) for s, e in zip(scores, encoded)]
 
-    def aggregate(self, scores: Sequence[float | None]) -> float:
-        """One trace's score from its step scores (steps without a score are left out)."""
-        return aggregate([s for s in scores if s is not None], self.aggregate_by)
+    def step_scores(self, traces: Sequence[Trace], batch_size: int = 32) -> list[list[float]]:
+        """P(step good) for every step of every (prompt, steps) trace."""
+        return [s.scores for s in self.scored(traces, batch_size)]
 
-    def first_error(self, scores: Sequence[float | None], threshold: float | None = None) -> int:
+    def aggregate(self, scores: Sequence[float]) -> float:
+        """One trace's score from its step scores."""
+        return aggregate(scores, self.aggregate_by)
+
+    def first_error(self, scores: Sequence[float], threshold: float | None = None) -> int:
         """The first step scored below the threshold, or -1."""
         return first_error(scores, self.metadata.threshold if threshold is None else threshold)
 

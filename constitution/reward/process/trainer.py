@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from transformers import Trainer
 
 from constitution.atomic import recover_dir, replace_dir
@@ -46,23 +46,30 @@ class ProcessTrainResult(BaseModel):
 
     out_dir: str
     train_traces: int
+    train_steps_truncated: int = Field(description="steps trained in a truncated window (without their whole prefix)")
+    train_traces_unlabelled: int = Field(description="traces without step labels: not trained on")
     eval_traces: int
+    eval_traces_unlabelled: int = Field(0, description="held-out traces without step labels: left out of the metrics")
     train_runtime_s: float
     eval_metrics: dict[str, float]
 
 
 def _dataset(tokenizer, traces: Sequence[StepTrace], config: ProcessTrainingConfig, marker: int):
+    """One row per window (:mod:`.encoding`): its token ids, the positions read for its steps and their labels;
+    with the number of steps trained in a truncated window."""
     import datasets
 
     encoded = encode_traces(tokenizer, [prompt_text(t.prompt) for t in traces], [t.completions for t in traces], config.max_length, marker)
-    labels = [t.soft_labels() or [] for t in traces]
-    if config.hard_labels:
-        labels = [[y if y == 0.5 else float(y > 0.5) for y in row] for row in labels]
-    return datasets.Dataset.from_dict({
-        "input_ids": [ids for ids, _ in encoded],
-        "positions": [[-1 if p is None else p for p in pos] for _, pos in encoded],
-        "labels": labels,
-    })  # fmt: skip
+    rows: dict[str, list] = {"input_ids": [], "positions": [], "labels": []}
+    for trace, enc in zip(traces, encoded):
+        labels = trace.soft_labels() or []
+        if config.hard_labels:
+            labels = [y if y == 0.5 else float(y > 0.5) for y in labels]
+        for window in enc.windows:
+            rows["input_ids"].append(window.ids)
+            rows["positions"].append([pos for _, pos in window.steps])
+            rows["labels"].append([labels[k] for k, _ in window.steps])
+    return datasets.Dataset.from_dict(rows), sum(e.truncated_steps for e in encoded)
 
 
 def _backbone(config: ProcessTrainingConfig):
@@ -135,12 +142,15 @@ def train_process_model(
     if not labelled:
         raise InputError("no traces with step labels", where=train_data or None)
     train, held = (labelled, list(eval_traces)) if eval_traces is not None else _split(labelled, config.eval_fraction, config.seed)
+    held_unlabelled = sum(t.labels is None for t in held)
+    held = [t for t in held if t.labels is not None]  # an unlabelled trace has no first error to find
     recover_dir(out)
     staged = out.with_name(f".{out.name}.saving")
     model, tokenizer = _backbone(config)
     marker = marker_id(tokenizer)
+    dataset, truncated = _dataset(tokenizer, train, config, marker)
     trainer = ProcessTrainer(
-        model=model, args=_arguments(config, staged / "trainer"), train_dataset=_dataset(tokenizer, train, config, marker),
+        model=model, args=_arguments(config, staged / "trainer"), train_dataset=dataset,
         data_collator=StepCollator(tokenizer.pad_token_id),
     )  # fmt: skip
     stats = trainer.train().metrics
@@ -150,18 +160,20 @@ def train_process_model(
     meta = ProcessMetadata(
         base_model=config.base_model, architecture=type(final).__name__, max_length=config.max_length, marker_token_id=marker,
         separator=config.separator, aggregate=config.aggregate, threshold=config.threshold, train_data=train_data,
-        train_traces=len(train), train_steps=sum(len(t.completions) for t in train), step_principles_hash=list(step_principles_hash),
+        train_traces=len(train), train_steps=sum(len(t.completions) for t in train), train_steps_truncated=truncated,
+        train_traces_unlabelled=len(traces) - len(labelled), step_principles_hash=list(step_principles_hash),
         training_config=config.model_dump(),
     )  # fmt: skip
     if held:
         scorer = ProcessRewardModel(final, tokenizer, meta)
-        scores = scorer.step_scores([(t.prompt, t.completions) for t in held])
+        scores = scorer.step_scores([(t.prompt, t.completions) for t in held], config.batch_size)
         meta.eval_metrics = process_metrics(scores, [t.soft_labels() or [] for t in held], config.threshold)
     if trainer.is_world_process_zero():
         _save(final, tokenizer, meta, staged, out)
     trainer.accelerator.wait_for_everyone()
     return ProcessTrainResult(
-        out_dir=str(out_dir), train_traces=len(train), eval_traces=len(held),
+        out_dir=str(out_dir), train_traces=len(train), train_steps_truncated=truncated,
+        train_traces_unlabelled=meta.train_traces_unlabelled, eval_traces=len(held), eval_traces_unlabelled=held_unlabelled,
         train_runtime_s=float(stats.get("train_runtime", 0.0)), eval_metrics=meta.eval_metrics,
     )  # fmt: skip
 
@@ -178,7 +190,8 @@ def _save(model, tokenizer, meta: ProcessMetadata, staged: Path, out: Path) -> N
     (staged / "README.md").write_text(
         f"# Process reward model\n\nBase: `{meta.base_model}`; trained with `constitution train --kind process` on "
         f"{meta.train_traces} traces ({meta.train_steps} steps) of soft step labels.\n\n"
-        f"Input: `[CLS] prompt [SEP] step [M] step [M] …` with marker token id {meta.marker_token_id} after each step; "
+        f"Input: `START prompt M step M step M …` (START: [CLS] or BOS) with marker token id M = {meta.marker_token_id} after each step, "
+        f"read in left-truncated windows of {meta.max_length} tokens past that length; "
         f"`AutoModelForTokenClassification` (one label) gives each step's logit at its last token, P(step good) = sigmoid(logit). A trace's score is the `{meta.aggregate}` of its step "
         f"scores; a step below {meta.threshold} is an error. Metadata in `{PROCESS_FILE}`; held-out metrics:\n\n"
         f"```json\n{json.dumps(meta.eval_metrics, indent=2)}\n```\n"
