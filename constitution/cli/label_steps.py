@@ -5,12 +5,14 @@ TRACES holds TRL stepwise rows (``prompt``, ``completions``: the steps) or plain
 the conversation, the steps so far and the step, and answers each step principle's question (``kind:
 step_principle_set`` files in the --constitution folder, else the packaged ``steps.yaml``), in both option orders.
 
-DIR receives ``labels.jsonl`` (TRL's stepwise layout with soft labels = P(step good), plus ``per_principle``), a
-`datasets` folder of the same rows, ``summary.json``, ``skipped.jsonl`` and, unless --cache moves it,
+DIR receives ``labels.jsonl`` (TRL's stepwise layout: ``labels`` are bools, true where P(step good) >= 0.5, as TRL's
+PRM trainer reads them; ``soft_labels`` the probabilities, which ``train --kind process`` learns; plus
+``per_principle``), a `datasets` folder of the same rows (empty when nothing was labelled), ``summary.json``, ``skipped.jsonl`` and, unless --cache moves it,
 ``judgments.sqlite``: judgments are cached per (prompt, steps before, step), so a re-run resumes and editing step k
 of a trace re-judges only steps k and later. A bad row is listed in skipped.jsonl and the rest labelled (exit 2).
 With several --judge a jury labels: each judge labels every trace into DIR/judges/<name>/ (one after the other,
-through the same judgment cache) and DIR gets their weighted mean, for the traces at least --quorum judges labelled.
+through the same judgment cache) and DIR gets their weighted mean, for the traces at least --quorum judges labelled
+(trace ids must be unique: the judges' labels are matched by id).
 """
 
 from __future__ import annotations
