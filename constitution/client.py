@@ -6,7 +6,8 @@ exponential backoff and jitter. Every logical request carries one ``Idempotency-
 retry of a request the server already scored (or is still scoring) gets that answer and is not scored twice.
 A request longer than the server takes (``max_items`` items, ``max_body_bytes`` bytes: learned from ``/health``, and
 halved again on a 413) is sent in parts, each under its own key, and their answers are joined into one answer, all
-from one model version (parts answered by different versions, across a reload, are scored again).
+from one model version (parts answered by different versions, across a reload, are scored again). A server that
+cannot honour the key (several Ray Serve replicas, as its ``/health`` says) gets none: a retry is scored again there.
 Failures raise :class:`ServiceError` subclasses that name the route, the status and the server's message.
 
     with RewardClient("http://127.0.0.1:8000", api_key=KEY) as client:
@@ -185,6 +186,11 @@ class _Policy:
         self.attempts = 0
         self.retries = 0
         self.limits: Limits | None = None  # the server's, once /health has told them
+        self.idempotent = True  # whether the server honours Idempotency-Key (not several Ray Serve replicas)
+
+    def learn(self, health: Health) -> None:
+        """The server's terms, from its /health."""
+        self.limits, self.idempotent = health.limits, health.idempotency
 
     def rounds(self, call: Call, key: str) -> Iterator[list[tuple[Call, str]]]:
         """The parts of ``call`` that fit the server's limits, each with its idempotency key (one part: ``key``
@@ -206,7 +212,7 @@ class _Policy:
     def headers(self, key: str, admin: bool = False) -> dict[str, str]:
         secret = self.config.admin_key if admin else self.config.api_key
         auth = {"Authorization": f"Bearer {secret}"} if secret else {}
-        return {**auth, HEADER: key, "Content-Type": "application/json"}
+        return {**auth, **({HEADER: key} if self.idempotent else {}), "Content-Type": "application/json"}
 
     def client_args(self) -> dict[str, Any]:
         c = self.config
@@ -276,16 +282,16 @@ class RewardClient:
     def call(self, call: Call, request_id: str | None = None) -> Any:
         """``call``'s answer: sent in parts that fit the server's limits (see the module), each part until it is
         answered or retries run out, all attempts of a part under one idempotency key."""
-        if call.per_item and self.policy.limits is None:
-            self._learn_limits()
+        if self.policy.limits is None:
+            self._learn_terms()
         for parts in self.policy.rounds(call, request_id or uuid.uuid4().hex):
             answers = [answer for part, key in parts for answer in self._send_split(part, key)]
             if _one_version(answers):
                 return join(answers)
 
-    def _learn_limits(self) -> None:
+    def _learn_terms(self) -> None:
         try:
-            self.policy.limits = self.health().limits
+            self.policy.learn(self.health())
         except (httpx.HTTPError, ValueError):
             pass  # unknown for now: a part too large is halved on its 413
 
@@ -344,16 +350,16 @@ class AsyncRewardClient:
     async def call(self, call: Call, request_id: str | None = None) -> Any:
         """``call``'s answer: sent in parts that fit the server's limits (see the module), the parts at once, each
         until it is answered or retries run out, all attempts of a part under one idempotency key."""
-        if call.per_item and self.policy.limits is None:
-            await self._learn_limits()
+        if self.policy.limits is None:
+            await self._learn_terms()
         for parts in self.policy.rounds(call, request_id or uuid.uuid4().hex):
             answers = [answer for found in await asyncio.gather(*(self._send_split(p, k) for p, k in parts)) for answer in found]
             if _one_version(answers):
                 return join(answers)
 
-    async def _learn_limits(self) -> None:
+    async def _learn_terms(self) -> None:
         try:
-            self.policy.limits = (await self.health()).limits
+            self.policy.learn(await self.health())
         except (httpx.HTTPError, ValueError):
             pass  # unknown for now: a part too large is halved on its 413
 

@@ -1,4 +1,4 @@
-"""The answers kept for retries are bounded by bytes (issue 32 item 1.8): a flood of big answers (256 items x 24
+"""Idempotency keys. The answers kept for retries are bounded by bytes (issue 32 item 1.8): a flood of big answers (256 items x 24
 principles, as RL under the shipped constitution sends them) under distinct Idempotency-Keys never holds more than
 ``max_cached_answer_bytes``; the newest answers still replay unscored, the oldest are scored afresh. Real HTTP on
 127.0.0.1; the model is a fake with 24 heads (a real one gives answers of the same size, only slower)."""
@@ -8,6 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from constitution.client import RewardClient
 from constitution.serve.app import create_app
 from constitution.serve.config import ServerConfig
 from constitution.serve.idempotency import ENTRY_OVERHEAD, HEADER
@@ -51,3 +52,23 @@ def test_an_answer_larger_than_the_whole_bound_is_answered_and_not_kept():
     with LocalServer(app) as server:
         answer = httpx.post(f"{server.base_url}/score", json={"texts": ["a", "b"]}, headers={HEADER: "big"}, timeout=60)
     assert answer.json()["rewards"] == [1.0, 1.0] and not app.state.service.answers.entries and app.state.service.answers.bytes == 0
+
+
+def test_several_ray_replicas_refuse_idempotency_keys_and_the_client_sends_none():
+    """Issue 32 item 1.10: each Ray Serve replica would keep its own answers (a retry routed to another replica is
+    scored again), so the app those replicas run refuses the key with a clear 422 and says so in /health; the client
+    reads /health and sends no key. The app is the one every replica builds (``create_app`` under the Ray config),
+    served here by one local process: what differs under Ray is only where a retry lands."""
+    app = create_app(served(lambda items: [float(len(t)) for t in items]), ServerConfig(engine="ray", replicas=2))
+    with LocalServer(app) as server:
+        keyed = httpx.post(f"{server.base_url}/score", json={"texts": ["ab"]}, headers={HEADER: "k"}, timeout=60)
+        plain = httpx.post(f"{server.base_url}/score", json={"texts": ["ab"]}, timeout=60)
+        health = httpx.get(f"{server.base_url}/health").json()
+        with RewardClient(server.base_url) as client:
+            assert client.score(["abc"]).rewards == [3.0] and not client.policy.idempotent
+    assert keyed.status_code == 422 and "not honoured by 2 Ray Serve replicas" in keyed.json()["error"]
+    assert plain.json()["rewards"] == [2.0] and health["idempotency"] is False
+    single = create_app(served(lambda items: [1.0] * len(items)), ServerConfig(engine="ray", replicas=1))
+    with LocalServer(single) as server:
+        assert httpx.post(f"{server.base_url}/score", json={"texts": ["a"]}, headers={HEADER: "k"}, timeout=60).status_code == 200
+        assert httpx.get(f"{server.base_url}/health").json()["idempotency"] is True

@@ -63,6 +63,7 @@ def test_two_ray_serve_replicas_give_the_single_process_rewards(tmp_path):
             httpx.post(f"{base}/get_reward", json={"query": TEXTS[:1]}, timeout=60).status_code,
             httpx.post(f"{base}/get_reward", json={"query": TEXTS[:5]}, headers=AUTH, timeout=60).status_code,
             httpx.post(f"{base}/reload", json={}, headers=AUTH, timeout=60).status_code,
+            httpx.post(f"{base}/get_reward", json={"query": TEXTS[:1]}, headers={**AUTH, "Idempotency-Key": "k"}, timeout=60).status_code,
         ]
         replicas = serve.status().applications["default"].deployments["RewardService"].replica_states
     finally:
@@ -75,7 +76,7 @@ def test_two_ray_serve_replicas_give_the_single_process_rewards(tmp_path):
         assert got["extra_logs"].keys() == want["extra_logs"].keys()
         assert all(got["extra_logs"][h] == pytest.approx(v, abs=1e-4) for h, v in want["extra_logs"].items())
     assert {a["version"] for a in remote} == {1} and remote[0]["model"] == str(folder)
-    assert refused == [401, 413, 403]  # /reload: no admin key, so disabled (with one: 501, a replica cannot reload)
+    assert refused == [401, 413, 403, 422]  # /reload: no admin key, so disabled; a key: 2 replicas cannot honour it
 
 
 def test_a_request_that_fails_in_a_serve_batch_fails_alone():

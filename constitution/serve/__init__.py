@@ -26,7 +26,8 @@ only (``{}``: the served folder read again). Every scoring answer names the ``ve
 (its files' content hash) and ``constitution_hash`` that scored it. Requests of every route that arrive together are
 scored in one length-sorted batch on a worker thread; a batch that fails is re-scored request by request, so one bad
 request cannot fail the others. At most ``max_queue_items`` items wait for a batch; beyond that a
-request gets 503 with ``Retry-After``. A request sent again with the same ``Idempotency-Key`` gets the first answer.
+request gets 503 with ``Retry-After``. A request sent again with the same ``Idempotency-Key`` gets the first answer
+(several Ray Serve replicas refuse the key: each would keep its own answers).
 
 Binds 127.0.0.1 by default. With an API key, every path but /health and /reload needs ``Authorization: Bearer KEY``
 (or ``X-API-Key``), checked before routing (unknown paths get 401 too), and the interactive docs and OpenAPI schema

@@ -36,6 +36,12 @@ class ServerConfig(BaseModel):
     replicas: int = Field(1, ge=1, description="Ray Serve replicas (--engine ray), each with its own copy of the model")
     replica_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves for each replica (--engine ray)")
 
+    @property
+    def idempotent(self) -> bool:
+        """Whether a retry under the same Idempotency-Key is sure to get the first answer: not with several Ray Serve
+        replicas, which keep their answers apart (a retry routed to another replica would be scored again)."""
+        return self.engine == "local" or self.replicas == 1
+
     @model_validator(mode="after")
     def _consistent(self) -> ServerConfig:
         if self.max_queue_items < self.max_items:

@@ -7,7 +7,9 @@ A replica's batch holds at most ``max(max_batch, max_items)`` items (a request i
 runs ``max_batch`` items per forward pass) and waits ``max_wait_ms`` for more; a batch that fails is re-scored
 request by request. A replica takes at most ``max_batch`` requests at once (Ray's router holds the rest); the queue
 bound counts the items a replica holds (waiting or being scored). ``/reload`` answers
-501: a reload would reach one replica only (redeploy to change the model). Needs ``ray[serve]`` (the ``ray`` extra).
+501: a reload would reach one replica only (redeploy to change the model). Each replica keeps its own answers by
+``Idempotency-Key``, so with several replicas a key is refused (422; ``/health`` says ``idempotency: false``, and
+:class:`~constitution.client.RewardClient` then sends none). Needs ``ray[serve]`` (the ``ray`` extra).
 """
 
 from __future__ import annotations

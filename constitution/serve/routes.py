@@ -46,6 +46,13 @@ class ScoringFailed(Exception):
     """Scoring a request raised; the cause is logged, never sent to the client."""
 
 
+def _unhonoured_key(replicas: int) -> str:
+    return (
+        f"{HEADER} is not honoured by {replicas} Ray Serve replicas: each keeps its own answers, so a retry routed to"
+        " another one would be scored again; send requests without it (a retry is then scored again), or serve one replica"
+    )
+
+
 class Service:
     """What the routes share: the limits, the model slot, the one batcher in front of it, and the recent answers
     by idempotency key."""
@@ -64,8 +71,11 @@ class Service:
         async def encoded() -> bytes:
             return (await answer()).model_dump_json().encode()
 
+        key = request.headers.get(HEADER)
+        if key is not None and not self.config.idempotent:
+            raise HTTPException(422, _unhonoured_key(self.config.replicas))
         try:
-            content = await self.answers.once(request.headers.get(HEADER), request.url.path, body, encoded)
+            content = await self.answers.once(key, request.url.path, body, encoded)
         except KeyReused as exc:
             raise HTTPException(422, str(exc)) from None
         return Response(content, media_type="application/json")
@@ -207,6 +217,7 @@ def admin_router(service: Service) -> APIRouter:
             queued_items=batcher.queued_items,
             refused=batcher.refused,
             limits=Limits(max_items=service.config.max_items, max_body_bytes=service.config.max_body_bytes),
+            idempotency=service.config.idempotent,
         )
 
     async def reload(req: ReloadRequest) -> Reloaded:

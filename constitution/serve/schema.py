@@ -175,6 +175,7 @@ class Health(BaseModel):
     version: int
     model_id: str | None = None
     constitution_hash: str | None = None
+    idempotency: bool = Field(description="whether an Idempotency-Key is honoured (not by several Ray Serve replicas)")
     limits: Limits
     batches: int
     items_scored: int
