@@ -1,7 +1,8 @@
 """Reward over-optimisation measured as Gao, Schulman & Hilton (2022) do: best-of-n curves of a proxy against a gold.
 
 * :mod:`.estimator`: the unbiased best-of-n estimator over a pool of N samples per prompt, and KL_bon;
-* :mod:`.fit`: Gao's form R(d) = d(α − βd), d = √KL_bon, fitted by least squares with a bootstrap over prompts;
+* :mod:`.fit`: Gao's form R(d) = d(α − βd), d = √KL_bon, fitted by least squares with a bootstrap over prompts,
+  and the paired difference of two proxies' best-of-n gold on one pool;
 * :mod:`.remedies`: ensembles of proxies (mean, worst case, mean − λ·std; Coste et al. 2023) and the gold-labelled
   pairs that refresh a proxy on its own picks, cross-fitted so no prompt is scored by a proxy that saw its labels.
 

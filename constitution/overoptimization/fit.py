@@ -49,6 +49,12 @@ class GaoFit(BaseModel):
     level: float
 
 
+def _interval(draws, level: float) -> tuple[float, float]:
+    """The central ``level`` percentile interval of bootstrap draws."""
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(draws, tail)), float(np.percentile(draws, 100 - tail))
+
+
 def _peak(alpha: float, beta: float) -> float | None:
     return alpha / (2 * beta) if beta > 0 else None
 
@@ -69,8 +75,7 @@ def gao_fit(proxy, gold, ns: Sequence[int], *, which: str = "gold", bootstrap: i
     rows = gains.shape[0]
     resampled = np.array([gains[rng.integers(0, rows, rows)].mean(axis=0) for _ in range(bootstrap)])
     draws = np.array([fit_gao(d, r) for r in resampled])
-    tail = (1 - level) / 2 * 100
-    ci = lambda x: (float(np.percentile(x, tail)), float(np.percentile(x, 100 - tail)))  # noqa: E731
+    ci = lambda x: _interval(x, level)  # noqa: E731
     peaking = draws[draws[:, 1] > 0]
     peak_d = _peak(alpha, beta)
     return GaoFit(
@@ -99,5 +104,4 @@ def paired_difference(proxy_a, proxy_b, gold, n: int, *, bootstrap: int = 1000, 
     diff = pick_scores(proxy_a, gold, [n])[1][:, 0] - pick_scores(proxy_b, gold, [n])[1][:, 0]
     rng = np.random.default_rng(seed)
     means = [diff[rng.integers(0, len(diff), len(diff))].mean() for _ in range(bootstrap)]
-    tail = (1 - level) / 2 * 100
-    return Difference(n=n, mean=float(diff.mean()), ci=(float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))), level=level)
+    return Difference(n=n, mean=float(diff.mean()), ci=_interval(means, level), level=level)
