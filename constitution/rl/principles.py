@@ -74,6 +74,11 @@ class PrincipleRewards:
         self.reward_std = model.reward_std
 
     @property
+    def version(self) -> int:
+        """The version of the model scoring now (the monitor records it)."""
+        return self.reward.version
+
+    @property
     def model(self) -> RewardModel:
         scorer = self.reward.scorer
         if not isinstance(scorer, RewardModel) or not scorer.heads:

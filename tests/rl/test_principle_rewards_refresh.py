@@ -46,6 +46,7 @@ def test_trl_weights_stay_faithful_after_a_refresh(folders):
     rewards = PrincipleRewards(fn)
     funcs, weights = rewards.functions(), np.array(rewards.trl_weights("sum_then_normalize")[:-1])
     fn.swap(RewardModel.load(folders[1]))
+    assert rewards.version == 1  # what the monitor records as the reward's version
     per = np.array([f(PROMPTS, COMPLETIONS) for f in funcs[:-1]]).T
     slope, residual = _affine_residual(np.array(rewards.raw(PROMPTS, COMPLETIONS)), per @ weights)
     assert slope > 0 and residual < 1e-9  # the same advantages as the constitution's combined reward
