@@ -9,10 +9,12 @@ project's reward training: atomic publish, saved normalisation) and swaps the lo
 the gold judge's per-principle labels (its constitution is needed).
 
 A per-principle refresh keeps the saved model's heads, by id and in their order, whatever the constitution now says
-(:func:`saved_heads`): under the shipped constitution each gold pair is judged by 4 of 24 principles, so some heads get
-no new label; they keep their weights exactly (no gradient reaches them and the refresh trains without weight decay).
-A head whose principle now has weight 0 stays a head (weight 0 in the reward); a reordered constitution changes no
-head's row. The constitution's weights reach the refreshed model when it is loaded, as they reached the first one.
+(:data:`SAVED_HEADS`): under the shipped constitution each gold pair is judged by 4 of 24 principles, so some heads
+get no new label; they keep their weights exactly (no gradient reaches them and the refresh trains without weight
+decay). A head whose principle now has weight 0 stays a head (weight 0 in the reward); a reordered constitution
+changes no head's row. The constitution's weights reach the refreshed model when it is loaded, as they reached the
+first one. The refresh has no learning-rate warm-up: it resumes a trained model, and with one a refresh of a single
+update step would change nothing.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ class Refresher:
         kind = SAVED_HEADS.name if trained == "per_principle" else trained
         overrides = {
             "base_model": str(self.folder), "pooling": "native", "max_length": meta.max_length,
-            "heads": kind, "weight_decay": 0.0, "epochs": self.config.epochs,
+            "heads": kind, "weight_decay": 0.0, "warmup_ratio": 0.0, "epochs": self.config.epochs,
             "learning_rate": self.config.learning_rate, "batch_size": self.config.batch_size, "eval_fraction": 0.0,
             "checkpoint_steps": 0, "lora": None, "seed": self.seed + len(self.folders),
         }  # fmt: skip

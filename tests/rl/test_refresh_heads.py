@@ -35,7 +35,7 @@ def _monitor(folder, tmp_path, reward_constitution, gold_constitution, refreshed
     from constitution.rl import GoldMonitor, MonitorConfig, RefreshConfig, Refresher, RewardFunction
 
     reward = RewardFunction.load(folder, constitution=reward_constitution)
-    refresh = RefreshConfig(on_alarm=False, every=1, min_pairs=4, epochs=1, batch_size=2, learning_rate=1e-3)
+    refresh = RefreshConfig(on_alarm=False, every=1, min_pairs=4, epochs=1, batch_size=8, learning_rate=1e-3)  # one update step
     refresher = Refresher(reward, folder, refreshed, refresh, constitution=reward_constitution)
     labeler = Labeler(gold_constitution, ScriptedJudge(), JudgmentCache(tmp_path / "gold.sqlite"))
     monitor = GoldMonitor(reward, labeler, MonitorConfig(every=1, pairs=6, pairs_per_group=3), jsonl=tmp_path / "monitor.jsonl", refresher=refresher)
