@@ -199,7 +199,8 @@ class _Policy:
         for attempt in range(MODEL_CHANGES + 1):
             tried = f"{key}~{attempt}" if attempt else key
             yield [(call, tried)] if len(ranges) == 1 else [(call.part(a, b), f"{tried}/{a}") for a, b in ranges]
-        raise ServiceUnavailable(f"POST {call.path}: the served model changed while its {len(ranges)} parts were scored, {MODEL_CHANGES + 1} times", request_id=key)
+        tries = MODEL_CHANGES + 1
+        raise ServiceUnavailable(f"POST {call.path}: the served model changed while its {len(ranges)} parts were scored, {tries} times", request_id=key)
 
     @staticmethod
     def halves(call: Call, key: str, rejected: RequestRejected) -> list[tuple[Call, str]]:

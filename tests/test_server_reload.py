@@ -75,7 +75,8 @@ def test_a_reload_under_load_drops_nothing_and_every_answer_names_its_version(re
         done, reload = asyncio.run(_load(server.base_url, CLIENTS * REQUESTS // 3, {"model": str(new)}))
         health = httpx.get(f"{server.base_url}/health").json()
     assert reload["response"].status_code == 200, reload["response"].text
-    assert reload["response"].json() | {"model": ""} == {"version": 2, "previous_version": 1, "model": "", "model_id": folder_identity(new), "constitution_hash": None}
+    reloaded = {"version": 2, "previous_version": 1, "model": "", "model_id": folder_identity(new), "constitution_hash": None}
+    assert reload["response"].json() | {"model": ""} == reloaded
     assert health["version"] == 2
 
     assert len(done) == CLIENTS * REQUESTS and all(r.status_code == 200 for *_, r in done), "a request was dropped"

@@ -50,6 +50,7 @@ def _verl_batch(n: int) -> tuple[list[str], list[dict]]:
 def test_a_verl_batch_of_1024_is_sent_in_parts_that_fit_the_servers_limits(tmp_path):
     """Issue 32 item 1.2: a real server with its default limits (256 items, 1 MiB) and 1,024 responses (4 MiB):
     one request would be a 413; the parts fit, and every reward comes back in order."""
+    from constitution.client import score_call, spans
     from constitution.reward.model import RewardModel
     from constitution.rl import verl
     from constitution.serve.app import create_app
@@ -71,8 +72,11 @@ def test_a_verl_batch_of_1024_is_sent_in_parts_that_fit_the_servers_limits(tmp_p
     expected = model.score([(infos[i]["prompt"], responses[i]) for i in sample], normalize=True)
     assert len(rewards) == 1024 and [rewards[i] for i in sample] == pytest.approx(expected, abs=1e-4)
     assert len({round(e, 3) for e in expected}) > 20  # the sample's rewards differ: a misordered part would not match
-    parts = verl._client(server.base_url, KEY, 120.0).policy.attempts
-    assert health["items_scored"] == 1024 and parts > 1024 // config.max_items  # split by bytes, too: > 4 parts
+    policy = verl._client(server.base_url, KEY, 120.0).policy
+    parts = spans(score_call([(i["prompt"], r) for r, i in zip(responses, infos)]), policy.limits)
+    assert (policy.limits.max_items, policy.limits.max_body_bytes) == (config.max_items, config.max_body_bytes)
+    assert policy.attempts == len(parts) > 1024 // config.max_items  # one request per part (no 413), some split by bytes
+    assert health["items_scored"] == 1024
 
 
 def test_verls_own_reward_managers(reward_folder, judge_tokenizer):
