@@ -30,3 +30,26 @@ def length_sorted_batches(
 
 def _fits(longest: int, rows: int, length: int, max_tokens: int, min_fill: float) -> bool:
     return (rows + 1) * longest <= max_tokens and length >= min_fill * longest
+
+
+def bucket_width(length: int) -> int:
+    """The padded width an input of ``length`` tokens always runs at in :func:`fixed_shape_batches`: its own length
+    up to 16, then rounded up to a multiple of a quarter of the power of two below it (over 80% real tokens)."""
+    if length <= 16:
+        return length
+    step = 1 << (length.bit_length() - 3)
+    return -(-length // step) * step
+
+
+def fixed_shape_batches(lengths: Sequence[int], rows: int) -> list[tuple[list[int], int]]:
+    """(indices, width) batches in which every forward pass has the same shape for the same input length:
+    ``rows`` rows (the caller fills a short batch with copies) × :func:`bucket_width` of the length.
+
+    Low-precision kernels (bf16 GEMMs on AMX or GPUs) pick their reduction order by the whole matrix's shape, so a
+    row's result can change with the number of rows beside it or the padding it gets; with the shape a function of
+    the input's own length, an input's result depends on that input alone, whatever else arrived with it.
+    """
+    groups: dict[int, list[int]] = {}
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        groups.setdefault(bucket_width(lengths[i]), []).append(i)
+    return [(members[c : c + rows], width) for width, members in groups.items() for c in range(0, len(members), rows)]

@@ -66,9 +66,9 @@ def encode(tokenizer, kind: InputKind, texts: Sequence[str], max_length: int) ->
     return enc["input_ids"]
 
 
-def pad_batch(sequences: Sequence[Sequence[int]], pad_token_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad to the longest sequence: input_ids and attention_mask."""
-    width = max(len(s) for s in sequences)
+def pad_batch(sequences: Sequence[Sequence[int]], pad_token_id: int, width: int | None = None) -> dict[str, torch.Tensor]:
+    """Right-pad to ``width`` (default: the longest sequence): input_ids and attention_mask."""
+    width = width or max(len(s) for s in sequences)
     ids = torch.full((len(sequences), width), pad_token_id, dtype=torch.long)
     mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, seq in enumerate(sequences):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from constitution.batching import length_sorted_batches
+from constitution.batching import fixed_shape_batches, length_sorted_batches
 from constitution.devices import bf16_supported
 from constitution.data.records import Pair
 from constitution.errors import InputError
@@ -21,6 +21,8 @@ from constitution.reward.metadata import RewardMetadata, read_metadata
 
 # a row shorter than this share of its batch's longest starts a new batch (at most half of a batch is padding)
 MIN_FILL = 0.5
+# rows of every bf16 forward pass (a short batch is filled with copies): one shape per input length
+BF16_ROWS = 8
 
 
 class RewardModel:
@@ -105,11 +107,14 @@ class RewardModel:
     def head_matrix(self, ids: Sequence[Sequence[int]], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """Raw outputs for tokenised inputs, in input order: one row per input, one column per head.
 
-        Batches are sorted by length, with a token budget of ``batch_size × max_length``: short inputs share
-        bigger batches (up to 4 × batch_size rows) within the memory that ``batch_size`` long inputs would take,
-        and no row is shorter than half its batch's longest (so at most half of a batch is padding). Equal inputs
-        are scored once, so they get exactly equal rewards wherever they stand (a tie is a tie).
-        With ``bf16`` the backbone runs under bf16 autocast and the head in fp32 (:mod:`fp32_head`).
+        An input's reward depends on that input alone, whatever else is in the call (a server's batch holds whatever
+        requests arrived together). Equal inputs are scored once, so a tie is exact. In fp32, batches are sorted by
+        length with a token budget of ``batch_size × max_length`` (short inputs share bigger batches, up to
+        4 × batch_size rows; no row is shorter than half its batch's longest): batchmates move a reward by float
+        rounding only (≤ 1e-6). Under bf16 (the backbone under autocast, the head in fp32, :mod:`fp32_head`) the
+        kernels' reduction order follows the whole batch's shape, so every forward pass has one shape per input
+        length (:func:`~constitution.batching.fixed_shape_batches`, ``BF16_ROWS`` rows): a reward is then the same
+        bit for bit in any batch.
         """
         from tqdm.auto import tqdm
 
@@ -117,14 +122,21 @@ class RewardModel:
         where = [rows.setdefault(tuple(s), len(rows)) for s in ids]
         unique = list(rows)
         out = np.zeros((len(unique), len(self.weights)), dtype=np.float64)
-        budget = batch_size * self.metadata.max_length
-        batches = length_sorted_batches([len(s) for s in unique], batch_size, max_tokens=budget, max_rows=4 * batch_size, min_fill=MIN_FILL)
+        lengths = [len(s) for s in unique]
+        if self.bf16:
+            batches = fixed_shape_batches(lengths, BF16_ROWS)
+        else:
+            budget = batch_size * self.metadata.max_length
+            batches = [(b, None) for b in length_sorted_batches(lengths, batch_size, max_tokens=budget, max_rows=4 * batch_size, min_fill=MIN_FILL)]
         pad = self.tokenizer.pad_token_id
-        for batch in tqdm(batches, desc="scoring", unit="batch", disable=not progress):
-            inputs = {k: v.to(self.device) for k, v in pad_batch([unique[i] for i in batch], pad).items()}
+        for batch, width in tqdm(batches, desc="scoring", unit="batch", disable=not progress):
+            seqs = [unique[i] for i in batch]
+            if width is not None:
+                seqs += seqs[:1] * (BF16_ROWS - len(seqs))
+            inputs = {k: v.to(self.device) for k, v in pad_batch(seqs, pad, width).items()}
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 logits = self.model(**inputs).logits
-            out[batch] = logits.float().cpu().numpy()
+            out[batch] = logits[: len(batch)].float().cpu().numpy()
         return out[where]
 
     def score_ids(self, ids: Sequence[Sequence[int]], batch_size: int = 64, progress: bool = False) -> list[float]:
