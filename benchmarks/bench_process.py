@@ -14,7 +14,8 @@ reward model buys over an outcome model on arithmetic chains whose errors need r
    traces per problem, each model as the selector (process: the min of the step scores), with chance (a random
    pick) and the oracle (any right trace among the n). Results are written after every seed.
 
-    OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python benchmarks/bench_process.py --skip-judge --seeds 0 1 2 --out benchmarks/results
+    OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python benchmarks/bench_process.py --skip-judge --seeds 0 1 2 --train-problems 128 \\
+        --epochs 4 --name bench_process_cross_step_large
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ def main() -> None:
     parser.add_argument("--traces", type=int, default=12, help="traces the real judge labels")
     parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
     parser.add_argument("--skip-judge", action="store_true", help="only the synthetic part")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2], help="none: only the judge part")
     parser.add_argument("--train-problems", type=int, default=40)
     parser.add_argument("--per-problem", type=int, default=4, help="traces per training problem")
     parser.add_argument("--test", type=int, default=60, help="held-out chains per length")
@@ -192,15 +193,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=3.0)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--name", default="bench_process", help="results file: OUT/NAME.json")
     args = parser.parse_args()
-    blob: dict = {"settings": {k: v for k, v in vars(args).items() if k != "out"}, "labeling": None, "seeds": []}
+    blob: dict = {"settings": {k: v for k, v in vars(args).items() if k not in ("out", "name")}, "labeling": None, "seeds": []}
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_judge:
             blob["labeling"] = labeling(args.traces, args.backend, Path(tmp) / "judge")
-            write_results(args.out, "bench_process", blob)
+            write_results(args.out, args.name, blob)
         for seed in args.seeds:
             blob["seeds"].append(synthetic(seed, args, Path(tmp) / f"seed{seed}"))
-            write_results(args.out, "bench_process", blob)  # saved after every seed
+            write_results(args.out, args.name, blob)  # saved after every seed
 
 
 if __name__ == "__main__":
