@@ -14,10 +14,14 @@
    over prompts, and where the gold peaks (or that it does not). The gold's own best-of-n is the ceiling.
 
 Every unit of work (a model trained, a chunk of the pool sampled, a model's scores of the pool) is saved in
-``<out>/overoptimization_bon_work`` and skipped when the script is run again with the same settings; the result file
-``<out>/<name>.json`` (and ``.png`` with matplotlib) is rewritten after every unit with whatever is ready.
+``<out>/<name>_work`` as it finishes and skipped when the script runs again with the same settings; a ``--helper``
+process shares the units. The result file ``<out>/<name>.json`` (and ``.png`` with matplotlib) is written when the
+scores are in, again with the ensembles and with the refresh; ``held_out`` gives each model's accuracy on its own
+held-out pairs (human labels for the gold, gold labels for the proxies; none for the refreshed ones).
 
-  nice -n 19 python benchmarks/bench_overoptimization_bon.py --prompts 30 --samples 32 --out benchmarks/results
+  B="nice -n 19 python benchmarks/bench_overoptimization_bon.py --prompts 20 --samples 32 --proxy-pairs 30 100 300 \\
+     --noisy-pairs 100 --out benchmarks/results"
+  $B & $B --helper & wait     # the helper takes pool chunks and models from the other end, then stops
 Smoke run: python benchmarks/bench_overoptimization_bon.py --tiny --out /tmp/bon
 """
 
@@ -264,8 +268,10 @@ def main() -> int:
 
     def save(complete: bool = False) -> None:
         figure = plot(curves, min(args.proxy_pairs), args.out / f"{args.name}.png") if curves else None
+        held_out = {m.parent.name: json.loads(m.read_text()).get("eval_metrics") for m in sorted(work.folder.glob("*/constitution_reward.json"))}
         write_results(args.out, args.name, {"settings": stamp, "complete": complete, "seconds": round(time.perf_counter() - started, 1),
-                                            "unit_seconds": work.timings, "curves": curves, "plot": str(figure) if figure else None})  # fmt: skip
+                                            "unit_seconds": work.timings, "held_out": held_out, "curves": curves,
+                                            "plot": str(figure) if figure else None})  # fmt: skip
 
     gold_dir = work.model("gold", train(config.model_copy(update={"epochs": args.gold_epochs}), gold_half[: args.gold_pairs], args.seed))
     samples = sample_pool(args, prompts, work)
