@@ -10,6 +10,7 @@ in the output folder) and a :class:`Refresher` when ``refresh`` is set. Writes `
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from constitution.atomic import atomic_write_lines, atomic_write_text
 from constitution.data import load_pairs
+from constitution.errors import InputError
 from constitution.generation import PromptItem, load_prompts
 from constitution.principles import Constitution
 from constitution.resources import demo_prompts
@@ -27,6 +29,8 @@ from constitution.rl.monitor import GoldMonitor, MonitorRecord
 from constitution.rl.principles import PrincipleRewards
 from constitution.rl.refresh import Refresher
 from constitution.rl.reward import RewardFunction
+
+log = logging.getLogger(__name__)
 
 
 class RLResult(BaseModel):
@@ -84,12 +88,36 @@ def grpo_args(config: RLConfig, out: Path, weights: list[float] | None):
     )  # fmt: skip
 
 
+def check_alarm_reach(config: RLConfig) -> None:
+    """The gold alarm needs ``min_decisive`` decisive pairs in one check, and a check labels at most ``pairs`` pairs,
+    ``pairs_per_group`` from each of a step's ``prompts_per_step`` groups: when that is fewer, the alarm can never
+    fire. An InputError when what was asked acts only on the alarm (a refresh with no ``every``, ``stop_on_alarm``);
+    a warning otherwise."""
+    m, g = config.monitor, config.num_generations
+    most = min(m.pairs, config.prompts_per_step * min(m.pairs_per_group, g * (g - 1) // 2))
+    if most >= m.min_decisive:
+        return
+    why = (
+        f"the gold alarm needs {m.min_decisive} decisive pairs in one check (--monitor-min-decisive), and a check "
+        f"labels at most {most} (--monitor-pairs {m.pairs}; --prompts-per-step {config.prompts_per_step} groups x "
+        f"--monitor-pairs-per-group {m.pairs_per_group}), so it can never fire; raise those or lower "
+        "--monitor-min-decisive"
+    )
+    refresh = config.refresh
+    idle = [name for name, on in (("--refresh on the alarm only (no --refresh-every)", refresh is not None and not refresh.every),
+            ("--monitor-stop-on-alarm", m.stop_on_alarm)) if on]  # fmt: skip
+    if idle:
+        raise InputError(f"{' and '.join(idle)} would never act: {why}")
+    log.warning("%s", why)
+
+
 def _monitor(config: RLConfig, reward: RewardFunction, combined: Any, out: Path, gold: Constitution, constitution: Constitution | None) -> GoldMonitor:
     from constitution.labeling import JudgmentCache, Labeler
     from constitution.llm.factory import make_llm
     from constitution.reward import load_principle_pairs
 
     assert config.gold_judge is not None
+    check_alarm_reach(config)
     refresher = None
     if config.refresh is not None:
         replay = []
