@@ -24,7 +24,10 @@ _PADDED_POSITIONS = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "came
 
 
 def position_limit(model_config) -> int | None:
-    """The most tokens a backbone's position embeddings hold (None when its config does not say)."""
+    """The most tokens a backbone's position embeddings hold (None when its config does not say, or when it has no
+    absolute positions: DeBERTa-v2/v3 with ``position_biased_input: false`` reads any length through relative ones)."""
+    if getattr(model_config, "position_biased_input", True) is False:
+        return None
     for field in _POSITION_FIELDS:
         value = getattr(model_config, field, None)
         if isinstance(value, int) and value > 0:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from transformers import BertConfig, RobertaConfig
+from transformers import BertConfig, DebertaV2Config, RobertaConfig
 
 from constitution.cli import main
 from constitution.reward.backbone import position_limit
@@ -38,3 +38,10 @@ def test_run_refuses_it_from_the_config_file(tmp_path: Path, capsys: pytest.Capt
 def test_position_limits_of_config_kinds():
     assert position_limit(BertConfig(max_position_embeddings=512)) == 512
     assert position_limit(RobertaConfig(max_position_embeddings=514, pad_token_id=1)) == 512  # ids start after padding
+
+
+def test_a_backbone_with_relative_positions_only_has_no_limit():
+    """DeBERTa-v3 (a common reward backbone) has max_position_embeddings 512 but no absolute positions
+    (position_biased_input false): it reads 1,500 tokens, so --max-length 1024 must not be refused (review)."""
+    assert position_limit(DebertaV2Config(max_position_embeddings=512, position_biased_input=False, relative_attention=True)) is None
+    assert position_limit(DebertaV2Config(max_position_embeddings=512, position_biased_input=True)) == 512
