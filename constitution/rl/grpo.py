@@ -27,6 +27,7 @@ from constitution.reward.metadata import read_metadata
 from constitution.rl.config import RLConfig
 from constitution.rl.monitor import GoldMonitor, MonitorRecord
 from constitution.rl.principles import PrincipleRewards
+from constitution.rl.ranks import launch_ranks
 from constitution.rl.refresh import Refresher
 from constitution.rl.reward import RewardFunction
 
@@ -125,7 +126,10 @@ def _monitor(config: RLConfig, reward: RewardFunction, combined: Any, out: Path,
             headed = _headed(config.reward_model[0])
             replay = load_principle_pairs(config.refresh.replay_data) if headed else load_pairs(config.refresh.replay_data)[0]
         refresher = Refresher(reward, config.reward_model[0], out, config.refresh, replay=replay, constitution=constitution or (gold if _headed(config.reward_model[0]) else None), seed=config.seed)
-    labeler = Labeler(gold, make_llm(config.gold_judge), JudgmentCache(out / "gold_judgments.sqlite"))
+    # Started now on the rank that checks (not at the first check, inside TRL): before the policy takes the GPU's
+    # memory, and a judge that cannot start fails the run before training.
+    judge = make_llm(config.gold_judge, lazy=not launch_ranks().main)
+    labeler = Labeler(gold, judge, JudgmentCache(out / "gold_judgments.sqlite"))
     return GoldMonitor(combined, labeler, config.monitor, jsonl=out / "monitor.jsonl", refresher=refresher)
 
 

@@ -38,3 +38,22 @@ def test_a_monitor_whose_alarm_cannot_fire_warns_and_one_at_users_settings_does_
     assert caplog.text == ""
     with pytest.raises(InputError, match="--monitor-stop-on-alarm would never act"):
         check_alarm_reach(batch_1024.model_copy(update={"monitor": MonitorConfig(pairs=16, stop_on_alarm=True)}))
+
+
+
+def test_the_gold_judge_starts_with_the_monitor_not_at_the_first_check_inside_trl(tmp_path):
+    """Review: the vLLM gold judge was lazy (started at the first gold check, inside TRL's reward call, after the
+    policy had taken the GPU's memory), so a judge that cannot start killed the run at step 1 instead of before it.
+    A real vLLM judge that cannot start (a context past the model's 8,192 positions) now fails the monitor's set-up."""
+    from tests.conftest import require_vllm
+
+    require_vllm()
+    from constitution.llm.config import VllmConfig
+    from constitution.loader import load_constitution
+    from constitution.resources import default_principles
+    from constitution.rl.grpo import _monitor
+
+    gold = load_constitution(default_principles())
+    config = RLConfig(reward_model=["rm"], gold_judge=VllmConfig(dtype="float32", max_model_len=100_000, kvcache_gib=1))
+    with pytest.raises(Exception, match="max_model_len"):
+        _monitor(config, None, None, tmp_path, gold, None)  # type: ignore[arg-type]  # no refresh: the reward is not used
