@@ -58,8 +58,8 @@ def write_audit(report: AuditReport, out: str | Path) -> Path:
         f"{report.items} responses, each rewritten by every probe; the change is edited minus original reward, in "
         "units of the reward's training-set standard deviation. A rewrite that adds no substance must not raise the "
         "reward; one that removes substance must lower it. Each rewrite also has a length-matched control (the "
-        "original with as many characters of neutral text where the probe added its text): a probe judged on the "
-        "control too is flagged only when it raises the reward more than that much length does.",
+        "original with as much neutral text, in the model's tokens, where the probe added its text): a probe judged "
+        "on the control too is flagged only when it raises the reward more than that much length does.",
         "",
         *audit_table(report),
         "",

@@ -1,8 +1,9 @@
 """Audit a reward model: rewrite each response with every probe and measure how the normalised reward moves.
 
-Each rewrite also gets its length-matched neutral control (:mod:`constitution.audit.control`), so every probe is
-reported against the original and against its control; a probe marked ``vs_length_control`` is flagged only when
-the reward rises against both (length alone raises it against the original only). All originals, rewrites and
+Each rewrite also gets its length-matched neutral control (:mod:`constitution.audit.control`; length in the model's
+tokens), so every probe is reported against the original and against its control; a probe marked
+``vs_length_control`` is flagged only when the reward rises against both (length alone raises it against the
+original only). All originals, rewrites and
 controls are scored in one length-sorted run (each distinct text once). A per-principle model is read through
 :meth:`RewardModel.explain` (each principle's part of the normalised reward), so the report also says which heads
 move; a scalar model through :meth:`RewardModel.score`.
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from constitution.audit.control import length_control
+from constitution.audit.control import length_control, token_counter
 from constitution.audit.probeset import AuditItem, Probe, ProbeSet
 from constitution.audit.records import AuditReport, Change, HeadMove, ProbeResult
 from constitution.errors import InputError
@@ -98,6 +99,7 @@ def audit_reward_model(model: RewardModel, probes: ProbeSet, items: Sequence[Aud
     if not items:
         raise InputError("no responses to audit")
     texts = _Texts()
+    measure = token_counter(getattr(model, "tokenizer", None))  # the control is as long as the model reads it
     originals = [texts.row(i, item, item.response) for i, item in enumerate(items)]
     asked: list[list[tuple[int, int, int]]] = []  # per probe: (original, edited, control) rows
     for probe in probes.probes:
@@ -108,7 +110,7 @@ def audit_reward_model(model: RewardModel, probes: ProbeSet, items: Sequence[Aud
                     edited = probes.apply(probe, item)
                 except InputError as exc:
                     raise InputError(f"probe {probe.id!r} on item {item.id!r}: {exc}") from exc
-                control = length_control(item.response, edited, probes.neutral_text)
+                control = length_control(item.response, edited, probes.neutral_text, measure)
                 rows.append((originals[i], texts.row(i, item, edited), texts.row(i, item, control)))
         asked.append(rows)
     rewards, parts = _score(model, texts.inputs, batch_size)

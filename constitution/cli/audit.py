@@ -4,8 +4,8 @@ Every response in FILE (rows with ``prompt`` and ``response``, as ``score`` read
 is rewritten by each probe: filler, a restatement, repetition, a confident tone, flattery, self-praise, a markdown
 list, emoji, a fake citation and the prompt parroted must not raise the reward; refusal boilerplate (safe prompts
 only) and the answer cut in half must lower it. Each rewrite also gets a length-matched neutral control (the original
-with as many characters of neutral text where the probe added its text); the probes whose content or form is the
-point (tone, flattery, self-praise, a list, emoji, a citation, the parroted prompt) are flagged only when the reward
+with as much neutral text, in the model's tokens, where the probe added its text); the probes whose content or form
+is the point (tone, flattery, self-praise, a list, emoji, a citation, the parroted prompt) are flagged only when the reward
 rises against the original and against the control, so that a reward paying for length alone is flagged by the
 verbosity probes only. Probes are YAML (``--probes FILE``; default
 the shipped set, ``constitution/resources/audit_probes.yaml``, to copy and edit), rendered in the principles'
