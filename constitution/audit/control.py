@@ -37,12 +37,12 @@ def neutral(length: int, text: str = NEUTRAL_TEXT, measure: Measure = len) -> st
     unit = text.strip() + " "
     if measure is len:
         return (unit * (length // len(unit) + 1))[:length]
-    out = ""
-    for word in itertools.islice(itertools.cycle(unit.split()), 4 * length + 1):  # a word is at least a token
-        out = f"{out} {word}" if out else word
-        if measure(out) >= length:
-            break
-    return out
+    words = list(itertools.islice(itertools.cycle(unit.split()), length))  # a word is at least one token
+    low, high = 1, length  # the fewest words with enough tokens (a word more is never fewer tokens)
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (low, mid) if measure(" ".join(words[:mid])) >= length else (mid + 1, high)
+    return " ".join(words[:low])
 
 
 def _before(added: str, text: str, measure: Measure) -> str:
