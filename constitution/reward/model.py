@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from constitution.batching import fixed_shape_batches, length_sorted_batches
-from constitution.devices import bf16_supported
+from constitution.devices import bf16_scoring
 from constitution.data.records import Pair
 from constitution.errors import InputError
 from constitution.embedded_models import resolve_model
@@ -22,7 +22,7 @@ from constitution.reward.metadata import RewardMetadata, read_metadata
 # a row shorter than this share of its batch's longest starts a new batch (at most half of a batch is padding)
 MIN_FILL = 0.5
 # rows of every bf16 forward pass (a short batch is filled with copies): one shape per input length
-BF16_ROWS = 8
+BF16_ROWS = 4
 
 
 class RewardModel:
@@ -43,7 +43,7 @@ class RewardModel:
             self.model.config.pad_token_id = self.tokenizer.pad_token_id
         self.metadata = metadata
         self.device = next(model.parameters()).device
-        self.bf16 = bf16_supported(self.device) if bf16 is None else bf16
+        self.bf16 = bf16_scoring(self.device) if bf16 is None else bf16
         self.use_constitution(constitution)
 
     @classmethod

@@ -29,13 +29,12 @@ def test_the_head_computes_in_fp32_under_bf16_autocast():
     assert list(model.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]  # saves as the plain Linear did
 
 
-def test_a_headed_model_and_its_export_agree_under_bf16(headed, tmp_path, monkeypatch):
+def test_a_headed_model_and_its_export_agree_under_bf16(headed, tmp_path):
     from constitution.reward.export import export_scalar
     from constitution.reward.model import RewardModel
 
     export_scalar(headed[0], tmp_path / "scalar")
-    monkeypatch.setattr("constitution.devices.cpu_has_native_bf16", lambda: True)  # the default on AMX/AVX512-BF16 CPUs
-    source, exported = RewardModel.load(headed[0]), RewardModel.load(tmp_path / "scalar")
+    source, exported = RewardModel.load(headed[0], bf16=True), RewardModel.load(tmp_path / "scalar", bf16=True)
     assert source.bf16 and exported.bf16
     rows = principle_rows(16, 41, TRAIN_WEIGHTS)
     items = [(r["prompt"], r["response_a"]) for r in rows] + [(r["prompt"], r["response_b"]) for r in rows]
