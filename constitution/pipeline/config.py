@@ -23,7 +23,8 @@ class AuditStageConfig(AuditSettings):
     responses: str | None = Field(
         None,
         description="responses to audit (rows with `prompt`, `response` and an optional boolean `safe`, as `constitution "
-        "audit` reads them); default: both responses of every held-out test pair, each taken as safe to answer",
+        "audit` reads them); default: both responses of every held-out test pair, whose prompts' safety is unknown "
+        "(they are marked unsafe: the probes for safe prompts only, refusal boilerplate, are not asked of them)",
     )
     probes: str | None = Field(None, description="probes YAML (default: the shipped set)")
 

@@ -197,7 +197,9 @@ class Pipeline:
         return {name: s.report.model_dump(include={"n", "accuracy", "ece"}) for name, s in out.items()}
 
     def _audit_items(self) -> list[AuditItem]:
-        """The responses to audit: ``audit.responses``, else both responses of every held-out test pair."""
+        """The responses to audit: ``audit.responses``, else both responses of every held-out test pair, marked
+        unsafe: a prompt's safety is unknown here (the demo's prompts are a third harmful), and on a harmful prompt a
+        refusal rightly raises the reward, so the refusal probe (safe prompts only) is not asked of them."""
         from constitution.audit import read_items
 
         limit = self.config.audit.limit
@@ -205,7 +207,7 @@ class Pipeline:
             return read_items(self.config.audit.responses, limit)
         _, test = self._split()
         items = [
-            AuditItem(id=f"{pair.id}:{side}", conversation=pair.prompt, response=getattr(pair, f"response_{side}"))
+            AuditItem(id=f"{pair.id}:{side}", conversation=pair.prompt, response=getattr(pair, f"response_{side}"), safe=False)
             for pair in test
             for side in ("a", "b")
         ]

@@ -51,6 +51,7 @@ def test_the_report_audits_the_trained_model_and_the_stage_resumes(tmp_path: Pat
     report = (run / "report.md").read_text()
     assert "## Reward audit" in report and f"Counterfactual probes on {audit.items} responses" in report
     assert "| refusal_boilerplate | lower |" in report and "| audit |" in report  # the table, and the stage's timing
+    assert audit.result("refusal_boilerplate").items == 0  # the held-out prompts' safety is unknown: not asked (review)
     assert headline["audit_flagged"] == [r.probe for r in audit.probes if r.flagged]
     assert any(line.startswith("reward audit on ") for line in "\n".join(logs).splitlines())
 
