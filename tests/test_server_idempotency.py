@@ -5,6 +5,9 @@ principles, as RL under the shipped constitution sends them) under distinct Idem
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 
@@ -13,7 +16,7 @@ from constitution.serve.app import create_app
 from constitution.serve.config import ServerConfig
 from constitution.serve.idempotency import ENTRY_OVERHEAD, HEADER
 from tests.helpers.fake_reward import served
-from tests.helpers.local_server import LocalServer
+from tests.helpers.local_server import LocalServer, wait_until
 
 pytestmark = pytest.mark.reliability
 
@@ -72,3 +75,48 @@ def test_several_ray_replicas_refuse_idempotency_keys_and_the_client_sends_none(
     with LocalServer(single) as server:
         assert httpx.post(f"{server.base_url}/score", json={"texts": ["a"]}, headers={HEADER: "k"}, timeout=60).status_code == 200
         assert httpx.get(f"{server.base_url}/health").json()["idempotency"] is True
+
+
+def test_an_answer_over_the_bound_pushes_no_other_answer_out():
+    """Review: an answer too large to keep was stored, every older answer dropped to make room for it, and then
+    itself dropped: one big answer emptied the cache, and the retries of every earlier request were scored again."""
+    scored: list[list[str]] = []
+    app = create_app(served(lambda items: scored.append(items) or [1 / 3] * len(items)), ServerConfig(max_cached_answer_bytes=4096))
+    with LocalServer(app) as server, httpx.Client(base_url=server.base_url, timeout=60) as client:
+        small = [client.post("/score", json={"texts": [t]}, headers={HEADER: t}) for t in ("a", "b")]
+        big = client.post("/score", json={"texts": ["c"] * 256}, headers={HEADER: "big"})
+        before = len(scored)
+        again = [client.post("/score", json={"texts": [t]}, headers={HEADER: t}) for t in ("a", "b")]
+    assert len(big.content) > 4096 and [a.content for a in again] == [s.content for s in small]
+    assert len(scored) == before, "a small answer was pushed out by one too large to keep"
+
+
+def test_a_reload_answered_after_scoring_answers_is_kept_before_them():
+    """Review: answers were dropped in the order their requests arrived, not in the order they were answered, so a
+    reload (slow: it loads a model while scoring goes on) was the oldest entry when it was answered and was dropped
+    at once from a full cache: its retry reloaded a second time (issue 32 item 1.6's failure). The loader is held
+    until a scoring answer has filled the cache (the fault injected)."""
+    loads: list[int] = []
+    release = threading.Event()
+
+    def held_loader(request, current, version):
+        loads.append(version)
+        assert release.wait(30)
+        return served(lambda items: [2.0] * len(items), version=version)
+
+    fill = {"texts": ["x"] * 200}
+    with LocalServer(create_app(served(lambda items: [1.0] * len(items)), ServerConfig())) as server:
+        size = len(httpx.post(f"{server.base_url}/score", json=fill, timeout=60).content)  # a filling answer's size
+    config = ServerConfig(admin_key="admin", max_cached_answer_bytes=size + len("fill") + ENTRY_OVERHEAD + 100)
+    app = create_app(served(lambda items: [1.0] * len(items)), config, loader=held_loader)
+    admin = {"Authorization": "Bearer admin", HEADER: "reload-1"}
+    with LocalServer(app) as server, httpx.Client(base_url=server.base_url, timeout=60) as client:
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(client.post, "/reload", json={}, headers=admin)
+            wait_until(lambda: loads, "the reload to start loading")
+            assert client.post("/score", json=fill, headers={HEADER: "fill"}).status_code == 200
+            release.set()
+            reloaded = first.result()
+        retried = client.post("/reload", json={}, headers=admin)  # its answer was lost: the client sends it again
+    assert reloaded.status_code == 200 and reloaded.json()["version"] == 2
+    assert retried.content == reloaded.content and loads == [2], "the retried reload loaded a second time"

@@ -67,8 +67,13 @@ class AnswerCache:
             del self.entries[key]
             return
         answer = task.result()
+        size = self._size(key, answer)
+        if size > self.max_bytes:  # it could never be kept: it pushes no other answer out
+            del self.entries[key]
+            return
         self.entries[key] = (entry[0], answer)
-        self.bytes += self._size(key, answer)
+        self.entries.move_to_end(key)  # dropped by when it was answered (a slow reload is not the oldest answer)
+        self.bytes += size
         for old in list(self.entries):
             if self.bytes <= self.max_bytes:
                 break
