@@ -168,7 +168,10 @@ def classify_call(items: Sequence[Item]) -> Call:
 
 
 def get_reward_call(query: Sequence[str], prompts: Sequence[str] | None = None) -> Call:
-    """OpenRLHF's ``/get_reward``: templated prompt + response queries, and their templated prompts."""
+    """OpenRLHF's ``/get_reward``: templated prompt + response queries, and their templated prompts (one per query:
+    refused here as the server refuses it, since a call sent in parts is sliced along both)."""
+    if prompts is not None and len(prompts) != len(query):
+        raise RequestRejected(f"POST /get_reward: {len(query)} queries but {len(prompts)} prompts")
     body = {"query": list(query)} | ({"prompts": list(prompts)} if prompts is not None else {})
     return Call("/get_reward", body, OpenRLHFRewards, per_item=tuple(body))
 

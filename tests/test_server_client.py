@@ -106,3 +106,16 @@ def test_parts_answered_by_two_model_versions_are_scored_again_by_one():
         answer = client.score(texts)
     assert answer.version == 2 and answer.rewards == [len(t) + 100.0 for t in texts], calls
     assert [len(c) for c in calls] == [4, 4, 2, 4, 4, 2]  # every part again, under version 2
+
+
+def test_get_reward_with_more_or_fewer_prompts_than_queries_is_refused_as_the_server_would():
+    """Review: a call sent in parts sliced ``query`` and ``prompts`` alike, so fewer prompts than queries was an
+    IndexError inside the client and more prompts were silently dropped and scored, where the server, sent the
+    whole call, refuses it (422: "5 queries but 4 prompts")."""
+    app = create_app(served(lambda items: [1.0] * len(items)), ServerConfig(max_items=2, max_queue_items=2))
+    queries = [f"Q{i}? A{i}." for i in range(5)]
+    with LocalServer(app) as server, RewardClient(server.base_url) as client:
+        assert client.get_reward(queries, [f"Q{i}?" for i in range(5)]).rewards == [1.0] * 5  # in three parts
+        for prompts in ([f"Q{i}?" for i in range(4)], [f"Q{i}?" for i in range(6)]):
+            with pytest.raises(RequestRejected, match=f"5 queries but {len(prompts)} prompts"):
+                client.get_reward(queries, prompts)
