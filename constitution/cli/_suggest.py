@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from typing import NoReturn
 
+# Python 3.11 quotes the word and the choices ('a', 'b'); newer versions print the choices bare (a, b)
 _INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)")
 
 
@@ -24,7 +25,7 @@ class SuggestingParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         match = _INVALID_CHOICE.search(message)
         if match:
-            message += did_you_mean(match.group(1), re.findall(r"'([^']*)'", match.group(2)))
+            message += did_you_mean(match.group(1), [c.strip().strip("'") for c in match.group(2).split(",")])
         super().error(message)
 
     def parse_args(self, args=None, namespace=None):  # type: ignore[override]

@@ -3,6 +3,8 @@ transformers' load report for a fresh head, a mistyped flag, diff's output insid
 
 from __future__ import annotations
 
+import argparse
+
 import json
 import os
 import subprocess
@@ -84,3 +86,16 @@ def test_a_judge_start_prints_our_lines_and_vllms_only_with_verbose(tmp_path: Pa
     lines = done.stdout.splitlines()
     assert lines[0].startswith("judge vllm:smollm2-135m-instruct") and lines[-1].startswith("wrote 1 labels")
     assert not [line for line in lines + done.stderr.splitlines() if " INFO " in line or " WARNING " in line]
+
+
+@pytest.mark.parametrize("choices", ["'train', 'label', 'score'", "train, label, score"], ids=["py3.11", "py3.12.8+"])
+def test_did_you_mean_reads_choices_quoted_or_bare(choices: str):
+    """Python 3.11 quotes argparse's choices and newer versions print them bare: both get the suggestion."""
+    from constitution.cli._suggest import SuggestingParser
+
+    parser = SuggestingParser(prog="constitution")
+    with pytest.raises(SystemExit), pytest.MonkeyPatch.context() as patch:
+        said: list[str] = []
+        patch.setattr(argparse.ArgumentParser, "error", lambda self, message: (said.append(message), exit(2)))
+        parser.error(f"argument command: invalid choice: 'trian' (choose from {choices})")
+    assert said[0].endswith("(did you mean train?)")
