@@ -4,7 +4,6 @@ transformers' load report for a fresh head, a mistyped flag, diff's output insid
 from __future__ import annotations
 
 import argparse
-
 import json
 import os
 import subprocess
