@@ -32,6 +32,22 @@ def _fits(longest: int, rows: int, length: int, max_tokens: int, min_fill: float
     return (rows + 1) * longest <= max_tokens and length >= min_fill * longest
 
 
+# rows of every fixed-shape forward pass (a short batch is filled with copies of its first row)
+FIXED_ROWS = 4
+
+
+def forward_batches(
+    lengths: Sequence[int], batch_size: int, *, fixed_shape: bool = False, max_tokens: int | None = None,
+    max_rows: int | None = None, min_fill: float = 0.0,
+) -> list[tuple[list[int], int | None]]:
+    """(indices, width) of each forward pass: :func:`fixed_shape_batches` of ``FIXED_ROWS`` rows with
+    ``fixed_shape`` (bf16: an input's result then depends on that input alone), else :func:`length_sorted_batches`
+    padded to their longest row (width None)."""
+    if fixed_shape:
+        return fixed_shape_batches(lengths, FIXED_ROWS)
+    return [(b, None) for b in length_sorted_batches(lengths, batch_size, max_tokens, max_rows, min_fill)]
+
+
 def bucket_width(length: int) -> int:
     """The padded width an input of ``length`` tokens always runs at in :func:`fixed_shape_batches`: its own length
     up to 16, then rounded up to a multiple of a quarter of the power of two below it (over 80% real tokens)."""

@@ -66,9 +66,13 @@ def encode(tokenizer, kind: InputKind, texts: Sequence[str], max_length: int) ->
     return enc["input_ids"]
 
 
-def pad_batch(sequences: Sequence[Sequence[int]], pad_token_id: int, width: int | None = None) -> dict[str, torch.Tensor]:
-    """Right-pad to ``width`` (default: the longest sequence): input_ids and attention_mask."""
+def pad_batch(
+    sequences: Sequence[Sequence[int]], pad_token_id: int, width: int | None = None, rows: int | None = None
+) -> dict[str, torch.Tensor]:
+    """Right-pad to ``width`` (default: the longest sequence): input_ids and attention_mask; with ``rows``, copies
+    of the first sequence fill the batch up to that many rows (a fixed-shape forward pass)."""
     width = width or max(len(s) for s in sequences)
+    sequences = list(sequences) + [sequences[0]] * ((rows or 0) - len(sequences))
     ids = torch.full((len(sequences), width), pad_token_id, dtype=torch.long)
     mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, seq in enumerate(sequences):

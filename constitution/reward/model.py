@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from constitution.batching import fixed_shape_batches, length_sorted_batches
+from constitution.batching import FIXED_ROWS, forward_batches
 from constitution.devices import bf16_scoring
 from constitution.data.records import Pair
 from constitution.errors import InputError
@@ -21,8 +21,6 @@ from constitution.reward.metadata import RewardMetadata, read_metadata
 
 # a row shorter than this share of its batch's longest starts a new batch (at most half of a batch is padding)
 MIN_FILL = 0.5
-# rows of every bf16 forward pass (a short batch is filled with copies): one shape per input length
-BF16_ROWS = 4
 
 
 class RewardModel:
@@ -113,7 +111,7 @@ class RewardModel:
         4 × batch_size rows; no row is shorter than half its batch's longest): batchmates move a reward by float
         rounding only (≤ 1e-6). Under bf16 (the backbone under autocast, the head in fp32, :mod:`fp32_head`) the
         kernels' reduction order follows the whole batch's shape, so every forward pass has one shape per input
-        length (:func:`~constitution.batching.fixed_shape_batches`, ``BF16_ROWS`` rows): a reward is then the same
+        length (:func:`~constitution.batching.fixed_shape_batches`): a reward is then the same
         bit for bit in any batch.
         """
         from tqdm.auto import tqdm
@@ -122,18 +120,14 @@ class RewardModel:
         where = [rows.setdefault(tuple(s), len(rows)) for s in ids]
         unique = list(rows)
         out = np.zeros((len(unique), len(self.weights)), dtype=np.float64)
-        lengths = [len(s) for s in unique]
-        if self.bf16:
-            batches = fixed_shape_batches(lengths, BF16_ROWS)
-        else:
-            budget = batch_size * self.metadata.max_length
-            batches = [(b, None) for b in length_sorted_batches(lengths, batch_size, max_tokens=budget, max_rows=4 * batch_size, min_fill=MIN_FILL)]
+        budget = batch_size * self.metadata.max_length
+        batches = forward_batches(
+            [len(s) for s in unique], batch_size, fixed_shape=self.bf16, max_tokens=budget, max_rows=4 * batch_size, min_fill=MIN_FILL
+        )
         pad = self.tokenizer.pad_token_id
         for batch, width in tqdm(batches, desc="scoring", unit="batch", disable=not progress):
-            seqs = [unique[i] for i in batch]
-            if width is not None:
-                seqs += seqs[:1] * (BF16_ROWS - len(seqs))
-            inputs = {k: v.to(self.device) for k, v in pad_batch(seqs, pad, width).items()}
+            padded = pad_batch([unique[i] for i in batch], pad, width, FIXED_ROWS if width else None)
+            inputs = {k: v.to(self.device) for k, v in padded.items()}
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 logits = self.model(**inputs).logits
             out[batch] = logits[: len(batch)].float().cpu().numpy()

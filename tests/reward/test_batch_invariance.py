@@ -50,8 +50,8 @@ def test_bf16_stays_close_to_fp32(reward_folder):
 
 
 def test_every_bf16_forward_pass_has_one_shape_per_input_length(reward_folder):
-    from constitution.batching import bucket_width
-    from constitution.reward.model import BF16_ROWS, RewardModel
+    from constitution.batching import FIXED_ROWS, bucket_width
+    from constitution.reward.model import RewardModel
 
     model = RewardModel.load(reward_folder, bf16=True)
     shapes: list[tuple[int, int]] = []
@@ -62,5 +62,20 @@ def test_every_bf16_forward_pass_has_one_shape_per_input_length(reward_folder):
     finally:
         hook.remove()
     widths = {bucket_width(len(ids)) for ids in model.encode(texts)}
-    assert {s[0] for s in shapes} == {BF16_ROWS}
+    assert {s[0] for s in shapes} == {FIXED_ROWS}
     assert {s[1] for s in shapes} == widths
+
+
+def test_a_step_score_does_not_depend_on_its_batchmates_under_bf16(tmp_path):
+    """The process model's step scores follow the same contract: under bf16 (forced here) a trace's step scores are
+    the same bit for bit alone and among other traces of other lengths, windows past max_length included."""
+    from constitution.reward.process.model import ProcessRewardModel
+    from tests.helpers.reward_folders import process_folder
+
+    model = ProcessRewardModel.load(process_folder(tmp_path / "prm"), device="cpu")
+    model.bf16 = True
+    rng = random.Random(3)
+    traces = [(f"question {t}", [" ".join(rng.choices(WORDS, k=rng.randint(1, 12))) for _ in range(rng.randint(1, 9))]) for t in range(12)]
+    together = model.step_scores(traces)
+    assert [model.step_scores([t])[0] for t in traces] == together
+    assert model.step_scores(traces[::-1])[::-1] == together

@@ -13,7 +13,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from constitution.atomic import atomic_write_text
-from constitution.batching import length_sorted_batches
+from constitution.batching import FIXED_ROWS, forward_batches
 from constitution.data.steps import split_steps
 from constitution.devices import bf16_scoring
 from constitution.errors import InputError
@@ -100,8 +100,10 @@ class ProcessRewardModel:
         )  # fmt: skip
         windows = [(t, w) for t, e in enumerate(encoded) for w in e.windows]
         scores: list[list[float]] = [[0.0] * len(s) for _, s in traces]
-        for batch in length_sorted_batches([len(w.ids) for _, w in windows], batch_size):
-            inputs = {k: v.to(self.device) for k, v in pad_batch([windows[i][1].ids for i in batch], self.tokenizer.pad_token_id).items()}
+        # under bf16 one forward shape per window length, so a step's score does not depend on its batchmates
+        for batch, width in forward_batches([len(w.ids) for _, w in windows], batch_size, fixed_shape=self.bf16):
+            padded = pad_batch([windows[i][1].ids for i in batch], self.tokenizer.pad_token_id, width, FIXED_ROWS if width else None)
+            inputs = {k: v.to(self.device) for k, v in padded.items()}
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 probs = torch.sigmoid(self.model(**inputs).logits[..., 0].float()).cpu()
             for row, i in enumerate(batch):
