@@ -40,8 +40,10 @@ def _prompt(extra_info: Any) -> Any:
 
 
 @lru_cache(maxsize=4)
-def _client(url: str, api_key: str | None, timeout_s: float) -> RewardClient:
-    """One client per service and process (its connections and the server's limits kept between verl's steps)."""
+def _client(url: str, api_key: str | None, timeout_s: float, pid: int) -> RewardClient:
+    """One client per service and process (its connections and the server's limits kept between verl's steps);
+    ``pid`` keys it to this process: a worker forked from it (verl's process-pool reward managers) builds its own
+    instead of writing onto the parent's pooled connections."""
     return RewardClient(url, api_key=api_key, config=ClientConfig(timeout_s=timeout_s))
 
 
@@ -64,7 +66,7 @@ def compute_score_batch(
     infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
     prompts = [_prompt(info) for info in infos]
     if url is not None:
-        client = _client(url.rstrip("/"), api_key or os.environ.get(API_KEY_ENV), timeout_s)
+        client = _client(url.rstrip("/"), api_key or os.environ.get(API_KEY_ENV), timeout_s, os.getpid())
         return client.score(list(zip(prompts, solution_strs))).rewards
     with _LOCK:  # one model per process, shared by verl's reward threads
         reward = _local(str(model), constitution)

@@ -7,6 +7,8 @@ are checked against verl's documented interface (the keyword arguments its manag
 from __future__ import annotations
 
 import json
+import os
+from functools import partial
 
 import httpx
 import pytest
@@ -72,11 +74,38 @@ def test_a_verl_batch_of_1024_is_sent_in_parts_that_fit_the_servers_limits(tmp_p
     expected = model.score([(infos[i]["prompt"], responses[i]) for i in sample], normalize=True)
     assert len(rewards) == 1024 and [rewards[i] for i in sample] == pytest.approx(expected, abs=1e-4)
     assert len({round(e, 3) for e in expected}) > 20  # the sample's rewards differ: a misordered part would not match
-    policy = verl._client(server.base_url, KEY, 120.0).policy
+    policy = verl._client(server.base_url, KEY, 120.0, os.getpid()).policy
     parts = spans(score_call([(i["prompt"], r) for r, i in zip(responses, infos)]), policy.limits)
     assert (policy.limits.max_items, policy.limits.max_body_bytes) == (config.max_items, config.max_body_bytes)
     assert policy.attempts == len(parts) > 1024 // config.max_items  # one request per part (no 413), some split by bytes
     assert health["items_scored"] == 1024
+
+
+def _scored_in_a_forked_worker(url: str, worker: int) -> list[tuple[float, float]]:
+    """(reward, expected) for 20 responses scored through the service in a worker forked from a process that had
+    already called it (verl's process-pool reward managers fork their workers from the trainer's process)."""
+    responses = ["x" * (worker * 100 + i) for i in range(20)]
+    return [(compute_score("d", r, None, {"prompt": "p"}, url=url), float(len(r))) for r in responses]
+
+
+def test_workers_forked_after_a_call_score_through_their_own_connections():
+    """Review: the service client was kept once per process (lru_cache), so a worker forked after the parent's first
+    call inherited the parent's pooled keep-alive connection, and several workers wrote their requests onto that one
+    socket at once: the server read garbage and answered 400, and that worker's reward call failed, or waited out
+    its timeout for an answer another worker read (reproduced on every run with 4 workers). The fake scorer's reward is the response's length, so every reward is checkable."""
+    import multiprocessing
+
+    from constitution.serve.app import create_app
+    from constitution.serve.config import ServerConfig
+    from tests.helpers.fake_reward import served
+    from tests.helpers.local_server import LocalServer
+
+    app = create_app(served(lambda items: [float(len(response)) for _, response in items]), ServerConfig(max_wait_ms=0))
+    with LocalServer(app) as server:
+        assert compute_score("d", "abc", None, {"prompt": "p"}, url=server.base_url) == 3.0  # the parent's pooled connection
+        with multiprocessing.get_context("fork").Pool(4) as pool:
+            scored = [pair for worker in pool.map(partial(_scored_in_a_forked_worker, server.base_url), range(1, 9)) for pair in worker]
+    assert len(scored) == 160 and all(reward == expected for reward, expected in scored)
 
 
 def test_verls_own_reward_managers(reward_folder, judge_tokenizer):
