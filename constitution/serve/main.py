@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from constitution.errors import InputError
+from constitution.embedded_models import resolve_model
 from constitution.model_identity import model_identity
 from constitution.principles import Constitution
 from constitution.serve.app import create_app
@@ -74,13 +75,13 @@ def load_first(model_path: str, config: ServerConfig, constitution: Constitution
         if constitution is not None:
             raise InputError("--constitution weighs an outcome model's heads; a process reward model has none", where=model_path)
         served = ServedProcessModel(ProcessRewardModel.load(model_path), version=1, folder=str(model_path), batch_size=config.max_batch)
-        return identified(served, model_identity(str(model_path))), load_served_process
+        return identified(served, model_identity(resolve_model(str(model_path)))), load_served_process
     model = RewardModel.load(model_path, constitution=constitution)
     files = list(constitution.files) if constitution is not None else None
     served = ServedModel(
         model, version=1, folder=str(model_path), constitution=constitution, constitution_path=files, batch_size=config.max_batch
     )
-    return identified(served, model_identity(str(model_path))), load_served
+    return identified(served, model_identity(resolve_model(str(model_path)))), load_served
 
 
 def announce(host: str, port: int) -> None:
