@@ -122,3 +122,17 @@ def test_reload_swaps_process_models_only_and_an_outcome_service_refuses_steps(f
     assert swap.status_code == 422 and "process reward model" in swap.json()["error"]
     with pytest.raises(InputError, match="no principle heads|has none"):  # `serve PRM_DIR --constitution PATH`: exit 2
         load_first(str(first), ServerConfig(), load_constitution(default_principles()))
+
+
+def test_a_process_service_names_the_step_principles_its_labels_were_made_under(tmp_path):
+    """/health and answers report the hash its metadata records (issue 33 item 4, for process models too)."""
+    from constitution.reward.process.model import PROCESS_FILE, ProcessMetadata, write_process_metadata
+    from constitution.serve.config import ServerConfig
+    from constitution.serve.main import load_first
+    from tests.helpers.reward_folders import process_folder
+
+    folder = process_folder(tmp_path / "prm")
+    meta = ProcessMetadata.model_validate_json((folder / PROCESS_FILE).read_text())
+    write_process_metadata(folder, meta.model_copy(update={"step_principles_hash": ["abc123"]}))
+    served, _ = load_first(str(folder), ServerConfig(), None)
+    assert served.identity.constitution_hash == "abc123"

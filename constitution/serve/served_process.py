@@ -43,7 +43,8 @@ class ServedProcessModel:
         self.model = model
         self.heads: list[str] = []
         self.default_threshold: float | None = None
-        self.identity = ServedBy(version=version, model=folder)
+        # the step principles its training labels were made under, as its metadata records them
+        self.identity = ServedBy(version=version, model=folder, constitution_hash="+".join(model.metadata.step_principles_hash) or None)
         self.batch_size = batch_size
 
     def _trace(self, item: Any) -> tuple[Any, Sequence[str]]:
