@@ -17,9 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from constitution.errors import InputError
 from constitution.principles import Constitution
 from constitution.reward.ensemble import RewardEnsemble
 from constitution.reward.model import RewardModel
+from constitution.reward.process.model import is_process_model
 
 Scorer = RewardModel | RewardEnsemble
 
@@ -53,6 +55,12 @@ class RewardFunction:
         """One folder: that model; several: their ensemble's conservative reward (mean − k·std). ``constitution``
         weighs per-principle heads (a principle of positive weight without a head is an InputError)."""
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        for path in paths:
+            if is_process_model(path):  # it would load as a sequence classifier with a head it never trained
+                raise InputError(
+                    "a process reward model scores steps; its RL reward is constitution.rl.process_reward.ProcessRewardFunction",
+                    where=str(path),
+                )  # fmt: skip
         if len(paths) == 1:
             return cls(RewardModel.load(paths[0], constitution=constitution), batch_size)
         return cls(RewardEnsemble.load(paths, k=k, constitution=constitution), batch_size)
