@@ -100,8 +100,11 @@ class ProcessRewardModel:
         )  # fmt: skip
         windows = [(t, w) for t, e in enumerate(encoded) for w in e.windows]
         scores: list[list[float]] = [[0.0] * len(s) for _, s in traces]
-        # under bf16 one forward shape per window length, so a step's score does not depend on its batchmates
+        # under bf16 one forward shape for every window (FIXED_ROWS x max_length): a step's score then depends neither
+        # on its batchmates nor on the steps after it in its window (a width set by the window's length would change
+        # the bf16 reduction order when a step is appended, and move the earlier steps' scores)
         for batch, width in forward_batches([len(w.ids) for _, w in windows], batch_size, fixed_shape=self.bf16):
+            width = self.metadata.max_length if width else None
             padded = pad_batch([windows[i][1].ids for i in batch], self.tokenizer.pad_token_id, width, FIXED_ROWS if width else None)
             inputs = {k: v.to(self.device) for k, v in padded.items()}
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
