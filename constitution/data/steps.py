@@ -112,7 +112,7 @@ def row_to_trace(row: dict[str, Any], where: str, index: int, separator: str = D
     if not steps:
         raise InputError("the trace has no steps", where=where)
     try:
-        labels = row.get("soft_labels", row.get("labels"))
+        labels = row.get("soft_labels") if row.get("soft_labels") is not None else row.get("labels")
         return StepTrace(id=row_id, prompt=prompt, completions=steps, labels=None if labels == [] else labels)
     except ValidationError as exc:
         err = exc.errors()[0]
