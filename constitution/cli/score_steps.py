@@ -5,7 +5,8 @@ scored a chunk at a time. Each output row has ``id``, ``step_scores`` (P(step go
 scored), ``truncated_steps`` (steps read without their whole prefix: the trace is longer than the model's
 max_length), the trace's ``score`` (the ``--aggregate`` of its steps: min, product or last; default: the model's) and
 ``first_error`` (the first step scored below ``--threshold``, or -1). The summary printed (JSON) counts the traces,
-steps and truncated steps, with the ProcessBench figures on the traces that carry labels.
+steps and truncated steps, with the ProcessBench figures on the traces that carry labels. A row that cannot be
+read is listed on stderr and counted (``rows_bad``), the others scored (exit 2).
 """
 
 from __future__ import annotations
@@ -39,10 +40,13 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix != ".jsonl":
         raise InputError("--out must end in .jsonl", where=str(out))
     model = ProcessRewardModel.load(args.model, aggregate_by=args.aggregate)
-    traces = StepReader(args.traces, separator=model.metadata.separator, limit=args.limit)
+    bad: list[InputError] = []  # one bad row is listed and counted, never stops the run
+    traces = StepReader(args.traces, separator=model.metadata.separator, limit=args.limit, on_bad=bad.append)
     scoring = StepScoring(model, threshold=args.threshold, batch_size=args.batch_size)
     write_jsonl(out, (r.model_dump_json() for r in scoring.rows(traces)))
-    summary = scoring.summary()
+    summary = scoring.summary().model_copy(update={"rows_bad": len(bad)})
     print(summary.model_dump_json())
     print(f"scored {summary.traces} traces ({model.aggregate_by}), {summary.truncated_steps} step(s) read truncated -> {out}", file=sys.stderr)
-    return 0
+    for error in bad:
+        print(f"skipped: {error}", file=sys.stderr)
+    return 2 if bad else 0

@@ -35,6 +35,7 @@ class ScoreSummary(BaseModel):
     truncated_steps: int = 0
     truncated_traces: int = 0
     labelled_traces: int = 0
+    rows_bad: int = 0
     metrics: dict[str, float] | None = None
 
 
