@@ -3,7 +3,7 @@ run as its own server process by ``python _service_peers.py naive|batching MODEL
 ceiling (the same model on the same texts, no server).
 
 Both peers answer ``/get_reward`` with the raw score (``function_to_apply="none"``), under the precision rule ours
-uses (bf16 autocast where ``devices.bf16_scoring``, else fp32), truncating on the left like ours (the same work,
+uses (bf16 autocast where ``devices.bf16_supported``, else fp32), truncating on the left like ours (the same work,
 and comparable scores for the spot check).
 
 * ``naive``: one ``pipe([text])`` per request under a lock (a fast tokenizer must not be used by two threads at once);
@@ -31,12 +31,12 @@ def _pipeline(model: Path):
     import torch
     from transformers import pipeline
 
-    from constitution.devices import bf16_scoring
+    from constitution.devices import bf16_supported
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     pipe = pipeline("text-classification", model=str(model), device=device, dtype=torch.float32)
     pipe.tokenizer.truncation_side = "left"
-    autocast = bf16_scoring(device)  # the precision `constitution serve` picks on this machine
+    autocast = bf16_supported(device)  # the precision `constitution serve` picks on this machine
 
     def score(texts: list[str]) -> list[float]:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):

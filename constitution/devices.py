@@ -24,13 +24,3 @@ def bf16_supported(device: object) -> bool:
         return bool(torch.cuda.is_bf16_supported())
     return cpu_has_native_bf16()
 
-
-def bf16_scoring(device: object) -> bool:
-    """Reward and process models score under bf16 autocast by default on CUDA GPUs with bf16 only.
-
-    Scoring must be batch-invariant (a reward service answers a text the same under any load), and under bf16 that
-    takes one forward shape per input length (:func:`constitution.batching.fixed_shape_batches`). On CPUs, AMX
-    included, that ran slower than fp32's length-sorted batches (``benchmarks/bench_reward_dtype.py``, BENCHMARKS.md
-    "Reward scoring: fp32 or bf16"), and fp32 is invariant to 1e-6 by itself; training keeps bf16 where native.
-    """
-    return getattr(device, "type", device) == "cuda" and bf16_supported(device)

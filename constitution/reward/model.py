@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from constitution.batching import FIXED_ROWS, forward_batches
-from constitution.devices import bf16_scoring
+from constitution.devices import bf16_supported
 from constitution.data.records import Pair
 from constitution.errors import InputError
 from constitution.embedded_models import resolve_model
@@ -41,7 +41,7 @@ class RewardModel:
             self.model.config.pad_token_id = self.tokenizer.pad_token_id
         self.metadata = metadata
         self.device = next(model.parameters()).device
-        self.bf16 = bf16_scoring(self.device) if bf16 is None else bf16
+        self.bf16 = bf16_supported(self.device) if bf16 is None else bf16
         self.use_constitution(constitution)
 
     @classmethod

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from constitution.atomic import atomic_write_text
 from constitution.batching import FIXED_ROWS, forward_batches
 from constitution.data.steps import split_steps
-from constitution.devices import bf16_scoring
+from constitution.devices import bf16_supported
 from constitution.errors import InputError
 from constitution.reward.inputs import pad_batch, prepare_tokenizer
 from constitution.reward.process.config import Aggregate
@@ -77,7 +77,7 @@ class ProcessRewardModel:
         self.metadata = metadata
         self.aggregate_by: Aggregate = aggregate_by or metadata.aggregate
         self.device = next(model.parameters()).device
-        self.bf16 = bf16_scoring(self.device) if bf16 is None else bf16
+        self.bf16 = bf16_supported(self.device) if bf16 is None else bf16
 
     @classmethod
     def load(cls, path: str | Path, *, device: str | None = None, aggregate_by: Aggregate | None = None) -> ProcessRewardModel:
