@@ -60,7 +60,7 @@ def test_collator_puts_a_then_b_right_padded():
 
 
 def test_length_sorted_batches_cover_every_index_once():
-    from constitution.reward.model import length_sorted_batches
+    from constitution.batching import length_sorted_batches
 
     batches = length_sorted_batches([3, 9, 1, 7, 5], 2)
     assert batches == [[1, 3], [4, 0], [2]]
@@ -159,3 +159,14 @@ def test_ensemble_combine():
 
     s = combine([[1.0, 0.0], [3.0, 0.0]], k=2.0)
     assert s.mean == [2.0, 0.0] and s.std == [1.0, 0.0] and s.conservative == [0.0, 0.0]
+
+
+def test_fixed_shape_batches_give_one_width_per_length_bucket():
+    from constitution.batching import bucket_width, fixed_shape_batches
+
+    assert [bucket_width(n) for n in (1, 16, 17, 20, 21, 33, 40, 41, 100, 512, 513)] == [1, 16, 20, 20, 24, 40, 40, 48, 112, 512, 640]
+    assert all(n / bucket_width(n) > 0.8 for n in range(1, 5000))
+    lengths = [3, 17, 18, 19, 20, 3, 3, 3, 3, 100]
+    batches = fixed_shape_batches(lengths, 4)
+    assert sorted(i for b, _ in batches for i in b) == list(range(len(lengths)))
+    assert all(len(b) <= 4 and {bucket_width(lengths[i]) for i in b} == {w} for b, w in batches)
