@@ -14,9 +14,10 @@ OMP_NUM_THREADS=1 step $PY benchmarks/bench_diff.py --pairs 96 --repeats 3 --out
 step $PY benchmarks/bench_revise.py --prompts 32 --rounds 2 --max-tokens 96 --repeats 3 --out $OUT
 step $PY benchmarks/bench_jury.py --pairs 64 --out $OUT
 step $PY benchmarks/bench_heads.py --seeds 5 --out $OUT
-step $PY benchmarks/bench_process.py --traces 24 --train 96 --test 60 --out $OUT
+OMP_NUM_THREADS=1 step $PY benchmarks/bench_process.py --skip-judge --seeds 0 1 2 --train-problems 128 --per-problem 4 --test 40 --bon-problems 20 --pool 64 --draws 8 --epochs 4 --name bench_process_cross_step_large --out $OUT
+step $PY benchmarks/bench_reward_dtype.py --n 256 --rounds 3 --server-call 32 --alone 32 --out $OUT
 step $PY benchmarks/bench_service.py --clients 32 --requests 16 --repeats 3 --out $OUT
-OMP_NUM_THREADS=2 step $PY benchmarks/bench_rl_rewards.py --steps 6 --repeats 3 --bursts 10 --ray-repeats 2 --out $OUT
+OMP_NUM_THREADS=2 step $PY benchmarks/bench_rl_rewards.py --steps 6 --repeats 3 --bursts 10 --ray-repeats 5 --out $OUT
 step $PY benchmarks/bench_reward_training.py --train 1800 --seeds 0 1 2 3 4 --epochs 1 --same-hparams --out $OUT
 step $PY benchmarks/bench_reward_training.py --train 1800 --seeds 0 1 2 3 4 --epochs 1 --same-hparams --trl-length-grouped --out $OUT
 OMP_NUM_THREADS=1 step $PY benchmarks/bench_injection.py --pairs 48
@@ -27,4 +28,5 @@ OMP_NUM_THREADS=1 step $OO --variants refresh --name overoptimization_refresh &
 wait -n   # each wait -n fails the script if that process failed
 wait -n
 step $PY benchmarks/bench_overoptimization.py --merge $OUT/overoptimization_no_refresh.json $OUT/overoptimization_refresh.json --out $OUT --name overoptimization
+step $PY benchmarks/bench_overoptimization_bon.py --prompts 20 --samples 32 --proxy-pairs 30 100 300 --noisy-pairs 100 --out $OUT
 echo "== $(date -u +%H:%M:%S) done"
