@@ -37,14 +37,14 @@ FIXED_ROWS = 4
 
 
 def forward_batches(
-    lengths: Sequence[int], batch_size: int, *, fixed_shape: bool = False, max_tokens: int | None = None,
-    max_rows: int | None = None, min_fill: float = 0.0,
+    lengths: Sequence[int], batch_size: int, *, fixed_shape: bool = False, fixed_width: int | None = None,
+    max_tokens: int | None = None, max_rows: int | None = None, min_fill: float = 0.0,
 ) -> list[tuple[list[int], int | None]]:
     """(indices, width) of each forward pass: :func:`fixed_shape_batches` of ``FIXED_ROWS`` rows with
-    ``fixed_shape`` (bf16: an input's result then depends on that input alone), else :func:`length_sorted_batches`
-    padded to their longest row (width None)."""
+    ``fixed_shape`` (bf16: an input's result then depends on that input alone; ``fixed_width``: one width for all),
+    else :func:`length_sorted_batches` padded to their longest row (width None)."""
     if fixed_shape:
-        return fixed_shape_batches(lengths, FIXED_ROWS)
+        return fixed_shape_batches(lengths, FIXED_ROWS, fixed_width)
     return [(b, None) for b in length_sorted_batches(lengths, batch_size, max_tokens, max_rows, min_fill)]
 
 
@@ -57,9 +57,10 @@ def bucket_width(length: int) -> int:
     return -(-length // step) * step
 
 
-def fixed_shape_batches(lengths: Sequence[int], rows: int) -> list[tuple[list[int], int]]:
+def fixed_shape_batches(lengths: Sequence[int], rows: int, width: int | None = None) -> list[tuple[list[int], int]]:
     """(indices, width) batches in which every forward pass has the same shape for the same input length:
-    ``rows`` rows (the caller fills a short batch with copies) × :func:`bucket_width` of the length.
+    ``rows`` rows (the caller fills a short batch with copies) × :func:`bucket_width` of the length, or ``width``
+    for every input (a shape that does not even depend on the length).
 
     Low-precision kernels (bf16 GEMMs on AMX or GPUs) pick their reduction order by the whole matrix's shape, so a
     row's result can change with the number of rows beside it or the padding it gets; with the shape a function of
@@ -67,5 +68,5 @@ def fixed_shape_batches(lengths: Sequence[int], rows: int) -> list[tuple[list[in
     """
     groups: dict[int, list[int]] = {}
     for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
-        groups.setdefault(bucket_width(lengths[i]), []).append(i)
+        groups.setdefault(width or bucket_width(lengths[i]), []).append(i)
     return [(members[c : c + rows], width) for width, members in groups.items() for c in range(0, len(members), rows)]

@@ -103,8 +103,8 @@ class ProcessRewardModel:
         # under bf16 one forward shape for every window (FIXED_ROWS x max_length): a step's score then depends neither
         # on its batchmates nor on the steps after it in its window (a width set by the window's length would change
         # the bf16 reduction order when a step is appended, and move the earlier steps' scores)
-        for batch, width in forward_batches([len(w.ids) for _, w in windows], batch_size, fixed_shape=self.bf16):
-            width = self.metadata.max_length if width else None
+        lengths = [len(w.ids) for _, w in windows]
+        for batch, width in forward_batches(lengths, batch_size, fixed_shape=self.bf16, fixed_width=self.metadata.max_length):
             padded = pad_batch([windows[i][1].ids for i in batch], self.tokenizer.pad_token_id, width, FIXED_ROWS if width else None)
             inputs = {k: v.to(self.device) for k, v in padded.items()}
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
