@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     gold = load_constitution(constitution_path(args.constitution)) if config.gold_judge is not None else None
     result = run_grpo(config, args.out, constitution=constitution, gold=gold)
     for row in result.log:
-        print(f"step {int(row['step']):>3}  reward {row['reward']:+.3f}" + (f"  kl {row['kl']:.4f}" if "kl" in row else ""))
+        print(f"step {int(row['step']):>3}  reward {row['reward']:+.3f}" + (f"  seq kl {row['seq_kl']:.3f}" if row.get("seq_kl") is not None else ""))
     for check in result.monitor:
         print(check.line())
     print(f"{result.steps} steps in {result.seconds:.0f} s; reward model version {result.reward_version}; wrote {result.out_dir}")

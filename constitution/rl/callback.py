@@ -1,6 +1,6 @@
 """``MonitorCallback``: the ``TrainerCallback`` half of the gold monitor, for any ``GRPOTrainer`` script.
 
-It passes TRL's logged KL to the monitor, sets up the gold win rate against the reference policy (the policy as
+It passes TRL's logged KL to the monitor (per token, and per sequence: :mod:`constitution.rl.kl`), sets up the gold win rate against the reference policy (the policy as
 training starts: its greedy answers to fixed prompts, judged against the current policy's at each check), exposes the
 alarm as :attr:`MonitorCallback.alarm`, and with ``stop_on_alarm`` stops training at the first one::
 
@@ -17,6 +17,7 @@ from transformers import TrainerCallback
 
 from constitution.data import Message, Pair
 from constitution.labeling import label_pairs
+from constitution.rl.kl import sequence_kl
 from constitution.rl.monitor import GoldMonitor
 
 
@@ -70,6 +71,7 @@ class MonitorCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "kl" in logs:
             self.monitor.last_kl = float(logs["kl"])
+            self.monitor.last_seq_kl = sequence_kl(logs)
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.monitor.alarm and self.monitor.config.stop_on_alarm:

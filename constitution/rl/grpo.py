@@ -4,7 +4,8 @@ The prompts are the config's file, or the demo prompts shipped with the package.
 with ``rewards: per_principle`` one TRL reward function per principle weighted by the constitution (and the combined
 one, logged). With a gold judge, the combined reward function is wrapped in a :class:`GoldMonitor` (``monitor.jsonl``
 in the output folder) and a :class:`Refresher` when ``refresh`` is set. Writes ``log.jsonl`` (TRL's log per step) and
-``result.json``; ``save_policy`` keeps the trained policy in ``policy/``.
+``result.json``; each ``log.jsonl`` row carries TRL's per-token ``kl`` as ``kl_per_token`` and the per-sequence
+``seq_kl`` beside it (:mod:`constitution.rl.kl`); ``save_policy`` keeps the trained policy in ``policy/``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from constitution.principles import Constitution
 from constitution.resources import demo_prompts
 from constitution.reward.metadata import read_metadata
 from constitution.rl.config import RLConfig
+from constitution.rl.kl import with_kl_names
 from constitution.rl.monitor import GoldMonitor, MonitorRecord
 from constitution.rl.principles import PrincipleRewards
 from constitution.rl.ranks import launch_ranks
@@ -176,7 +178,7 @@ def run_grpo(
     finally:
         if monitor is not None:
             monitor.labeler.llm.close()
-    log = [h for h in trainer.state.log_history if "reward" in h]
+    log = [with_kl_names(h) for h in trainer.state.log_history if "reward" in h]
     atomic_write_lines(out / "log.jsonl", (json.dumps(h, default=float) + "\n" for h in log))
     policy_dir = None
     if config.save_policy:

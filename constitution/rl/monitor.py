@@ -11,7 +11,9 @@ its judgment cache), and records:
 * ``proxy_reward``: the batch's mean un-normalised combined reward (the reward function's ``raw`` where it has one:
   neither a group normalisation nor a refreshed model's statistics move it);
 * ``length`` (tokens when the trainer passes completion ids, else words) of the batch;
-* ``kl`` to the reference policy, as TRL last logged it (the callback passes it; None without one or with beta 0);
+* ``seq_kl``, the KL to the reference policy per sequence (sum over tokens, mean over completions), and
+  ``kl_per_token``, TRL's token-weighted mean, as TRL last logged them (the previous step's; the callback passes them;
+  None without one or with beta 0);
 * ``gold_win_rate``: the policy's greedy answers against the reference policy's on fixed prompts, by the gold judge
   (when a callback set up ``win_rate``);
 * ``agreement_upper``: the agreement's one-sided upper confidence bound (:mod:`constitution.rl.alarm`);
@@ -80,7 +82,8 @@ class MonitorRecord(BaseModel):
     agreement_upper: float | None = None
     proxy_reward: float
     length: float
-    kl: float | None = None
+    seq_kl: float | None = None
+    kl_per_token: float | None = None
     gold_win_rate: float | None = None
     alarm: bool
     reward_version: int
@@ -153,6 +156,7 @@ class GoldMonitor:
         self.labelled: list[FeedbackRecord] = []
         self.alarm = False
         self.last_kl: float | None = None
+        self.last_seq_kl: float | None = None
         self.win_rate: Callable[[], float | None] | None = None
         self.calls = 0
         self.failed_checks = 0
@@ -225,7 +229,7 @@ class GoldMonitor:
         upper = upper_bound(agree, decisive, self.config.confidence) if agree is not None else None
         record = MonitorRecord(
             step=step, pairs=len(labelled), decisive=decisive, agreement=agree, agreement_upper=upper,
-            proxy_reward=sum(proxy) / len(proxy), length=sum(lengths) / len(lengths), kl=self.last_kl,
+            proxy_reward=sum(proxy) / len(proxy), length=sum(lengths) / len(lengths), seq_kl=self.last_seq_kl, kl_per_token=self.last_kl,
             gold_win_rate=self.win_rate() if self.win_rate is not None else None, alarm=alarm,
             reward_version=self.version, failed_pairs=summary.pairs_failed,
         )  # fmt: skip
