@@ -45,12 +45,14 @@ class ScoreRequest(BaseModel):
 
 class RewardQuery(BaseModel):
     """OpenRLHF's remote reward request: ``query`` (templated prompt + response, as the policy's tokenizer decoded
-    them) and ``prompts`` (the templated prompts); ``labels`` and other keys are accepted and ignored."""
+    them), ``prompts`` (the templated prompts) and ``labels`` (accepted and ignored), the keys OpenRLHF sends; any
+    other key is refused (422 naming it), so a misspelled ``prompts`` is not read as its absence."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     query: list[str]
     prompts: list[str] | None = None
+    labels: list[Any] | None = None
 
 
 class ServedBy(BaseModel):
