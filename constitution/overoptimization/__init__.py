@@ -4,11 +4,21 @@
 * :mod:`.fit`: Gao's form R(d) = d(α − βd), d = √KL_bon, fitted by least squares with a bootstrap over prompts,
   and the paired difference of two proxies' best-of-n gold on one pool;
 * :mod:`.remedies`: ensembles of proxies (mean, worst case, mean − λ·std; Coste et al. 2023) and the gold-labelled
-  pairs that refresh a proxy on its own picks, cross-fitted so no prompt is scored by a proxy that saw its labels.
+  pairs that refresh a proxy on its own picks, cross-fitted so no prompt is scored by a proxy that saw its labels;
+* :mod:`.early_warning`: on RL runs, the step the gold peaks, and the lead time and false alarms of the gold
+  monitor's alarm against the naive signals (proxy gain per √KL, response-length drift), summarised over runs.
 
-Everything works on score matrices (prompts × samples): sample once, score with as many models as wanted.
+The best-of-n modules work on score matrices (prompts × samples): sample once, score with as many models as wanted.
 """
 
+from constitution.overoptimization.early_warning import (
+    RunSeries,
+    RunWarning,
+    SignalSummary,
+    WarningRules,
+    early_warning,
+    summarize,
+)
 from constitution.overoptimization.estimator import BonCurve, bon_weights, kl_bon, pick_scores, bon_curve
 from constitution.overoptimization.fit import Difference, GaoFit, fit_gao, gao_fit, paired_difference
 from constitution.overoptimization.remedies import (
@@ -25,8 +35,13 @@ __all__ = [
     "Difference",
     "GaoFit",
     "LabelledPick",
+    "RunSeries",
+    "RunWarning",
+    "SignalSummary",
+    "WarningRules",
     "bon_curve",
     "bon_weights",
+    "early_warning",
     "ensemble",
     "fit_gao",
     "folds",
@@ -35,4 +50,5 @@ __all__ = [
     "paired_difference",
     "pick_scores",
     "refresh_pairs",
+    "summarize",
 ]
