@@ -110,5 +110,6 @@ def test_a_wrong_field_gets_a_422_naming_the_fields_the_route_takes(folders):
         steps = client.post("/score_steps", json={"prompts": ["hi"], "steps": [["a"]]})
     assert text.status_code == 422 and text.json()["error"].startswith("invalid request: `text`: Extra inputs are not permitted")
     assert "/score takes `items`, `texts`, `normalize`, `explain`" in text.json()["error"]
-    assert query.status_code == 422 and "`query`: Field required; /get_reward takes `query` (required), `prompts`" in query.json()["error"]
+    assert query.status_code == 422 and "`query`: Field required; `queries`: Extra inputs" in query.json()["error"]
+    assert "/get_reward takes `query` (required), `prompts`, `labels`" in query.json()["error"]
     assert steps.status_code == 422 and "`traces`, `completions`" in steps.json()["error"]
