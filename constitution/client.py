@@ -8,7 +8,8 @@ A request longer than the server takes (``max_items`` items, ``max_body_bytes`` 
 halved again on a 413) is sent in parts, each under its own key, and their answers are joined into one answer, all
 from one model version (parts answered by different versions, across a reload, are scored again). A server that
 cannot honour the key (several Ray Serve replicas, as its ``/health`` says) gets none: a retry is scored again there.
-Failures raise :class:`ServiceError` subclasses that name the route, the status and the server's message.
+Failures raise :class:`ServiceError` subclasses that name the route, the status and the server's message; an answer
+with a ``null``, a NaN or an infinity for a number raises :class:`BadAnswer`.
 
     with RewardClient("http://127.0.0.1:8000", api_key=KEY) as client:
         answer = client.score([("How do I boil an egg?", "Eight minutes in boiling water.")])
@@ -28,11 +29,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from constitution.data import Message
 from constitution.serve.idempotency import HEADER
-from constitution.serve.schema import Decisions, ExplainedRewards, Health, Limits, OpenRLHFRewards, Reloaded, Rewards, ServedBy
+from constitution.serve.schema import Decisions, ExplainedRewards, Health, Limits, OpenRLHFRewards, Reloaded, Rewards, ServedBy, non_finite
 
 RETRIED_STATUSES = frozenset({502, 503, 504})
 MODEL_CHANGES = 2  # a call sent in parts is scored again at most this often when a reload lands between its parts
@@ -74,6 +75,10 @@ class RequestRejected(ServiceError):
 
 class ServiceUnavailable(ServiceError):
     """Still busy or unreachable after every retry."""
+
+
+class BadAnswer(ServiceError):
+    """A 200 whose answer cannot be used: not the route's shape (a ``null`` for a number), or a NaN or infinity."""
 
 
 def _item(item: Item) -> dict[str, Any]:
@@ -250,9 +255,24 @@ class _Policy:
             return wait, None
         return None, self._read(call, key, response)
 
+    @staticmethod
+    def _answer(call: Call, key: str, response: httpx.Response) -> Any:
+        """A 200's answer, read as ``call.answer``; BadAnswer naming the field that is malformed or not finite."""
+        try:
+            answer = call.answer.model_validate(response.json())
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise BadAnswer(f"POST {call.path}: a malformed answer: `{where}`: {first['msg']} (got {first['input']!r})", status=200, request_id=key) from None
+        except ValueError as exc:
+            raise BadAnswer(f"POST {call.path}: an answer that is not JSON: {exc}", status=200, request_id=key) from None
+        if (where := non_finite(answer)) is not None:
+            raise BadAnswer(f"POST {call.path}: the answer's `{where}` is not a finite number", status=200, request_id=key)
+        return answer
+
     def _read(self, call: Call, key: str, response: httpx.Response) -> Any:
         if response.status_code == 200:
-            return call.answer.model_validate(response.json())
+            return self._answer(call, key, response)
         try:
             message = response.json().get("error", response.text)
         except ValueError:

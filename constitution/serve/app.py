@@ -16,19 +16,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from constitution.serve.auth import Guard, error
 from constitution.serve.batcher import Batching, local_batcher
 from constitution.serve.config import ServerConfig
-from constitution.serve.routes import ScoringFailed, Service, admin_router, scoring_router, steps_router
+from constitution.serve.routes import NonFiniteAnswer, ScoringFailed, Service, admin_router, scoring_router, steps_router
 from constitution.serve.slot import Loader, ModelSlot, Served
 
 log = logging.getLogger(__name__)
 
 
-def _internal_error(request: Request, exc: BaseException) -> JSONResponse:
-    """A 500 that names a request id; the exception and its traceback are logged under that id."""
+def _internal_error(request: Request, exc: BaseException, what: str = "internal error") -> JSONResponse:
+    """A 500 that says ``what`` failed and names a request id; the exception and its traceback are logged under that id."""
     request_id = uuid.uuid4().hex
     log.error("request %s (%s %s) failed", request_id, request.method, request.url.path, exc_info=(type(exc), exc, exc.__traceback__))
     return JSONResponse(
         status_code=500,
-        content={"error": f"internal error (request id {request_id}; the server log has the details)", "request_id": request_id},
+        content={"error": f"{what} (request id {request_id}; the server log has the details)", "request_id": request_id},
         headers={"X-Request-ID": request_id},
     )
 
@@ -51,7 +51,7 @@ def _problem(e: dict[str, Any]) -> str:
 
 def _handle_errors(app: FastAPI) -> None:
     """Every error body is ``{"error": message}``: 400 malformed JSON, 422 wrong shape (naming what is wrong and the
-    fields the route takes), 500 with a request id."""
+    fields the route takes), 500 with a request id (naming the item when the model scored it NaN or infinite)."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -68,6 +68,10 @@ def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(ScoringFailed)
     async def scoring_failed(request: Request, exc: ScoringFailed) -> JSONResponse:
         return _internal_error(request, exc.__cause__ or exc)
+
+    @app.exception_handler(NonFiniteAnswer)
+    async def non_finite_answer(request: Request, exc: NonFiniteAnswer) -> JSONResponse:
+        return _internal_error(request, exc, str(exc))
 
     @app.exception_handler(Exception)
     async def failed(request: Request, exc: Exception) -> JSONResponse:

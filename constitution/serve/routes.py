@@ -6,6 +6,7 @@ through :meth:`Service.score` so that it shares the one bounded queue."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ from constitution.serve.schema import (
     ScoreRequest,
     StepScores,
     StepsRequest,
+    non_finite,
 )
 from constitution.serve.served_process import ServedProcessModel, StepItem
 from constitution.serve.slot import ModelSlot, ReloadBusy, ReloadUnavailable, Served
@@ -44,6 +46,15 @@ RETRY_AFTER_S = 1
 
 class ScoringFailed(Exception):
     """Scoring a request raised; the cause is logged, never sent to the client."""
+
+
+class NonFiniteAnswer(Exception):
+    """An answer holds a NaN or an infinity (JSON would carry it as ``null``): a 500 naming where, and which item."""
+
+    def __init__(self, where: str) -> None:
+        item = re.search(r"\[(\d+)\]", where)
+        of_item = f" (item {item.group(1)} of the request)" if item else ""
+        super().__init__(f"the model gave a non-finite number (NaN or infinity) for `{where}`{of_item}")
 
 
 def _unhonoured_key(replicas: int) -> str:
@@ -65,11 +76,14 @@ class Service:
         self.warned_no_prompts = False
 
     async def once(self, request: Request, body: BaseModel, answer: Callable[[], Awaitable[BaseModel]]) -> Response:
-        """``answer()`` as JSON, or the answer already given to this request's ``Idempotency-Key`` (422 if the key
-        was used for another request)."""
+        """``answer()`` as JSON (NonFiniteAnswer if it holds a NaN or an infinity), or the answer already given to
+        this request's ``Idempotency-Key`` (422 if the key was used for another request)."""
 
         async def encoded() -> bytes:
-            return (await answer()).model_dump_json().encode()
+            body = await answer()
+            if (where := non_finite(body)) is not None:
+                raise NonFiniteAnswer(where)
+            return body.model_dump_json().encode()
 
         key = request.headers.get(HEADER)
         if key is not None and not self.config.idempotent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
@@ -9,6 +10,22 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from constitution.data import Message
 
 Aggregate = Literal["min", "product", "last"]  # as constitution.reward.process.config's (schema stays torch-free)
+
+
+def non_finite(value: Any, path: str = "") -> str | None:
+    """Where the first NaN or infinity in an answer is (its dumped fields: ``rewards[3]``, ``principles.polite[0]``),
+    or None: JSON has no such number (pydantic writes them as ``null``), so an answer holding one is an error."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, dict):
+        found = (non_finite(v, f"{path}.{k}" if path else str(k)) for k, v in value.items())
+    elif isinstance(value, list):
+        found = (non_finite(v, f"{path}[{i}]") for i, v in enumerate(value))
+    else:
+        return None
+    return next((where for where in found if where is not None), None)
 
 
 class ScoreItem(BaseModel):

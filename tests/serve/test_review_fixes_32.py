@@ -41,3 +41,59 @@ def test_get_reward_refuses_a_misspelled_field_naming_it(server):
     assert missing.status_code == 422 and "`query`: Field required" in missing.json()["error"]
     assert "`queries`" in missing.json()["error"]
     assert openrlhf.status_code == 200 and len(openrlhf.json()["rewards"]) == 1  # what OpenRLHF sends still works
+
+
+def _nan_for(poison: str):
+    """Fault injection (a stand-in model): every text scores 1.0 but ``poison``, which scores NaN, as a diverged
+    reward model would; the real models give no NaN to test with."""
+    from tests.helpers.fake_reward import served
+
+    return served(lambda items: [float("nan") if item == poison else 1.0 for item in items])
+
+
+def test_a_nan_reward_is_a_500_naming_the_item_never_a_null():
+    """Before: the NaN went out as JSON `null` with a 200 (and a retry under the same key got it again)."""
+    with LocalServer(create_app(_nan_for("poison"), ServerConfig())) as server, httpx.Client(base_url=server.base_url, timeout=60) as client:
+        answers = {
+            route: client.post(route, json=body, headers={"Idempotency-Key": route})
+            for route, body in (("/score", {"texts": ["ok", "poison"]}), ("/get_reward", {"query": ["ok", "ok", "poison"]}), ("/classify", {"texts": ["poison"]}))
+        }
+        healthy = client.post("/score", json={"texts": ["ok"]}, headers={"Idempotency-Key": "/score"})
+    for route, item in (("/score", 1), ("/get_reward", 2), ("/classify", 0)):
+        assert answers[route].status_code == 500, (route, answers[route].text)
+        assert f"(item {item} of the request)" in answers[route].json()["error"] and "non-finite" in answers[route].json()["error"]
+    assert "`rewards[1]`" in answers["/score"].json()["error"] and "`results[0].score`" in answers["/classify"].json()["error"]
+    # the failure was not kept: its key is free for another request
+    assert healthy.status_code == 200 and healthy.json()["rewards"] == [1.0]
+
+
+def _fault_server(answer: dict):
+    """Fault injection: a server that answers every /score with ``answer`` (written with NaN allowed), as a broken or
+    older service might; its /health gives the real limits."""
+    import json
+
+    from fastapi import FastAPI, Response
+
+    app = FastAPI()
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"version": 1, "idempotency": True, "limits": {"max_items": 256, "max_body_bytes": 1 << 20}, "batches": 0, "items_scored": 0, "queued_items": 0, "refused": 0}
+
+    @app.post("/score")
+    def score() -> Response:
+        return Response(json.dumps(answer), media_type="application/json")
+
+    return LocalServer(app)
+
+
+@pytest.mark.parametrize("bad", [None, float("nan"), float("inf")])
+def test_the_client_raises_on_a_null_or_nan_reward_naming_it(bad):
+    """Before: a NaN (or infinity) was returned as a reward, and a null raised pydantic's ValidationError."""
+    from constitution.client import RewardClient, ServiceError
+
+    answer = {"version": 1, "model": "m", "rewards": [0.5, bad], "principles": {}, "normalization": None}
+    with _fault_server(answer) as server, RewardClient(server.base_url) as client:
+        with pytest.raises(ServiceError, match=r"POST /score: .*`rewards(\.1|\[1\])`") as raised:
+            client.score(["a", "b"])
+    assert type(raised.value).__name__ == "BadAnswer" and raised.value.status == 200
