@@ -6,7 +6,9 @@
 * :mod:`.remedies`: ensembles of proxies (mean, worst case, mean − λ·std; Coste et al. 2023) and the gold-labelled
   pairs that refresh a proxy on its own picks, cross-fitted so no prompt is scored by a proxy that saw its labels;
 * :mod:`.early_warning`: on RL runs, the step the gold peaks, and the lead time and false alarms of the gold
-  monitor's alarm against the naive signals (proxy gain per √KL, response-length drift), summarised over runs.
+  monitor's alarm against the naive signals (proxy gain per √KL, response-length drift), summarised over runs;
+* :mod:`.rl_run` and :mod:`.figure`: an RL output folder read back, and its figure of proxy and gold against
+  √sequence-KL and the step (``constitution rl``'s ``overoptimization.png``, and the pipeline report's).
 
 The best-of-n modules work on score matrices (prompts × samples): sample once, score with as many models as wanted.
 """
@@ -20,6 +22,7 @@ from constitution.overoptimization.early_warning import (
     summarize,
 )
 from constitution.overoptimization.estimator import BonCurve, bon_weights, kl_bon, pick_scores, bon_curve
+from constitution.overoptimization.figure import draw_overoptimization
 from constitution.overoptimization.fit import Difference, GaoFit, fit_gao, gao_fit, paired_difference
 from constitution.overoptimization.remedies import (
     ENSEMBLES,
@@ -28,6 +31,7 @@ from constitution.overoptimization.remedies import (
     folds,
     refresh_pairs,
 )
+from constitution.overoptimization.rl_run import RLRun, read_rl_run
 
 __all__ = [
     "ENSEMBLES",
@@ -35,12 +39,14 @@ __all__ = [
     "Difference",
     "GaoFit",
     "LabelledPick",
+    "RLRun",
     "RunSeries",
     "RunWarning",
     "SignalSummary",
     "WarningRules",
     "bon_curve",
     "bon_weights",
+    "draw_overoptimization",
     "early_warning",
     "ensemble",
     "fit_gao",
@@ -49,6 +55,7 @@ __all__ = [
     "kl_bon",
     "paired_difference",
     "pick_scores",
+    "read_rl_run",
     "refresh_pairs",
     "summarize",
 ]

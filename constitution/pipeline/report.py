@@ -2,6 +2,10 @@
 
 Made to answer at a glance: are the labels sane (per-principle means, position bias, principles agreeing), and is
 the reward model sane (chosen above rejected, calibrated, not just rewarding length)?
+
+The pipeline does not run RL; when the run folder holds an RL run of its reward model in ``rl/`` (``constitution rl
+--reward-model RUN/model --out RUN/rl``), the report adds its over-optimisation figure (proxy and gold against
+√sequence-KL and the step, alarms and refreshes marked) and the gold checks' alarms and refreshes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from constitution.diff.snapshot import diff_folders
 from constitution.errors import InputError
 from constitution.labeling.jury.summary import JurySummary
 from constitution.labeling.stats import LabelSummary, PrincipleStats
+from constitution.overoptimization.figure import FIGURE_NAME, draw_overoptimization
+from constitution.overoptimization.rl_run import read_rl_run
 from constitution.pipeline.records import EVAL_FILE, ScoredSet, read_summary
 from constitution.pipeline.stages import StageRecord
 from constitution.reward.reports import HeadsReport
@@ -202,6 +208,7 @@ def write_report(run_dir: Path, labels_dir: Path, eval_dir: Path, state: dict[st
     lines += heads_section(eval_dir)
     lines += jury_section(summary)
     lines += audit_section(audit)
+    lines += rl_section(run_dir, plots)
     lines += ["## Example pairs", ""]
     for r in records[:4]:
         verdicts = ", ".join(f"{pid} {p:.2f}" for pid, p in sorted(r.per_principle.items()))
@@ -251,6 +258,26 @@ def heads_section(eval_dir: Path) -> list[str]:
             f"| {p.principle} | {p.weight:.3f} | {p.judged_pairs} | {_fmt(p.agreement)} | {p.contribution:+.3f} | {p.share:.1%} |"
             for p in heads.principles
         ),
+        "",
+    ]
+
+
+def rl_section(run_dir: Path, plots: Path) -> list[str]:
+    """With an RL run in ``run_dir/rl`` (see the module docstring): its over-optimisation figure, drawn into
+    ``plots``, and its gold checks' alarms and refreshes; none without one (or without matplotlib)."""
+    run = read_rl_run(run_dir / "rl")
+    if run is None or draw_overoptimization(run_dir / "rl", plots / FIGURE_NAME) is None:
+        return []
+    alarms = [c.step for c in run.checks if c.alarm]
+    refreshes = [f"v{c.refreshed_to} at step {c.step}" for c in run.checks if c.refreshed_to is not None]
+    return [
+        "## Reward over-optimisation (RL)",
+        "",
+        f"`rl/`: {len(run.steps)} logged steps, {len(run.checks)} gold checks; alarms at steps "
+        f"{', '.join(map(str, alarms)) or 'none'}; refreshes: {', '.join(refreshes) or 'none'}"
+        + (f"; {len(run.skipped)} unreadable lines skipped" if run.skipped else "") + ".",
+        "",
+        f"![over-optimisation](plots/{FIGURE_NAME})",
         "",
     ]
 
