@@ -78,7 +78,8 @@ class ServiceUnavailable(ServiceError):
 
 
 class BadAnswer(ServiceError):
-    """A 200 whose answer cannot be used: not the route's shape (a ``null`` for a number), or a NaN or infinity."""
+    """A 200 whose answer cannot be used: not the route's shape (a ``null`` for a number), a NaN or infinity, or not
+    one entry per item sent."""
 
 
 def _item(item: Item) -> dict[str, Any]:
@@ -138,16 +139,27 @@ def spans(call: Call, limits: Limits | None) -> list[tuple[int, int]]:
     return [*found, (start, call.size)]
 
 
-def join(answers: Sequence[BaseModel]) -> BaseModel:
-    """One answer from the answers to a call's parts, in item order: their per-item lists (and the lists of a dict
-    of lists, e.g. one per principle) joined, the rest (version, model, normalization) the first part's."""
-    first = answers[0]
-    joined: dict[str, Any] = {}
-    for name, value in first:
+def _per_item(answer: BaseModel) -> Iterator[tuple[str, str | None, list]]:
+    """An answer's per-item lists as (field, key, list): its list fields (key None) and the lists of a dict of lists
+    (e.g. one per principle)."""
+    for name, value in answer:
         if isinstance(value, list):
-            joined[name] = [x for a in answers for x in getattr(a, name)]
+            yield name, None, value
         elif isinstance(value, dict) and all(isinstance(v, list) for v in value.values()):
-            joined[name] = {k: [x for a in answers for x in getattr(a, name)[k]] for k in value}
+            yield from ((name, k, v) for k, v in value.items())
+
+
+def join(answers: Sequence[BaseModel]) -> BaseModel:
+    """One answer from the answers to a call's parts, in item order: their per-item lists joined, the rest
+    (version, model, normalization) the first part's."""
+    first = answers[0]
+    joined: dict[str, Any] = {name: {} for name, key, _ in _per_item(first) if key is not None}
+    for name, key, _ in _per_item(first):
+        values = [x for a in answers for x in (getattr(a, name) if key is None else getattr(a, name)[key])]
+        if key is None:
+            joined[name] = values
+        else:
+            joined[name][key] = values
     return first.model_copy(update=joined)
 
 
@@ -257,7 +269,8 @@ class _Policy:
 
     @staticmethod
     def _answer(call: Call, key: str, response: httpx.Response) -> Any:
-        """A 200's answer, read as ``call.answer``; BadAnswer naming the field that is malformed or not finite."""
+        """A 200's answer, read as ``call.answer``; BadAnswer naming the field that is malformed, not finite, or
+        not one entry per item sent (a server answering fewer or more would shift every later item's reward)."""
         try:
             answer = call.answer.model_validate(response.json())
         except ValidationError as exc:
@@ -268,6 +281,10 @@ class _Policy:
             raise BadAnswer(f"POST {call.path}: an answer that is not JSON: {exc}", status=200, request_id=key) from None
         if (where := non_finite(answer)) is not None:
             raise BadAnswer(f"POST {call.path}: the answer's `{where}` is not a finite number", status=200, request_id=key)
+        for name, k, values in _per_item(answer) if call.per_item else ():
+            if len(values) != call.size:
+                where = name if k is None else f"{name}.{k}"
+                raise BadAnswer(f"POST {call.path}: the answer has {len(values)} `{where}` for the {call.size} items sent", status=200, request_id=key)
         return answer
 
     def _read(self, call: Call, key: str, response: httpx.Response) -> Any:

@@ -3,6 +3,7 @@ folders behind a real server on 127.0.0.1 (uvicorn in a thread), except where a 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,3 +98,25 @@ def test_the_client_raises_on_a_null_or_nan_reward_naming_it(bad):
         with pytest.raises(ServiceError, match=r"POST /score: .*`rewards(\.1|\[1\])`") as raised:
             client.score(["a", "b"])
     assert type(raised.value).__name__ == "BadAnswer" and raised.value.status == 200
+
+
+@pytest.mark.parametrize(
+    ("rewards", "principles", "where"),
+    [([0.5], {}, "1 `rewards`"), ([0.5, 0.1, 0.2], {}, "3 `rewards`"), ([0.5, 0.1], {"polite": [0.3]}, "1 `principles.polite`")],
+)
+def test_the_client_refuses_an_answer_with_more_or_fewer_scores_than_texts(rewards, principles, where):
+    """Before: the client returned the answer as it came, so every reward after a missing one was read as the next
+    text's."""
+    from constitution.client import AsyncRewardClient, RewardClient, ServiceError
+
+    answer = {"version": 1, "model": "m", "rewards": rewards, "principles": principles, "normalization": None}
+    with _fault_server(answer) as server:
+        with RewardClient(server.base_url) as client, pytest.raises(ServiceError, match=rf"POST /score: the answer has {where} for the 2 items sent"):
+            client.score(["a", "b"])
+
+        async def async_score() -> None:
+            async with AsyncRewardClient(server.base_url) as client:
+                await client.score(["a", "b"])
+
+        with pytest.raises(ServiceError, match=rf"{where} for the 2 items sent"):
+            asyncio.run(async_score())
