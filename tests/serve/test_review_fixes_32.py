@@ -120,3 +120,21 @@ def test_the_client_refuses_an_answer_with_more_or_fewer_scores_than_texts(rewar
 
         with pytest.raises(ServiceError, match=rf"{where} for the 2 items sent"):
             asyncio.run(async_score())
+
+
+@pytest.mark.parametrize("threshold", ["1.5", "-0.1", "1", "nan"])
+def test_a_threshold_outside_0_1_is_refused_naming_the_flag(threshold, reward_folder, tmp_path, capsys):
+    """Before: `classify --threshold 1.5` ran and called every row safe (exit 0); an unsafe score is a probability.
+    0 stays accepted: `classify --categories --threshold 0` is how every row gets category scores."""
+    from constitution.cli import main
+    from constitution.cli._flags import build
+    from constitution.errors import InputError
+
+    data = tmp_path / "rows.jsonl"
+    data.write_text('{"text": "hi"}\n')
+    assert main(["classify", str(data), "--out", str(tmp_path / "out.jsonl"), "--model", str(reward_folder), "--threshold", threshold]) == 2
+    assert "classify: --threshold: Input should be" in capsys.readouterr().err
+    assert main(["eval-safety", "--model", str(reward_folder), "--xstest", str(data), "--threshold", threshold]) == 2
+    assert "eval-safety: --threshold: Input should be" in capsys.readouterr().err
+    with pytest.raises(InputError, match="serve: --threshold: Input should be"):  # `serve --threshold` (/classify's)
+        build(ServerConfig, {"threshold": float(threshold)}, "serve")
