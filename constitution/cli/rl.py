@@ -8,7 +8,9 @@ normalize_then_sum normalises each principle within its GRPO group before weight
 labelled by that judge (against --constitution, through OUT/gold_judgments.sqlite), and the proxy–gold agreement,
 proxy reward, KL and length go to OUT/monitor.jsonl and the trainer's loggers, with an alarm when the agreement
 is below --monitor-threshold at --monitor-confidence (on at least --monitor-min-decisive decisive pairs). --refresh fine-tunes the reward model on those pairs (plus --refresh-replay-data) on the alarm
-or every --refresh-every steps, and swaps it into the running reward. Writes OUT/log.jsonl and OUT/result.json.
+or every --refresh-every steps, and swaps it into the running reward. Writes OUT/log.jsonl and OUT/result.json, and
+with the gold monitor OUT/overoptimization.png (proxy reward and gold checks against √sequence-KL and the step,
+alarms and refreshes marked; needs matplotlib).
 A rerun into the same OUT replaces monitor.jsonl, log.jsonl and result.json (the gold judgments stay cached).
 Under a multi-process launcher (WORLD_SIZE > 1) only rank 0 runs the gold checks; --refresh, --monitor-stop-on-alarm
 and --monitor-win-rate-prompts need one process and are refused (exit 2).
@@ -66,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from constitution.errors import InputError
     from constitution.loader import load_constitution
     from constitution.rl.grpo import run_grpo
+    from constitution.rl.ranks import launch_ranks
 
     config = config_from_args(args)
     if config.refresh is not None and config.gold_judge is None:
@@ -78,4 +81,9 @@ def run(args: argparse.Namespace) -> int:
     for check in result.monitor:
         print(check.line())
     print(f"{result.steps} steps in {result.seconds:.0f} s; reward model version {result.reward_version}; wrote {result.out_dir}")
+    if config.gold_judge is not None and launch_ranks().main:  # one figure, by the rank that wrote monitor.jsonl
+        from constitution.overoptimization.figure import draw_overoptimization
+
+        figure = draw_overoptimization(result.out_dir)
+        print(f"over-optimisation figure: {figure}" if figure else "over-optimisation figure: not drawn (needs matplotlib)")
     return 0

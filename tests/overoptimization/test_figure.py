@@ -21,7 +21,6 @@ def test_the_folder_reads_back_proxy_gold_sequence_kl_and_checks(tmp_path):
 
 
 def test_the_figure_is_drawn_from_the_folder(tmp_path):
-    pytest.importorskip("matplotlib")
     write_rl_folder(tmp_path / "rl")
     path = draw_overoptimization(tmp_path / "rl")
     assert path == tmp_path / "rl" / "overoptimization.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,8 +4,6 @@ report reads files; no model is needed for what is checked here)."""
 
 import json
 
-import pytest
-
 from constitution.labeling.stats import LabelSummary, PrincipleStats
 from constitution.pipeline.records import ScoredSet
 from constitution.pipeline.report import write_report
@@ -32,7 +30,6 @@ def write_run(run):
 
 
 def test_the_report_includes_the_rl_figure_when_the_run_holds_an_rl_run_and_not_otherwise(tmp_path):
-    pytest.importorskip("matplotlib")
     run = tmp_path / "run"
     write_run(run)
     write_report(run, run / "labels", run / "eval", {})

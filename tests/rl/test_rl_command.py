@@ -1,4 +1,5 @@
-"""`constitution rl`: a real GRPO run (TRL) of the embedded policy against a reward model, on the packaged prompts."""
+"""`constitution rl`: a real GRPO run (TRL) of the embedded policy against a reward model, on the packaged prompts,
+with the gold monitor (the embedded judge on transformers) and its over-optimisation figure."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ def test_rl_command_runs_grpo_on_the_packaged_prompts(reward_folder, judge_model
     monkeypatch.chdir(tmp_path)  # outside the checkout: the demo prompts come from the installed package
     out = tmp_path / "rl"
     argv = ["rl", "--reward-model", str(reward_folder), "--out", str(out), "--steps", "1", "--prompt-limit", "2",
-            "--prompts-per-step", "2", "--num-generations", "2", "--max-new-tokens", "8", "--beta", "0.04", "--no-bf16"]  # fmt: skip
+            "--prompts-per-step", "2", "--num-generations", "2", "--max-new-tokens", "8", "--beta", "0.04", "--no-bf16",
+            "--gold-judge", "smollm2-135m-instruct", "--backend", "hf", "--monitor-pairs", "2"]  # fmt: skip
     assert main(argv) == 0
     result = json.loads((out / "result.json").read_text())
-    assert result["steps"] == 1 and result["monitor"] == [] and result["reward_version"] == 0
+    assert result["steps"] == 1 and [c["step"] for c in result["monitor"]] == [1] and result["reward_version"] == 0
+    assert (out / "overoptimization.png").read_bytes()[:4] == b"\x89PNG"  # with the gold monitor: its figure
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert len(rows) == 1 and "rewards/constitution_reward/mean" in rows[0]
     row = rows[0]  # sequence KL beside TRL's per-token mean, named as such (Gao et al. plot the per-sequence one)
