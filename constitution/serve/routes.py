@@ -134,6 +134,10 @@ def scoring_router(service: Service) -> APIRouter:
     router = APIRouter()
 
     async def score(req: ScoreRequest) -> Rewards | ExplainedRewards:
+        if req.texts is not None and isinstance(service.slot.current, ServedProcessModel):
+            raise HTTPException(
+                422, "a process reward model scores a response's steps after its prompt: send `items` (prompt and response), or the steps to /score_steps"
+            )
         if req.explain and not service.slot.current.heads:
             raise _no_heads()
         by, scored = await service.score(req.scoring_items())

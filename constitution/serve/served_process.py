@@ -2,7 +2,8 @@
 under a version number, with the same answering surface as :class:`~constitution.serve.served.ServedModel`.
 
 Its batches hold traces: a :class:`StepItem` (``/score_steps``: a prompt and its steps) or the other routes' items
-(a text, or a conversation and a response), whose response is split into steps at the model's separator. Each trace
+(a conversation and a response; never a bare text, whose prompt would be read as steps), whose response is split into
+steps at the model's separator. Each trace
 is scored in one pass (every step's score read at its end). ``/score`` and ``/get_reward`` answer the trace's
 aggregate step score (the model's ``aggregate``): a probability, never normalised, with no per-principle rewards.
 """
@@ -50,7 +51,7 @@ class ServedProcessModel:
     def _trace(self, item: Any) -> tuple[Any, Sequence[str]]:
         if isinstance(item, StepItem):
             return item.prompt, item.steps
-        prompt, response = ("", item) if isinstance(item, str) else item
+        prompt, response = item
         return prompt, self.model.split(response)
 
     def score(self, items: list[Any]) -> list[ScoredSteps]:

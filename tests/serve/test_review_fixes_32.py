@@ -138,3 +138,21 @@ def test_a_threshold_outside_0_1_is_refused_naming_the_flag(threshold, reward_fo
     assert "eval-safety: --threshold: Input should be" in capsys.readouterr().err
     with pytest.raises(InputError, match="serve: --threshold: Input should be"):  # `serve --threshold` (/classify's)
         build(ServerConfig, {"threshold": float(threshold)}, "serve")
+
+
+def test_score_on_a_process_model_refuses_bare_texts_and_scores_items_as_score_steps_does(tmp_path):
+    """Before: `/score {"texts": ...}` on a process model scored each text as steps after an empty "Human:" prompt
+    turn (200), the prompt's own text read as steps. Now 422 pointing to /score_steps; `items` are scored with
+    their prompt, exactly as /score_steps scores the same trace."""
+    from tests.helpers.reward_folders import process_folder
+
+    folder = process_folder(tmp_path / "prm")
+    config = ServerConfig()
+    served, loader = load_first(str(folder), config, None)
+    prompt, steps = "Start at 3, then add 2, then double it.", ["3 + 2 = 5", "5 * 2 = 10", "So the answer is 10."]
+    with LocalServer(create_app(served, config, loader=loader)) as server, httpx.Client(base_url=server.base_url, timeout=60) as client:
+        texts = client.post("/score", json={"texts": [f"{prompt}\n\n" + "\n\n".join(steps)]})
+        items = client.post("/score", json={"items": [{"prompt": prompt, "response": "\n\n".join(steps)}]})
+        by_steps = client.post("/score_steps", json={"prompts": [prompt], "traces": [steps]})
+    assert texts.status_code == 422 and "/score_steps" in texts.json()["error"] and "`items`" in texts.json()["error"]
+    assert items.status_code == 200 and items.json()["rewards"] == pytest.approx(by_steps.json()["scores"], abs=1e-6)
