@@ -56,13 +56,16 @@ def run_isolated(fn: Callable[..., dict], **kwargs: Any) -> dict:
     return result
 
 
-def write_results(out: Path, name: str, blob: dict) -> Path:
-    """Write ``<out>/<name>.json`` (with the run's :func:`provenance` first) and print it."""
+def write_results(out: Path, name: str, blob: dict, echo: bool = True) -> Path:
+    """Write ``<out>/<name>.json`` (with the run's :func:`provenance` first) and, with ``echo``, print it."""
     blob = {"provenance": provenance(), **blob} if "provenance" not in blob else blob
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
-    path.write_text(json.dumps(blob, indent=2) + "\n")
-    print(json.dumps(blob, indent=2))
+    partial = path.with_suffix(".json.partial")  # replaced in one rename: a killed run never leaves half a file
+    partial.write_text(json.dumps(blob, indent=2) + "\n")
+    partial.replace(path)
+    if echo:
+        print(json.dumps(blob, indent=2))
     return path
 
 
