@@ -6,7 +6,7 @@ A per-principle model is served with its heads weighted by --constitution (defau
 ``/score`` with ``"explain": true`` returns each principle's contribution. A process reward model folder
 (``train --kind process``) is served with ``/score_steps`` (per-step scores and each trace's aggregate); its ``/score``
 and ``/get_reward`` answer the aggregate. ``--engine ray --replicas N`` serves the same routes from N Ray Serve
-replicas (``@serve.batch`` batching; needs the ``ray`` extra; ``/reload`` is 501 there: redeploy instead)."""
+replicas (``@serve.batch`` batching; needs the ``ray`` extra; ``/reload`` is disabled there, 403: redeploy instead)."""
 
 from __future__ import annotations
 

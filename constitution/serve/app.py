@@ -21,6 +21,8 @@ from constitution.serve.slot import Loader, ModelSlot, Served
 
 log = logging.getLogger(__name__)
 
+RAY_NO_RELOAD = "a reload would reach one Ray Serve replica only; redeploy to change the model"
+
 
 def _internal_error(request: Request, exc: BaseException, what: str = "internal error") -> JSONResponse:
     """A 500 that says ``what`` failed and names a request id; the exception and its traceback are logged under that id."""
@@ -80,7 +82,7 @@ def _handle_errors(app: FastAPI) -> None:
 
 def create_app(served: Served, config: ServerConfig, *, loader: Loader | None = None, batching: Batching | None = None) -> FastAPI:
     """The ASGI app serving ``served`` (version 1, normally); ``loader`` builds the models that ``/reload`` swaps in
-    (without one, ``/reload`` answers 501); ``batching`` makes the batcher in front of the model (default: this
+    (without one, ``/reload`` is disabled: 403 with the reason, as without an admin key); ``batching`` makes the batcher in front of the model (default: this
     process's :class:`Batcher`; Ray Serve's replicas use ``@serve.batch``)."""
     slot = ModelSlot(served, loader)
     batcher = (batching or local_batcher)(slot.score, config)
@@ -97,7 +99,8 @@ def create_app(served: Served, config: ServerConfig, *, loader: Loader | None = 
     app = FastAPI(title="constitution reward service", lifespan=lifespan, **docs)
     app.state.service = service
     app.state.batcher = batcher
-    app.add_middleware(Guard, api_key=config.api_key, admin_key=config.admin_key, max_body_bytes=config.max_body_bytes)
+    no_reload = None if loader is not None else (RAY_NO_RELOAD if config.engine == "ray" else "this service was started without a model loader")
+    app.add_middleware(Guard, api_key=config.api_key, admin_key=config.admin_key, max_body_bytes=config.max_body_bytes, no_reload=no_reload)
     _handle_errors(app)
     app.include_router(admin_router(service))
     app.include_router(scoring_router(service))

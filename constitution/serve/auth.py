@@ -1,5 +1,6 @@
-"""The guard in front of every route: the admin key on /reload (no admin key configured: /reload is disabled), the
-API key on every other path but /health, then the request-body size bound."""
+"""The guard in front of every route: the admin key on /reload (no admin key configured, or no way to load models:
+/reload is disabled, 403 with the reason), the API key on every other path but /health, then the request-body size
+bound."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from constitution.serve.config import ADMIN_KEY_ENV
 
 ADMIN_PATH = "/reload"
 OPEN_PATH = "/health"
+NO_ADMIN_KEY = f"start the server with --admin-key (or ${ADMIN_KEY_ENV}) to enable it"
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -58,23 +60,23 @@ def _holds(headers: Headers, key: str | None) -> bool:
 
 class Guard:
     """ASGI middleware in front of everything: the admin key on /reload, the API key on every other path but
-    /health, then the body-size bound (from Content-Length, or counted while buffering a body sent without one)."""
+    /health, then the body-size bound (from Content-Length, or counted while buffering a body sent without one).
+    ``no_reload``: why this service cannot reload at all (/reload is then 403 with it, whatever the key)."""
 
-    def __init__(self, app: ASGIApp, api_key: str | None, admin_key: str | None, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, api_key: str | None, admin_key: str | None, max_body_bytes: int, no_reload: str | None = None) -> None:
         self.app = app
         self.api_key = api_key
         self.admin_key = admin_key
         self.max_body_bytes = max_body_bytes
         self.unauthorized = error(401, "missing or wrong API key")
         self.not_admin = error(401, f"missing or wrong admin key ({ADMIN_PATH} takes the admin key, not the API key)")
-        self.reload_disabled = error(
-            403, f"{ADMIN_PATH} is disabled: start the server with --admin-key (or ${ADMIN_KEY_ENV}) to enable it"
-        )
+        disabled = no_reload or (None if admin_key else NO_ADMIN_KEY)
+        self.reload_disabled = error(403, f"{ADMIN_PATH} is disabled: {disabled}") if disabled else None
         self.too_large = error(413, f"request body over {max_body_bytes} bytes")
 
     def _refusal(self, path: str, headers: Headers) -> JSONResponse | None:
         if path == ADMIN_PATH:
-            if not self.admin_key:
+            if self.reload_disabled is not None:
                 return self.reload_disabled
             return None if _holds(headers, self.admin_key) else self.not_admin
         return None if path == OPEN_PATH or _holds(headers, self.api_key) else self.unauthorized

@@ -6,8 +6,8 @@ Every replica builds the app with :func:`constitution.serve.app.create_app`, so 
 A replica's batch holds at most ``max(max_batch, max_items)`` items (a request is never split; the model still
 runs ``max_batch`` items per forward pass) and waits ``max_wait_ms`` for more; a batch that fails is re-scored
 request by request. A replica takes at most ``max_batch`` requests at once (Ray's router holds the rest); the queue
-bound counts the items a replica holds (waiting or being scored). ``/reload`` answers
-501: a reload would reach one replica only (redeploy to change the model). Each replica keeps its own answers by
+bound counts the items a replica holds (waiting or being scored). ``/reload`` is disabled
+(403, as on a server without an admin key): a reload would reach one replica only (redeploy to change the model). Each replica keeps its own answers by
 ``Idempotency-Key``, so with several replicas a key is refused (422; ``/health`` says ``idempotency: false``, and
 :class:`~constitution.client.RewardClient` then sends none). Needs ``ray[serve]`` (the ``ray`` extra).
 """

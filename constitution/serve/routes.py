@@ -37,7 +37,7 @@ from constitution.serve.schema import (
     non_finite,
 )
 from constitution.serve.served_process import ServedProcessModel, StepItem
-from constitution.serve.slot import ModelSlot, ReloadBusy, ReloadUnavailable, Served
+from constitution.serve.slot import ModelSlot, ReloadBusy, Served
 
 log = logging.getLogger(__name__)
 
@@ -243,8 +243,6 @@ def admin_router(service: Service) -> APIRouter:
             return await service.slot.reload(req)
         except ReloadBusy as exc:
             raise HTTPException(409, str(exc)) from None
-        except ReloadUnavailable as exc:
-            raise HTTPException(501, str(exc)) from None
         except (InputError, OSError) as exc:
             raise HTTPException(422, f"cannot reload: {exc}; still serving version {service.slot.current.identity.version}") from None
 

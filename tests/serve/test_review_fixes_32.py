@@ -156,3 +156,25 @@ def test_score_on_a_process_model_refuses_bare_texts_and_scores_items_as_score_s
         by_steps = client.post("/score_steps", json={"prompts": [prompt], "traces": [steps]})
     assert texts.status_code == 422 and "/score_steps" in texts.json()["error"] and "`items`" in texts.json()["error"]
     assert items.status_code == 200 and items.json()["rewards"] == pytest.approx(by_steps.json()["scores"], abs=1e-6)
+
+
+def test_reload_is_refused_alike_whenever_this_service_cannot_reload(reward_folder):
+    """Before: 403 on a server without an admin key, but 501 ("this service cannot reload models") from the app Ray
+    Serve's replicas build (no loader: a reload would reach one replica). Now both are 403 "/reload is disabled: WHY".
+    The Ray replica's app is built here as its replicas build it (create_app with no loader, engine "ray"), on a
+    plain server: the refusal comes from the app, not from Ray."""
+    served, loader = load_first(str(reward_folder), ServerConfig(), None)
+    admin = {"Authorization": "Bearer admin-key"}
+    apps = {
+        "no admin key": create_app(served, ServerConfig(), loader=loader),
+        "ray replica": create_app(served, ServerConfig(engine="ray", admin_key="admin-key"), loader=None),
+        "no loader": create_app(served, ServerConfig(admin_key="admin-key"), loader=None),
+    }
+    answers = {}
+    for name, app in apps.items():
+        with LocalServer(app) as server:
+            answers[name] = httpx.post(f"{server.base_url}/reload", json={}, headers=admin, timeout=60)
+    assert {name: a.status_code for name, a in answers.items()} == dict.fromkeys(apps, 403)
+    assert all(a.json()["error"].startswith("/reload is disabled: ") for a in answers.values())
+    assert "--admin-key" in answers["no admin key"].json()["error"]
+    assert "redeploy" in answers["ray replica"].json()["error"] and "--admin-key" not in answers["ray replica"].json()["error"]
