@@ -93,8 +93,9 @@ def draw_overoptimization(folder: str | Path, path: str | Path | None = None, wi
         bottom.set_xlabel("√(sequence KL to the initial policy)" if by_kl else "step")
     axes[0][0].set_ylabel("reward (batch mean)")
     axes[1][0].set_ylabel("gold check")
-    if not checks:
-        axes[1][1].text(0.5, 0.5, "no gold monitor", ha="center", va="center", transform=axes[1][1].transAxes)
+    if all(c.agreement is None for c in checks):
+        empty = "no gold monitor" if not checks else "no gold check had decisive pairs"
+        axes[1][1].text(0.5, 0.5, empty, ha="center", va="center", transform=axes[1][1].transAxes)
     fig.suptitle(f"Over-optimisation: {Path(folder).name} (red: alarms; green dotted: refreshes)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
