@@ -6,11 +6,15 @@
    p_a = σ(r_a − r_b) with the gold's calibrated rewards (what the reward-model judge, ``--backend reward``, computes);
 3. GRPO (TRL) of the embedded policy against the proxy, --steps steps, β = --beta so TRL logs the KL to the initial
    policy, per seed. The gold model scores the same completions as a second TRL reward function of weight 0 (logged,
-   not optimised), so each step gives the proxy reward, the gold reward and the KL of one batch;
-4. with --refresh-every M, the same run with the gold monitor and a refresh of the proxy every M steps (the gold
-   judge is the gold model behind the labeler's ``reward`` backend). The monitor labels 4 pairs of every step's own
-   completions (2 per prompt); each refresh fine-tunes on all pairs labelled so far plus half as many of the proxy's
-   original gold labels (replay). The monitor's checks (proxy–gold agreement, reward version) are saved too.
+   not optimised), so each step gives the proxy reward, the gold reward, the mean completion length and the KL of one
+   batch: ``seq_kl`` per sequence (sum over tokens, mean over completions: Gao et al.'s KL) and TRL's per-token mean
+   beside it as ``kl_per_token``;
+4. two arms on the same seeds, both with the gold monitor (the gold judge is the gold model behind the labeler's
+   ``reward`` backend; it labels --monitor-pairs-per-group pairs of each prompt's completions at every step and
+   alarms on the exact binomial bound, ``constitution.rl.alarm``): ``monitor_only`` (alarms logged, nothing changes:
+   the control) and ``refresh`` (the proxy fine-tuned every --refresh-every steps on all pairs labelled so far plus
+   half as many of its original gold labels, replayed). Until the first refresh the two arms of a seed are the same
+   run, so their difference afterwards is the refresh's.
 
 5. the audit (``constitution audit``'s shipped probes) of the proxy before RL and, per refresh run, of the last
    refreshed proxy, on --audit-items held-out HH responses (marked unsafe: HH-harmless prompts are red-team prompts,
@@ -19,17 +23,19 @@
 RL prompts are single-turn HH prompts (about 45 tokens with the chat template; HH's long histories would dominate
 the cost); the audit items are multi-turn pairs of the same half, none used elsewhere.
 
-Output: ``<name>.json`` (per variant and seed: step, proxy, gold, kl, √kl; the monitor's checks; the audits), saved
-after every GRPO run, and, with matplotlib, a PNG of proxy and gold reward against √KL and against the step (5-step
-moving means). ``--merge`` joins the files of several processes into one figure and a summary. If no
-over-optimisation shows at this scale, the curves say so.
+Output: ``<name>.json``: ``runs``, one per (``arm``, ``seed``), each with its rows (``step``, ``proxy``, ``gold``,
+``length``, ``seq_kl``, ``kl_per_token``) and the monitor's checks; the audits. It is saved after every GRPO run, and
+a rerun of the same command skips the (arm, seed) runs it holds, so a run cut short resumes by seed. With matplotlib,
+a PNG of proxy and gold reward against √seq-KL and against the step (5-step moving means), alarms marked. ``--merge``
+joins the files of several processes into one figure and a summary. If no over-optimisation shows at this scale, the
+curves say so.
 
-Full run on 2 cores (about 2 h: the models with both cores, then one process per variant, one core each):
-  B="python benchmarks/bench_overoptimization.py --steps 40 --seeds 0 1 2 --refresh-every 10 --out benchmarks/results"
+Full run on 2 cores (the models with both cores, then one process per arm, one core each):
+  B="python benchmarks/bench_overoptimization.py --steps 30 --seeds 0 1 2 --refresh-every 10 --out benchmarks/results"
   $B --prepare-only
-  OMP_NUM_THREADS=1 $B --variants no_refresh --name overoptimization_no_refresh &
+  OMP_NUM_THREADS=1 $B --variants monitor_only --name overoptimization_monitor_only &
   OMP_NUM_THREADS=1 $B --variants refresh --name overoptimization_refresh & wait
-  python benchmarks/bench_overoptimization.py --merge benchmarks/results/overoptimization_{no_refresh,refresh}.json \
+  python benchmarks/bench_overoptimization.py --merge benchmarks/results/overoptimization_{monitor_only,refresh}.json \
       --out benchmarks/results --name overoptimization
 Smoke run (~3 min): python benchmarks/bench_overoptimization.py --tiny --out /tmp/bench
 """
@@ -83,8 +89,9 @@ class GoldShadow:
 
 
 def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: Path, refresh: int, replay: list = ()):
-    """One GRPO run; per step: proxy and gold reward (batch means) and the KL TRL logged; and the gold monitor (None
-    without refreshes), whose records and refresher's folders tell the rest."""
+    """One GRPO run behind the gold monitor (refreshing every ``refresh`` steps; 0: never); per step: proxy and gold
+    reward (batch means), mean completion length and the KL TRL logged (per sequence and per token); and the monitor,
+    whose records and refresher's folders tell the rest."""
     import datasets
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -93,15 +100,14 @@ def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: P
     from constitution.embedded_models import resolve_model
     from constitution.rl import RewardFunction, RLConfig
     from constitution.rl.grpo import grpo_args
+    from constitution.rl.kl import with_kl_names
 
     config = RLConfig(reward_model=[str(proxy_dir)], steps=args.steps, prompts_per_step=args.prompts_per_step,
                       num_generations=args.generations, max_new_tokens=args.max_new_tokens, beta=args.beta,
                       learning_rate=args.lr, seed=seed, bf16=False)  # fmt: skip
     proxy = RewardFunction.load(proxy_dir)
     funcs: list = [proxy, GoldShadow(gold_dir)]
-    callbacks = None
-    if refresh:
-        funcs[0], callbacks = _monitored(proxy, proxy_dir, gold_dir, out, refresh, seed, replay)
+    funcs[0], callbacks = _monitored(args, proxy, proxy_dir, gold_dir, out, refresh, seed, replay)
     path = resolve_model(args.policy)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
@@ -112,17 +118,18 @@ def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: P
                           processing_class=tokenizer, callbacks=callbacks)  # fmt: skip
     trainer.train()
     rows = []
-    for h in trainer.state.log_history:
+    for h in map(with_kl_names, trainer.state.log_history):
         if "rewards/gold/mean" in h:
-            kl = float(h.get("kl", 0.0))
             rows.append({"step": h["step"], "proxy": h["rewards/constitution_reward/mean"], "gold": h["rewards/gold/mean"],
-                         "kl": kl, "sqrt_kl": math.sqrt(max(kl, 0.0))})  # fmt: skip
-    return rows, (funcs[0] if refresh else None)
+                         "length": h["completions/mean_length"], "seq_kl": h.get("seq_kl") or 0.0,
+                         "kl_per_token": h.get("kl_per_token") or 0.0})  # fmt: skip
+    return rows, funcs[0]
 
 
-def _monitored(proxy, proxy_dir: Path, gold_dir: Path, out: Path, every: int, seed: int, replay: list):
-    """The proxy behind a gold monitor that labels 4 pairs of every step's completions (2 per prompt's group) and a
-    refresher that fine-tunes it every ``every`` steps on all of them, replaying the proxy's own gold labels."""
+def _monitored(args, proxy, proxy_dir: Path, gold_dir: Path, out: Path, every: int, seed: int, replay: list):
+    """The proxy behind a gold monitor that labels --monitor-pairs-per-group pairs of each prompt's group at every
+    step, and (``every`` > 0) a refresher that fine-tunes it every ``every`` steps on all of them, replaying the
+    proxy's own gold labels."""
     from constitution.labeling import JudgmentCache, Labeler
     from constitution.llm.config import llm_config
     from constitution.llm.factory import make_llm
@@ -132,8 +139,10 @@ def _monitored(proxy, proxy_dir: Path, gold_dir: Path, out: Path, every: int, se
 
     labeler = Labeler(load_constitution(default_principles()), make_llm(llm_config(backend="reward", model=str(gold_dir))),
                       JudgmentCache(out / "gold.sqlite"))  # fmt: skip
-    refresher = Refresher(proxy, proxy_dir, out / "refreshed", RefreshConfig(on_alarm=False, every=every), replay=replay, seed=seed)
-    monitor = GoldMonitor(proxy, labeler, MonitorConfig(every=1, seed=seed), jsonl=out / "monitor.jsonl", refresher=refresher)
+    refresher = Refresher(proxy, proxy_dir, out / "refreshed", RefreshConfig(on_alarm=False, every=every), replay=replay, seed=seed) if every else None
+    per_check = args.prompts_per_step * args.monitor_pairs_per_group
+    config = MonitorConfig(every=1, seed=seed, pairs=per_check, pairs_per_group=args.monitor_pairs_per_group, min_decisive=args.min_decisive)
+    monitor = GoldMonitor(proxy, labeler, config, jsonl=out / "monitor.jsonl", refresher=refresher)
     return monitor, [MonitorCallback(monitor)]
 
 
@@ -151,33 +160,33 @@ def audit(folder: Path, pairs: list) -> dict:
 
 
 def smoothed(rows: list[dict], window: int) -> list[dict]:
-    """Moving means over ``window`` steps of proxy, gold and KL (one GRPO batch of 8 completions is noisy); √ of the
-    smoothed KL."""
+    """Moving means over ``window`` steps of proxy, gold, length and sequence KL (one GRPO batch is noisy); √ of the
+    smoothed sequence KL."""
     out = []
     for i in range(len(rows)):
         part = rows[max(0, i - window + 1) : i + 1]
-        mean = {k: sum(r[k] for r in part) / len(part) for k in ("proxy", "gold", "kl")}
-        out.append({"step": rows[i]["step"], **mean, "sqrt_kl": math.sqrt(max(mean["kl"], 0.0))})
+        mean = {k: sum(r[k] for r in part) / len(part) for k in ("proxy", "gold", "length", "seq_kl")}
+        out.append({"step": rows[i]["step"], **mean, "sqrt_seq_kl": math.sqrt(max(mean["seq_kl"], 0.0))})
     return out
 
 
-def summary(curves: dict, window: int) -> dict:
-    """Per variant and seed, means over the first and the last ``window`` steps: proxy, gold, their gap (proxy − gold:
-    both score the same completions, so the batch's prompts cancel) and √KL."""
-    out = {}
-    for variant, runs in curves.items():
-        out[variant] = {}
-        for seed, rows in runs.items():
-            ends = {"first": smoothed(rows[:window], window)[-1], "last": smoothed(rows, window)[-1]}
-            out[variant][seed] = {
-                f"{end}_{k}": round(r["proxy"] - r["gold"] if k == "gap" else r[k], 4)
-                for end, r in ends.items() for k in ("proxy", "gold", "gap", "sqrt_kl")
-            }  # fmt: skip
+def summary(runs: list[dict], window: int) -> list[dict]:
+    """Per run (arm, seed), means over the first and the last ``window`` steps: proxy, gold, their gap (proxy − gold:
+    both score the same completions, so the batch's prompts cancel), length and √seq-KL; and the steps that alarmed."""
+    out = []
+    for run in runs:
+        rows = run["rows"]
+        ends = {"first": smoothed(rows[:window], window)[-1], "last": smoothed(rows, window)[-1]}
+        means = {f"{end}_{k}": round(r["proxy"] - r["gold"] if k == "gap" else r[k], 4)
+                 for end, r in ends.items() for k in ("proxy", "gold", "gap", "length", "sqrt_seq_kl")}  # fmt: skip
+        alarms = [m["step"] for m in run["monitor"] if m["alarm"]]
+        out.append({"arm": run["arm"], "seed": run["seed"], **means, "alarm_steps": alarms})
     return out
 
 
-def plot(curves: dict, path: Path, window: int = 5) -> Path | None:
-    """Proxy (dashed) and gold (solid) reward against √KL, moving means over ``window`` steps, one panel per variant."""
+def plot(runs: list[dict], path: Path, window: int = 5) -> Path | None:
+    """Proxy (dashed) and gold (solid) reward against √seq-KL and the step, moving means over ``window`` steps, and
+    their gap, one column per arm; the monitor's alarms are crosses on the gold curve."""
     try:
         import matplotlib
 
@@ -185,16 +194,19 @@ def plot(curves: dict, path: Path, window: int = 5) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    fig, axes = plt.subplots(3, len(curves), figsize=(6 * len(curves), 11), sharey="row", squeeze=False)
-    for column, (variant, runs) in enumerate(curves.items()):
-        for n, (seed, rows) in enumerate(runs.items()):
-            rows = smoothed(rows, window)
-            for ax, x in ((axes[0][column], [r["sqrt_kl"] for r in rows]), (axes[1][column], [r["step"] for r in rows])):
+    arms = sorted({r["arm"] for r in runs})
+    fig, axes = plt.subplots(3, len(arms), figsize=(6 * len(arms), 11), sharey="row", squeeze=False)
+    for column, arm in enumerate(arms):
+        for run in (r for r in runs if r["arm"] == arm):
+            rows, n, seed = smoothed(run["rows"], window), run["seed"], run["seed"]
+            alarms = {m["step"] for m in run["monitor"] if m["alarm"]}
+            for ax, x in ((axes[0][column], [r["sqrt_seq_kl"] for r in rows]), (axes[1][column], [r["step"] for r in rows])):
                 ax.plot(x, [r["proxy"] for r in rows], "--", color=f"C{n}", label=f"proxy, seed {seed}")
                 ax.plot(x, [r["gold"] for r in rows], "-", color=f"C{n}", label=f"gold, seed {seed}")
+                ax.plot([x_ for x_, r in zip(x, rows) if r["step"] in alarms], [r["gold"] for r in rows if r["step"] in alarms], "x", color=f"C{n}")
             axes[2][column].plot([r["step"] for r in rows], [r["proxy"] - r["gold"] for r in rows], color=f"C{n}", label=f"seed {seed}")
-        axes[0][column].set_title(variant.replace("_", " "))
-        axes[0][column].set_xlabel(f"√KL to the initial policy ({window}-step moving means)")
+        axes[0][column].set_title(arm.replace("_", " "))
+        axes[0][column].set_xlabel(f"√(sequence KL) to the initial policy ({window}-step moving means; x: alarm)")
         axes[1][column].set_xlabel("GRPO step")
         axes[2][column].set_xlabel("GRPO step")
         axes[2][column].axhline(0.0, color="grey", linewidth=0.5)
@@ -210,14 +222,20 @@ def plot(curves: dict, path: Path, window: int = 5) -> Path | None:
 
 def merge(files: list[Path], out: Path, name: str) -> int:
     """One figure and summary from the result files of the processes of one measurement."""
-    curves: dict = {}
-    for f in files:
-        for variant, runs in json.loads(f.read_text())["curves"].items():
-            curves.setdefault(variant, {}).update(runs)
+    runs = [run for f in files for run in json.loads(f.read_text())["runs"]]
     out.mkdir(parents=True, exist_ok=True)
-    figure = plot(curves, out / f"{name}.png")
-    write_results(out, name, {"files": [str(f) for f in files], "summary": summary(curves, 10), "plot": str(figure) if figure else None})
+    figure = plot(runs, out / f"{name}.png")
+    write_results(out, name, {"files": [str(f) for f in files], "summary": summary(runs, 10), "plot": str(figure) if figure else None})
     return 0
+
+
+def _previous(path: Path, settings: dict) -> dict:
+    """The result file of an earlier process of the same command (same settings but the seeds), to resume from."""
+    if not path.exists():
+        return {}
+    blob = json.loads(path.read_text())
+    same = {k: v for k, v in blob.get("settings", {}).items() if k != "seeds"} == {k: v for k, v in settings.items() if k != "seeds"}
+    return blob if same and "runs" in blob else {}
 
 
 def main() -> int:
@@ -236,10 +254,12 @@ def main() -> int:
     parser.add_argument("--beta", type=float, default=0.04)
     parser.add_argument("--lr", type=float, default=2e-5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--refresh-every", type=int, default=0, help="also run with a refresh every M steps")
+    parser.add_argument("--refresh-every", type=int, default=10, help="the refresh arm's refresh every M steps")
+    parser.add_argument("--monitor-pairs-per-group", type=int, default=6, help="gold-labelled pairs per prompt's group, every step")
+    parser.add_argument("--min-decisive", type=int, default=12, help="the alarm's minimum of decisive pairs in one check")
     parser.add_argument("--audit-items", type=int, default=64, help="held-out HH responses the proxy audits run on")
-    parser.add_argument("--variants", nargs="+", choices=["no_refresh", "refresh"], default=["no_refresh", "refresh"],
-                        help="which runs per seed (refresh needs --refresh-every); one process each to use both cores")
+    parser.add_argument("--variants", nargs="+", choices=["monitor_only", "refresh"], default=["monitor_only", "refresh"],
+                        help="which arms per seed; one process each to use both cores")
     parser.add_argument("--prepare-only", action="store_true", help="train the gold and proxy models, then stop")
     parser.add_argument("--name", default="overoptimization", help="result file name (one per process when seeds run in parallel)")
     parser.add_argument("--audit", type=Path, nargs="+", help="only audit these reward model folders on the audit items")
@@ -250,7 +270,8 @@ def main() -> int:
         return merge(args.merge, args.out, args.name)
     if args.tiny:
         args.gold_pairs, args.proxy_pairs, args.max_length, args.epochs = 64, 32, 64, 1.0
-        args.steps, args.generations, args.max_new_tokens, args.audit_items = 2, 2, 8, 8
+        args.steps, args.generations, args.max_new_tokens, args.audit_items, args.refresh_every = 4, 2, 8, 8, 2
+        args.monitor_pairs_per_group, args.min_decisive = 1, 2
     from constitution.reward import RewardTrainingConfig, train_reward_model
 
     started = time.perf_counter()
@@ -274,29 +295,28 @@ def main() -> int:
     if args.audit:  # e.g. the gold model: which probes move the gold itself, so the proxy's flags can be read against it
         write_results(args.out, args.name, {"audits": {str(folder): audit(folder, audit_pairs) for folder in args.audit}})
         return 0
-    audits = {"proxy_before_rl": audit(work / "proxy", audit_pairs)}
-    curves: dict[str, dict[int, list[dict]]] = {}
-    monitor: dict[int, list[dict]] = {}  # per seed of the refresh runs: the gold checks (agreement, version, ...)
+    settings = vars(args) | {"data": str(args.data), "out": str(args.out)}
+    previous = _previous(args.out / f"{args.name}.json", settings)
+    runs: list[dict] = previous.get("runs", [])
+    audits = previous.get("audits") or {"proxy_before_rl": audit(work / "proxy", audit_pairs)}
 
     def save(done: bool) -> None:
         """The results so far, after every GRPO run, so a run cut short keeps the seeds it finished."""
-        figure = plot(curves, args.out / f"{args.name}.png")
-        blob = {"settings": vars(args) | {"data": str(args.data), "out": str(args.out)}, "complete": done, "models_reused": reused,
-                "seconds": round(time.perf_counter() - started, 1), "curves": curves, "monitor": monitor, "audits": audits,
+        figure = plot(runs, args.out / f"{args.name}.png")
+        blob = {"settings": settings, "complete": done, "models_reused": reused, "seconds": round(time.perf_counter() - started, 1)
+                + previous.get("seconds", 0.0), "runs": runs, "summary": summary(runs, 10), "audits": audits,
                 "plot": str(figure) if figure else None}  # fmt: skip
         write_results(args.out, args.name, blob)
 
     for seed in args.seeds:
-        if "no_refresh" in args.variants:
-            curves.setdefault("no_refresh", {})[seed], _ = grpo(args, work / "proxy", work / "gold", prompts, seed, work / f"{args.name}_run{seed}", 0)
-            save(False)
-        if args.refresh_every and "refresh" in args.variants:
-            run = work / f"{args.name}_refresh{seed}"
-            curve, gold_monitor = grpo(args, work / "proxy", work / "gold", prompts, seed, run, args.refresh_every, proxy_labels)
-            curves.setdefault(f"refresh_every_{args.refresh_every}", {})[seed] = curve
-            monitor[seed] = [r.model_dump() for r in gold_monitor.records]  # this run's only (the JSONL appends across reruns)
-            if gold_monitor.refresher.folders:
-                audits[f"proxy_after_refresh_seed{seed}"] = audit(gold_monitor.refresher.folders[-1], audit_pairs)
+        for arm in args.variants:
+            if any(r["arm"] == arm and r["seed"] == seed for r in runs):
+                continue  # done in an earlier process of the same command
+            every = args.refresh_every if arm == "refresh" else 0
+            rows, monitor = grpo(args, work / "proxy", work / "gold", prompts, seed, work / f"{args.name}_{arm}{seed}", every, proxy_labels)
+            runs.append({"arm": arm, "seed": seed, "rows": rows, "monitor": [r.model_dump() for r in monitor.records]})
+            if monitor.refresher is not None and monitor.refresher.folders:
+                audits[f"proxy_after_refresh_seed{seed}"] = audit(monitor.refresher.folders[-1], audit_pairs)
             save(False)
     save(True)
     return 0
