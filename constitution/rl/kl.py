@@ -3,7 +3,8 @@
 TRL's GRPO logs ``kl``: its k3 estimate per completion token, averaged over every token of the step (a token-weighted
 mean). Over-optimisation is read against the KL of whole sequences: the sum over a completion's tokens, averaged over
 completions. The two differ by the mean completion length, which TRL logs as ``completions/mean_length`` over the same
-completions and mask, so ``seq_kl = kl × completions/mean_length`` — exact where a logged step is one loss batch, as in
+completions and mask, so ``seq_kl = kl × completions/mean_length`` (the formula is :func:`constitution.overoptimization.rl_run.step_seq_kl`,
+which reads RL folders too) — exact where a logged step is one loss batch, as in
 ``constitution rl`` (one step's completions are one batch, no gradient accumulation).
 """
 
@@ -12,11 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from constitution.overoptimization.rl_run import step_seq_kl as sequence_kl
 
-def sequence_kl(row: Mapping[str, Any]) -> float | None:
-    """The step's mean per-sequence KL (sum over tokens), or None where TRL logged no KL (β = 0) or no length."""
-    kl, length = row.get("kl"), row.get("completions/mean_length")
-    return None if kl is None or length is None else float(kl) * float(length)
+__all__ = ["sequence_kl", "with_kl_names"]
 
 
 def with_kl_names(row: Mapping[str, Any]) -> dict[str, Any]:
