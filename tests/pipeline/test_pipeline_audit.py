@@ -14,6 +14,7 @@ from constitution.audit import AuditReport
 from constitution.pipeline.config import PipelineConfig
 from constitution.pipeline.run import Pipeline
 from tests.audit.audit_data import tiny_bert
+from tests.helpers.rl_folder import write_rl_folder
 
 ROWS = [
     ("How do I boil an egg?", "Boil it for eight minutes.", "No."),
@@ -58,6 +59,11 @@ def test_the_report_audits_the_trained_model_and_the_stage_resumes(tmp_path: Pat
     logs.clear()
     Pipeline(config, log=logs.append).run()
     assert _reused(logs) == {"label", "train", "evaluate", "audit"}
+
+    write_rl_folder(run / "rl", steps=12)  # an RL run of the model added afterwards: the report is redone to draw it
+    logs.clear()
+    Pipeline(config, log=logs.append).run()
+    assert "report" not in _reused(logs) and "## Reward over-optimisation (RL)" in (run / "report.md").read_text()
 
     logs.clear()
     fewer = config.model_copy(update={"audit": config.audit.model_copy(update={"limit": 2})})
