@@ -29,7 +29,7 @@ HH_TEST := $(wildcard ../shared/data/hh-rlhf/harmless-base-test.jsonl.gz)
 
 test: install
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra --durations=25
 
 demo: install
 	$(PY) pipelines/label_then_train.py $(if $(HH_TEST),--human-eval $(HH_TEST))
