@@ -7,8 +7,10 @@ uses (bf16 autocast where ``devices.bf16_supported``, else fp32), truncating on 
 and comparable scores for the spot check).
 
 * ``naive``: one ``pipe([text])`` per request under a lock (a fast tokenizer must not be used by two threads at once);
-* ``batching``: the peer at its best: an asyncio queue collects up to 64 requests (or waits 5 ms for more), and one
-  ``pipe(batch, batch_size=64)`` call scores them in a worker thread.
+* ``batching``: the peer at its best: an asyncio queue collects up to 64 requests (or waits 5 ms for more); a worker
+  thread sorts that arrival batch by token length and scores it with one ``pipe(sorted_texts, batch_size=16)`` call,
+  so each sub-batch of 16 pads only to the longest of 16 texts of similar length (issue 32 §3: a peer that pads a
+  whole arrival batch to its longest text computes the very padding ours avoids).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-MAX_BATCH, MAX_WAIT_S = 64, 0.005
+MAX_BATCH, MAX_WAIT_S, SUB_BATCH = 64, 0.005, 16
 
 
 class _Query(BaseModel):
@@ -38,12 +40,21 @@ def _pipeline(model: Path):
     pipe.tokenizer.truncation_side = "left"
     autocast = bf16_supported(device)  # the precision `constitution serve` picks on this machine
 
-    def score(texts: list[str]) -> list[float]:
+    def score(texts: list[str], batch_size: int = MAX_BATCH) -> list[float]:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            out = pipe(texts, batch_size=MAX_BATCH, function_to_apply="none", truncation=True)
+            out = pipe(texts, batch_size=batch_size, function_to_apply="none", truncation=True)
         return [o["score"] for o in out]
 
-    return score
+    def score_sorted(texts: list[str]) -> list[float]:
+        """Sorted by token length, scored in sub-batches of ``SUB_BATCH``, answered in the texts' order."""
+        lengths = [len(ids) for ids in pipe.tokenizer(texts, truncation=True)["input_ids"]]
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        rewards = [0.0] * len(texts)
+        for i, reward in zip(order, score([texts[i] for i in order], SUB_BATCH)):
+            rewards[i] = reward
+        return rewards
+
+    return score, score_sorted
 
 
 def serve_peer(kind: str, model: Path, port: int) -> None:
@@ -53,7 +64,8 @@ def serve_peer(kind: str, model: Path, port: int) -> None:
     import uvicorn
     from fastapi import FastAPI
 
-    score = _pipeline(model)
+    score_one, score_sorted = _pipeline(model)
+    score = score_sorted if kind == "batching" else score_one
     counts = {"batches": 0, "items_scored": 0}
     app = FastAPI()
     lock = threading.Lock()

@@ -1,9 +1,18 @@
-"""A server under test in its own process on 127.0.0.1 (``constitution serve`` or a pipeline peer), and the CPU
-time it and its descendants spend."""
+"""A server under test in its own process on 127.0.0.1 (``constitution serve`` or a pipeline peer), the CPU time it
+and its descendants spend, and ours' padding fill.
+
+The fill (real tokens / tokens computed in the forward passes) is counted inside ours' process: run as
+``python _service_server.py FILL_FILE serve ...``, this module starts ``constitution`` with the reward model's
+``forward_batches`` wrapped so that, after each call, the running totals (forward passes, real and computed tokens)
+replace ``FILL_FILE``. The wrapper adds a sum over at most a few hundred lengths and one small file write per server
+batch to what is measured; the batches themselves are ours' own.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -49,11 +58,14 @@ class Server:
     ends any descendant left, e.g. a Ray cluster). The API key goes through the environment (the peers ignore it)."""
 
     def __init__(
-        self, model: Path, *args: str, api_key: str | None = None, start_timeout: float = 180, peer: str | None = None
-    ) -> None:
+        self, model: Path, *args: str, api_key: str | None = None, start_timeout: float = 180, peer: str | None = None,
+        fill_file: Path | None = None,
+    ) -> None:  # fmt: skip
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        server = [str(PEERS), peer] if peer else ["-m", "constitution", "serve"]
+        self.fill_file = fill_file
+        ours = [__file__, str(fill_file), "serve"] if fill_file else ["-m", "constitution", "serve"]
+        server = [str(PEERS), peer] if peer else ours
         self.command = [sys.executable, *server, str(model), "--port", str(self.port), *args]
         self.env = {k: v for k, v in os.environ.items() if k != "CONSTITUTION_API_KEY"}
         if api_key is not None:
@@ -85,6 +97,14 @@ class Server:
         """CPU seconds so far of the server process and each descendant, by pid (diff two with :func:`cpu_used`)."""
         assert self.proc is not None
         return _cpu_seconds(self.proc.pid)
+
+    def fill_totals(self) -> dict[str, int]:
+        """Ours' forward passes, real and computed tokens so far (zeros before the first batch; needs ``fill_file``)."""
+        assert self.fill_file is not None
+        try:
+            return json.loads(self.fill_file.read_text())
+        except FileNotFoundError:
+            return {"forward_passes": 0, "real_tokens": 0, "computed_tokens": 0}
 
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM (in-flight requests finish), then the exit status; descendants still running are then killed."""
@@ -118,3 +138,37 @@ class Server:
 def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds spent between two :meth:`Server.cpu_seconds` snapshots (processes born meanwhile count whole)."""
     return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+def padding_fill(before: dict[str, int], after: dict[str, int]) -> float | None:
+    """Real tokens / computed tokens of the forward passes between two :meth:`Server.fill_totals` snapshots."""
+    computed = after["computed_tokens"] - before["computed_tokens"]
+    return (after["real_tokens"] - before["real_tokens"]) / computed if computed else None
+
+
+def _serve_counting_fill(fill_file: Path, cli_args: list[str]) -> None:
+    """``constitution CLI_ARGS`` with the reward model's forward batches counted into ``fill_file``."""
+    import constitution.reward.model as reward_model
+    from constitution.batching import FIXED_ROWS
+
+    forward_batches = reward_model.forward_batches
+    totals = {"forward_passes": 0, "real_tokens": 0, "computed_tokens": 0}
+    partial = fill_file.with_suffix(".partial")
+
+    def counted(lengths, batch_size, **kwargs):
+        batches = forward_batches(lengths, batch_size, **kwargs)
+        for rows, width in batches:  # a fixed-shape pass (width set) runs FIXED_ROWS rows, copies filling a short one
+            totals["forward_passes"] += 1
+            totals["real_tokens"] += sum(lengths[i] for i in rows)
+            totals["computed_tokens"] += FIXED_ROWS * width if width else len(rows) * max(lengths[i] for i in rows)
+        partial.write_text(json.dumps(totals))
+        partial.replace(fill_file)
+        return batches
+
+    reward_model.forward_batches = counted
+    sys.argv = ["constitution", *cli_args]
+    runpy.run_module("constitution", run_name="__main__")
+
+
+if __name__ == "__main__":
+    _serve_counting_fill(Path(sys.argv[1]), sys.argv[2:])

@@ -6,7 +6,8 @@ model folder, the same load: clients x requests, one distinct text per request t
 
 * ``ours``: ``constitution serve`` (one process, dynamic batching: --max-batch 64 --max-wait-ms 5, the defaults);
 * ``ours_ray``: ``constitution serve --engine ray --replicas 1`` (Ray Serve, ``@serve.batch``);
-* ``batching_peer``: a FastAPI app whose asyncio queue feeds ``transformers.pipeline(...)(batch, batch_size=64)``;
+* ``batching_peer``: a FastAPI app whose asyncio queue collects arrival batches of up to 64 requests, each sorted by
+  token length and fed to ``transformers.pipeline(...)(batch, batch_size=16)`` (length-sorted sub-batches of 16);
 * ``naive_peer``: the same pipeline called once per request under a lock (see ``_service_peers.py``).
 
 Payloads: ``template`` (short templated HH texts, ~35 tokens) and ``hh`` (real HH-RLHF conversations, prompt + chosen
@@ -16,10 +17,13 @@ library's own ``score``, whose batching also splits rows of very different lengt
 requests/s, p50, p99 (the median over rounds and min/max), failures, the ratios to both ceilings, the mean batch size
 the server reports on /health, and where CPU time went: the load generator's CPU seconds per wall second
 (``load_cpu_share``, in cores) and the server's (its process and every descendant's, e.g. Ray's: ``server_cpu_share``).
+Paired per round (the servers of a round ran back to back): ``ours_over`` gives ours' requests/s over each other
+server's, per round with median and min–max. Ours' padding fill (real tokens / tokens computed by its forward passes,
+counted inside its process: ``_service_server.py``) is recorded per round (``padding_fill``).
 A seeded sample of replies is checked against the library's own score. Run it on a quiet machine, without
 ``OMP_NUM_THREADS`` (the servers inherit the environment):
 
-    .venv/bin/python benchmarks/bench_service.py --clients 32 --requests 16 --repeats 3 --out benchmarks/results  # ~11 min, 2 cores
+    .venv/bin/python benchmarks/bench_service.py --clients 32 --requests 16 --repeats 5 --out benchmarks/results  # ~25 min, 2 cores
     .venv/bin/python benchmarks/bench_service.py --clients 4 --requests 3 --repeats 1 --servers ours batching_peer --check 8 --out /tmp  # smoke
 
 MODEL defaults to a MiniLM reward folder made on the fly (the weights do not change the cost of serving it).
@@ -46,7 +50,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import HH, write_results  # noqa: E402
 from _service_peers import bare_forward  # noqa: E402
-from _service_server import Server, cpu_used  # noqa: E402
+from _service_server import Server, cpu_used, padding_fill  # noqa: E402
 
 TEXTS = [
     "\n\nHuman: How do I boil an egg?\n\nAssistant: Put it in boiling water for eight to ten minutes, then cool it.",
@@ -205,13 +209,15 @@ def _health(server: Server) -> dict:
 def _one_load(server: Server, texts: list[str], args: argparse.Namespace, library: Any, ours: bool) -> dict:
     """One measured load on a running server: the summary, the server's CPU, its mean batch size, the spot check."""
     before, health = server.cpu_seconds(), _health(server)
+    fill_before = server.fill_totals() if server.fill_file else None
     load = run_load(server.base_url, args.clients, args.requests, api_key="bench", texts=texts)
     cpu, health_after = cpu_used(before, server.cpu_seconds()), _health(server)
+    fill = {"padding_fill": padding_fill(fill_before, server.fill_totals())} if fill_before is not None else {}
     batches = health_after.get("batches", 0) - health.get("batches", 0)
     items = health_after.get("items_scored", 0) - health.get("items_scored", 0)
     # the peers answer the raw score; ours the normalised one (the same for a folder without statistics)
     check = spot_check(load.replies, library, args.check, normalize=ours)
-    return {**load.summary(), "server_cpu_share": cpu / load.wall_s, "mean_batch": items / batches if batches else None, "check": check}
+    return {**load.summary(), "server_cpu_share": cpu / load.wall_s, "mean_batch": items / batches if batches else None, **fill, "check": check}
 
 
 def _summarise(rounds: list[dict], ceiling: dict) -> dict:
@@ -221,8 +227,16 @@ def _summarise(rounds: list[dict], ceiling: dict) -> dict:
     out["check_mismatches"] = sum(r["check"]["mismatches"] for r in rounds)
     out["ratio_to_ceiling"] = out["requests_per_s"]["median"] / ceiling["texts_per_s"]["median"]
     out["ratio_to_library"] = out["requests_per_s"]["median"] / ceiling["library_texts_per_s"]["median"]
+    if all(r.get("padding_fill") is not None for r in rounds):
+        out["padding_fill"] = {"per_round": [r["padding_fill"] for r in rounds], **_spread([r["padding_fill"] for r in rounds])}
     out["rounds"] = rounds
     return out
+
+
+def paired_ratios(ours: list[dict], other: list[dict]) -> dict:
+    """Ours' requests/s over another server's, round by round (round i of both ran back to back), with their spread."""
+    ratios = [o["requests_per_s"] / t["requests_per_s"] for o, t in zip(ours, other)]
+    return {"per_round": ratios, **_spread(ratios)}
 
 
 def main() -> int:
@@ -231,7 +245,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=HH, help="HH-RLHF pairs for the `hh` payloads")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--requests", type=int, default=16, help="requests per client (one text each)")
-    parser.add_argument("--repeats", type=int, default=3, help="rounds; each server is fresh every round")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds; each server is fresh every round, the order rotated")
     parser.add_argument("--servers", nargs="+", choices=list(SERVERS), default=list(SERVERS))
     parser.add_argument("--payloads", nargs="+", choices=PAYLOADS, default=list(PAYLOADS))
     parser.add_argument("--check", type=int, default=64, help="replies per load compared with the library's score")
@@ -255,7 +269,8 @@ def main() -> int:
             for name in _rotated(list(args.servers), round_):
                 flags, start_timeout = SERVERS[name]
                 peer = flags if isinstance(flags, str) else None
-                with Server(model, *(() if peer else flags), api_key="bench", peer=peer, start_timeout=start_timeout) as server:
+                fill_file = Path(tmp) / f"fill_{round_}.json" if name == "ours" else None  # Ray scores in other processes
+                with Server(model, *(() if peer else flags), api_key="bench", peer=peer, start_timeout=start_timeout, fill_file=fill_file) as server:
                     run_load(server.base_url, 4, 3, api_key="bench")  # warm-up
                     for payload in payloads:
                         rounds[payload][name].append(_one_load(server, texts[payload], args, library, ours=peer is None))
@@ -267,7 +282,8 @@ def main() -> int:
         for payload in args.payloads:
             ceiling = {k: _spread([c[k] for c in ceilings[payload]]) for k in ceilings[payload][0]}
             servers = {name: _summarise(rounds[payload][name], ceiling) for name in args.servers}
-            results["payloads"][payload] = {"ceiling": ceiling, "servers": servers}
+            ours_over = {name: paired_ratios(rounds[payload]["ours"], rounds[payload][name]) for name in args.servers if name != "ours"}
+            results["payloads"][payload] = {"ceiling": ceiling, "servers": servers, **({"ours_over": ours_over} if "ours" in args.servers else {})}
     write_results(args.out, "bench_service", results)
     return 0
 
