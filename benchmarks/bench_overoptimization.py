@@ -184,6 +184,25 @@ def summary(runs: list[dict], window: int) -> list[dict]:
     return out
 
 
+def warnings(runs: list[dict]) -> dict:
+    """Issue 35 item 4 per run and per arm (``constitution.overoptimization.early_warning``'s rules, defaults): where
+    the gold peaks, and the lead time and false alarms of the monitor's alarm and of the naive signals (proxy slope per
+    √seq-KL, completion length drift). In the refresh arm the proxy is renormalised at every version, so its
+    ``proxy_per_kl`` is not meaningful after the first refresh."""
+    from constitution.overoptimization import RunSeries, early_warning, summarize
+
+    per_run, by_arm = [], {}
+    for run in runs:
+        rows = run["rows"]
+        series = RunSeries(steps=[r["step"] for r in rows], gold=[r["gold"] for r in rows], proxy=[r["proxy"] for r in rows],
+                           length=[r["length"] for r in rows], seq_kl=[r["seq_kl"] for r in rows],
+                           checks=[(m["step"], m["alarm"]) for m in run["monitor"]])  # fmt: skip
+        warning = early_warning(series)
+        per_run.append({"arm": run["arm"], "seed": run["seed"], **warning.model_dump()})
+        by_arm.setdefault(run["arm"], []).append(warning)
+    return {"per_run": per_run, "per_arm": {arm: {k: v.model_dump() for k, v in summarize(ws).items()} for arm, ws in by_arm.items()}}
+
+
 def plot(runs: list[dict], path: Path, window: int = 5) -> Path | None:
     """Proxy (dashed) and gold (solid) reward against √seq-KL and the step, moving means over ``window`` steps, and
     their gap, one column per arm; the monitor's alarms are crosses on the gold curve."""
@@ -225,7 +244,8 @@ def merge(files: list[Path], out: Path, name: str) -> int:
     runs = [run for f in files for run in json.loads(f.read_text())["runs"]]
     out.mkdir(parents=True, exist_ok=True)
     figure = plot(runs, out / f"{name}.png")
-    write_results(out, name, {"files": [str(f) for f in files], "summary": summary(runs, 10), "plot": str(figure) if figure else None})
+    blob = {"files": [str(f) for f in files], "summary": summary(runs, 10), "early_warning": warnings(runs), "plot": str(figure) if figure else None}
+    write_results(out, name, blob)
     return 0
 
 
