@@ -12,23 +12,9 @@ import pytest
 from benchmarks._service_peers import SUB_BATCH, _pipeline
 from benchmarks.bench_service import Server, hh_texts, paired_ratios, run_load
 from tests.helpers.paths import HH_TEST
+from tests.test_server_load import spread_folder  # noqa: F401 - the fixture: rewards spread far beyond bf16 noise
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def spread_folder(reward_folder: Path, tmp_path_factory) -> Path:
-    """The test reward folder with its head scaled x10, so texts' rewards differ by far more than bf16 noise."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from constitution.reward.temperature import apply_temperature
-
-    folder = tmp_path_factory.mktemp("spread_peer_model")
-    model = AutoModelForSequenceClassification.from_pretrained(reward_folder)
-    apply_temperature(model, 0.1)
-    model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(reward_folder).save_pretrained(folder)
-    return folder
 
 
 def _texts(n: int) -> list[str]:
@@ -41,8 +27,8 @@ def _texts(n: int) -> list[str]:
 
 def test_the_sorted_peer_answers_each_text_its_own_score(spread_folder: Path):
     score_one, score_sorted = _pipeline(spread_folder)
-    texts = _texts(3 * SUB_BATCH + 5)  # several sub-batches, the last one short, lengths in no order
-    alone = [score_one([t])[0] for t in texts]
+    texts = _texts(2 * SUB_BATCH + 3)  # several sub-batches, the last one short, lengths in no order
+    alone = score_one(texts, 1)  # each text in a batch of its own
     assert score_sorted(texts) == pytest.approx(alone, abs=2e-2)
     assert max(alone) - min(alone) > 0.2  # a text answered another's score would show
 
