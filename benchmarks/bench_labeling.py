@@ -12,13 +12,17 @@ Methods, on the same HH-RLHF pairs and the shipped constitution (4 of 24 princip
   (unparsed verdicts give no label).
 
 ``ours`` also records the seconds spent inside the engine's ``step()`` (``engine_seconds``): the rest of its clock
-is our own work (planning, rendering, tokenizing, the cache, the records), which says where a gap to ``raw`` goes.
+(``outside_step_seconds``) is our own work (planning, rendering, tokenizing, the cache, the records). That alone does
+not bound our overhead: ours may also cost more inside ``step()`` (how it feeds the engine), so each block also
+records ours' engine seconds over raw's whole run.
 
 Each method runs in its own fresh process with a new engine and a new judgment cache (the run checks that every
 judgment was computed, none read). Before the clock starts each method does its own work once on 4 other pairs (the
 first calls of a fresh engine are slower), then vLLM's prefix cache is emptied and ``reset_prefix_cache()`` must
-say so. The methods run in both orders (ours first, then ours last), ``--repeats`` times each; the result file has
-every run and the median and spread per method.
+say so. The methods run in both orders (ours first, then ours last), ``--repeats`` times each: a block is one
+pass through an order, 2 × ``--repeats`` blocks in all. The result file has every run, the median and spread per
+method, and per block the paired ratio to raw; over the blocks, the ratio's median, min–max and a 95% Student-t
+interval on the geometric mean (the t-interval of the blocks' log ratios, exponentiated; none with one block).
 
     .venv/bin/python benchmarks/bench_labeling.py --pairs 32 --repeats 3 --out benchmarks/results
 """
@@ -26,6 +30,7 @@ every run and the median and spread per method.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import statistics
 import sys
@@ -97,7 +102,8 @@ def run_ours(n_pairs: int, dtype: str) -> dict:
         summary = Labeler(constitution, backend, cache).label(pairs, ListSink())
         seconds = time.perf_counter() - start
     assert summary.judgments_cached == 0 and summary.judgments_computed == summary.judgments, "cache was not cold"
-    return {"seconds": seconds, "engine_seconds": in_engine[0], "judgments": summary.judgments, "labelled_pairs": summary.pairs}
+    return {"seconds": seconds, "engine_seconds": in_engine[0], "outside_step_seconds": seconds - in_engine[0],
+            "judgments": summary.judgments, "labelled_pairs": summary.pairs}  # fmt: skip
 
 
 def run_raw(n_pairs: int, dtype: str) -> dict:
@@ -139,9 +145,36 @@ def run_text(n_pairs: int, dtype: str, max_tokens: int = 2) -> dict:
 METHODS = {"ours": run_ours, "raw": run_raw, "text": run_text}
 
 
-def _rate(runs: list[dict], method: str, repeat: int, order: str) -> float:
+def _run(runs: list[dict], method: str, repeat: int, order: str) -> dict:
     (run,) = [r for r in runs if (r["method"], r["repeat"], r["order"]) == (method, repeat, order)]
-    return run["judgments_per_s"]
+    return run
+
+
+def ratio_interval(ratios: list[float]) -> dict:
+    """Geometric mean of paired ratios with a 95% Student-t interval (on the log ratios, exponentiated; None below
+    two blocks), beside their median and min–max."""
+    from constitution.audit.run import change
+
+    logs = change([math.log(r) for r in ratios])
+    low, high = (None, None) if logs.ci_low is None else (math.exp(logs.ci_low), math.exp(logs.ci_high))
+    return {"blocks": len(ratios), "each": ratios, "median": statistics.median(ratios), "min": min(ratios), "max": max(ratios),
+            "geometric_mean": math.exp(logs.mean), "ci95_low": low, "ci95_high": high}  # fmt: skip
+
+
+def blocks(runs: list[dict], method: str, repeats: int) -> list[dict]:
+    """Per block: ``method``'s judgments/s over raw's, and for ours where its time went (outside ``step()``, and its
+    engine seconds over raw's whole run)."""
+    out = []
+    for repeat in range(repeats):
+        for order in ("ours first", "ours last"):
+            run, raw = _run(runs, method, repeat, order), _run(runs, "raw", repeat, order)
+            block = {"repeat": repeat, "order": order, "ratio_to_raw": run["judgments_per_s"] / raw["judgments_per_s"]}
+            if "engine_seconds" in run:
+                block.update(seconds=run["seconds"], raw_seconds=raw["seconds"], outside_step_seconds=run["outside_step_seconds"],
+                             outside_step_share=run["outside_step_seconds"] / run["seconds"],
+                             engine_seconds_over_raw_seconds=run["engine_seconds"] / raw["seconds"])  # fmt: skip
+            out.append(block)
+    return out
 
 
 def main() -> int:
@@ -169,8 +202,8 @@ def main() -> int:
     raw = summary["raw"]["median_judgments_per_s"]
     for name in [m for m in ("ours", "text") if m in summary]:
         summary[name]["fraction_of_raw"] = summary[name]["median_judgments_per_s"] / raw
-        ratios = [_rate(runs, name, r, o) / _rate(runs, "raw", r, o) for r in range(args.repeats) for o in ("ours first", "ours last")]
-        summary[name]["paired_ratio_to_raw"] = {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "each": ratios}
+        summary[name]["blocks"] = blocks(runs, name, args.repeats)
+        summary[name]["paired_ratio_to_raw"] = ratio_interval([b["ratio_to_raw"] for b in summary[name]["blocks"]])
     if "ours" in summary and "text" in summary:
         summary["ours"]["vs_text"] = summary["ours"]["median_judgments_per_s"] / summary["text"]["median_judgments_per_s"]
     if ours := [r for r in runs if r["method"] == "ours"]:
