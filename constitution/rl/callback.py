@@ -10,6 +10,7 @@ alarm as :attr:`MonitorCallback.alarm`, and with ``stop_on_alarm`` stops trainin
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,8 +18,10 @@ from transformers import TrainerCallback
 
 from constitution.data import Message, Pair
 from constitution.labeling import label_pairs
-from constitution.rl.kl import sequence_kl
+from constitution.rl.kl import inexact_settings, with_kl_names
 from constitution.rl.monitor import GoldMonitor
+
+log = logging.getLogger(__name__)
 
 
 def greedy_answers(model: Any, tokenizer: Any, prompts: Sequence[list[Message]], max_tokens: int) -> list[str]:
@@ -48,6 +51,7 @@ class MonitorCallback(TrainerCallback):
         self.monitor = monitor
         self.prompts = list(win_rate_prompts)
         self.reference: list[str] = []
+        self.seq_kl = True  # False where the trainer's settings make the sequence KL inexact
 
     @property
     def alarm(self) -> bool:
@@ -55,6 +59,11 @@ class MonitorCallback(TrainerCallback):
         return self.monitor.alarm
 
     def on_train_begin(self, args, state, control, model=None, processing_class=None, **kwargs):
+        inexact = inexact_settings(args)
+        if inexact:
+            self.seq_kl = False
+            log.warning("gold monitor: no sequence KL in its records under %s (TRL's logged KL × mean length is exact "
+                        "only with one loss batch per logged step)", ", ".join(inexact))  # fmt: skip
         if not self.prompts or model is None or processing_class is None:
             return
         tokens = self.monitor.config.win_rate_max_tokens
@@ -70,8 +79,9 @@ class MonitorCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "kl" in logs:
-            self.monitor.last_kl = float(logs["kl"])
-            self.monitor.last_seq_kl = sequence_kl(logs)
+            row = with_kl_names(logs)
+            self.monitor.last_kl = row["kl_per_token"]
+            self.monitor.last_seq_kl = row["seq_kl"] if self.seq_kl else None
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.monitor.alarm and self.monitor.config.stop_on_alarm:

@@ -4,13 +4,13 @@ The prompts are the config's file, or the demo prompts shipped with the package.
 with ``rewards: per_principle`` one TRL reward function per principle weighted by the constitution (and the combined
 one, logged). With a gold judge, the combined reward function is wrapped in a :class:`GoldMonitor` (``monitor.jsonl``
 in the output folder) and a :class:`Refresher` when ``refresh`` is set. Writes ``log.jsonl`` (TRL's log per step) and
-``result.json``; each ``log.jsonl`` row carries TRL's per-token ``kl`` as ``kl_per_token`` and the per-sequence
+``result.json``; ``log.jsonl`` is written step by step (:class:`~constitution.rl.step_log.StepLog`: a run cut short
+keeps its steps), and each row carries TRL's per-token ``kl`` as ``kl_per_token`` and the per-sequence
 ``seq_kl`` beside it (:mod:`constitution.rl.kl`); ``save_policy`` keeps the trained policy in ``policy/``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from constitution.atomic import atomic_write_lines, atomic_write_text
+from constitution.atomic import atomic_write_text
 from constitution.data import load_pairs
 from constitution.errors import InputError
 from constitution.generation import PromptItem, load_prompts
@@ -150,6 +150,7 @@ def run_grpo(
 
     from constitution.embedded_models import resolve_model
     from constitution.rl.callback import MonitorCallback
+    from constitution.rl.step_log import StepLog
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -158,13 +159,14 @@ def run_grpo(
     reward = RewardFunction.load(config.reward_model, k=config.ensemble_k, constitution=heads)
     funcs, weights, combined = reward_funcs(config, reward)
     prompts = rl_prompts(config)
-    monitor = callbacks = None
+    monitor = None
+    callbacks: list[Any] = [StepLog(out / "log.jsonl")]
     if config.gold_judge is not None:
         if gold is None:
             raise ValueError("a gold judge needs its constitution (gold=)")
         monitor = _monitor(config, reward, combined, out, gold, heads)
         funcs = [monitor if f is combined else f for f in funcs]
-        callbacks = [MonitorCallback(monitor, [p.messages for p in prompts[: config.monitor.win_rate_prompts]])]
+        callbacks.append(MonitorCallback(monitor, [p.messages for p in prompts[: config.monitor.win_rate_prompts]]))
     path = resolve_model(config.policy)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
@@ -179,7 +181,6 @@ def run_grpo(
         if monitor is not None:
             monitor.labeler.llm.close()
     log = [with_kl_names(h) for h in trainer.state.log_history if "reward" in h]
-    atomic_write_lines(out / "log.jsonl", (json.dumps(h, default=float) + "\n" for h in log))
     policy_dir = None
     if config.save_policy:
         policy_dir = str(out / "policy")

@@ -27,3 +27,42 @@ def test_rows_without_a_kl_get_none_and_keep_their_fields():
     row = with_kl_names({"reward": 0.5, "kl": 0.02, "completions/mean_length": 10.0})
     assert row["kl_per_token"] == 0.02 and row["seq_kl"] == pytest.approx(0.2) and row["reward"] == 0.5
     assert "seq_kl" not in with_kl_names({"reward": 0.5})
+
+
+def test_a_kl_trl_logged_as_none_is_no_kl_not_a_crash():
+    row = with_kl_names({"reward": 0.5, "kl": None, "completions/mean_length": 10.0})  # TRL logs an all-NaN metric as None
+    assert row["kl_per_token"] is None and row["seq_kl"] is None
+
+
+def test_the_monitor_records_no_sequence_kl_where_the_trainers_settings_make_it_inexact():
+    from types import SimpleNamespace
+
+    from constitution.rl.callback import MonitorCallback
+
+    logs = {"reward": 0.1, "kl": 0.02, "completions/mean_length": 10.0}
+    exact = SimpleNamespace(gradient_accumulation_steps=1, logging_steps=1, steps_per_generation=1, num_iterations=1)
+    for args, expected in ((exact, 0.2), (SimpleNamespace(**{**vars(exact), "gradient_accumulation_steps": 4}), None),
+                           (SimpleNamespace(**{**vars(exact), "logging_steps": 10}), None),
+                           (SimpleNamespace(**{**vars(exact), "mask_truncated_completions": True}), None)):  # fmt: skip
+        monitor = SimpleNamespace(last_kl=None, last_seq_kl=None)
+        callback = MonitorCallback(monitor)  # type: ignore[arg-type]  # what the callback sets, nothing else
+        callback.on_train_begin(args, None, None)
+        callback.on_log(args, None, None, logs=logs)
+        assert monitor.last_kl == 0.02 and monitor.last_seq_kl == (pytest.approx(expected) if expected else None)
+
+
+def test_each_step_is_in_log_jsonl_as_soon_as_it_is_logged(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from constitution.rl.step_log import StepLog
+
+    path = tmp_path / "log.jsonl"
+    path.write_text("a previous run's row\n")
+    writer = StepLog(path)
+    assert path.read_text() == ""  # a rerun replaces the file
+    state = SimpleNamespace(global_step=1, is_world_process_zero=True)
+    writer.on_log(None, state, None, logs={"reward": 0.3, "kl": 0.01, "completions/mean_length": 8.0})
+    writer.on_log(None, state, None, logs={"train_runtime": 5.0})  # the end-of-training summary: not a step
+    rows = [json.loads(line) for line in path.read_text().splitlines()]  # on disk before training ends
+    assert rows == [{"reward": 0.3, "kl": 0.01, "completions/mean_length": 8.0, "step": 1, "kl_per_token": 0.01, "seq_kl": pytest.approx(0.08)}]

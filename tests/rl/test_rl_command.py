@@ -15,17 +15,18 @@ def test_rl_command_runs_grpo_on_the_packaged_prompts(reward_folder, judge_model
 
     monkeypatch.chdir(tmp_path)  # outside the checkout: the demo prompts come from the installed package
     out = tmp_path / "rl"
-    argv = ["rl", "--reward-model", str(reward_folder), "--out", str(out), "--steps", "1", "--prompt-limit", "2",
+    argv = ["rl", "--reward-model", str(reward_folder), "--out", str(out), "--steps", "2", "--prompt-limit", "2",
             "--prompts-per-step", "2", "--num-generations", "2", "--max-new-tokens", "8", "--beta", "0.04", "--no-bf16",
             "--gold-judge", "smollm2-135m-instruct", "--backend", "hf", "--monitor-pairs", "2"]  # fmt: skip
     assert main(argv) == 0
     result = json.loads((out / "result.json").read_text())
-    assert result["steps"] == 1 and [c["step"] for c in result["monitor"]] == [1] and result["reward_version"] == 0
+    assert result["steps"] == 2 and [c["step"] for c in result["monitor"]] == [1] and result["reward_version"] == 0
     assert (out / "overoptimization.png").read_bytes()[:4] == b"\x89PNG"  # with the gold monitor: its figure
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    assert len(rows) == 1 and "rewards/constitution_reward/mean" in rows[0]
-    row = rows[0]  # sequence KL beside TRL's per-token mean, named as such (Gao et al. plot the per-sequence one)
-    assert row["kl_per_token"] == row["kl"] and row["seq_kl"] == pytest.approx(row["kl"] * row["completions/mean_length"])
+    assert [r["step"] for r in rows] == [1, 2] and "rewards/constitution_reward/mean" in rows[0]
+    row = rows[1]  # step 2: the policy moved, so a KL; per sequence beside TRL's per-token mean, named as such
+    assert row["kl"] > 0 and row["kl_per_token"] == row["kl"]
+    assert row["seq_kl"] == pytest.approx(row["kl"] * row["completions/mean_length"]) and row["seq_kl"] > row["kl"]
 
 
 def test_rl_command_refuses_refresh_without_a_gold_judge(reward_folder, tmp_path, capsys):
