@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
         print(check.line())
     print(f"{result.steps} steps in {result.seconds:.0f} s; reward model version {result.reward_version}; wrote {result.out_dir}")
     if config.gold_judge is not None and launch_ranks().main:  # one figure, by the rank that wrote monitor.jsonl
-        from constitution.overoptimization.figure import draw_overoptimization
+        from constitution.overoptimization.figure import draw_overoptimization, why_not_drawn
 
         figure = draw_overoptimization(result.out_dir)
-        print(f"over-optimisation figure: {figure}" if figure else "over-optimisation figure: not drawn (needs matplotlib)")
+        print(f"over-optimisation figure: {figure}" if figure else f"over-optimisation figure: not drawn ({why_not_drawn(result.out_dir)})")
     return 0

@@ -22,7 +22,7 @@ from constitution.overoptimization.early_warning import (
     summarize,
 )
 from constitution.overoptimization.estimator import BonCurve, bon_weights, kl_bon, pick_scores, bon_curve
-from constitution.overoptimization.figure import draw_overoptimization
+from constitution.overoptimization.figure import draw_overoptimization, figure_lines, why_not_drawn
 from constitution.overoptimization.fit import Difference, GaoFit, fit_gao, gao_fit, paired_difference
 from constitution.overoptimization.remedies import (
     ENSEMBLES,
@@ -48,6 +48,7 @@ __all__ = [
     "bon_weights",
     "draw_overoptimization",
     "early_warning",
+    "figure_lines",
     "ensemble",
     "fit_gao",
     "folds",
@@ -58,4 +59,5 @@ __all__ = [
     "read_rl_run",
     "refresh_pairs",
     "summarize",
+    "why_not_drawn",
 ]

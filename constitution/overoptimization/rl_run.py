@@ -5,7 +5,12 @@
   ``reward``); the **gold reward** is ``rewards/gold/mean`` where a gold reward function was logged beside it (weight
   0, as the over-optimisation benchmark does); the **sequence KL** is the row's ``seq_kl``, else TRL's per-token
   ``kl`` × ``completions/mean_length``, else None (β = 0).
-* ``monitor.jsonl``, one gold check per line (the fields of the monitor's records that are drawn; others ignored).
+* ``monitor.jsonl``, one gold check per line (the fields of the monitor's records that are drawn; others ignored),
+  among them ``proxy_reward``: the batch's mean *raw* combined reward, the proxy to draw when the log's is
+  group-normalised (``--aggregation normalize_then_sum``: its batch mean is 0 at every step).
+
+A run cut short may have a ``monitor.jsonl`` and no ``log.jsonl``: it is read (no steps, its checks); a folder with
+neither is no RL run (None).
 
 A line that is not a JSON object is skipped and listed (``skipped``): a run's figure never fails on one bad line.
 """
@@ -42,6 +47,7 @@ class CheckRow(BaseModel):
     agreement: float | None = None
     agreement_upper: float | None = None
     gold_win_rate: float | None = None
+    proxy_reward: float | None = None
     alarm: bool = False
     reward_version: int = 0
     refreshed_to: int | None = None
@@ -61,6 +67,11 @@ class RLRun(BaseModel):
         """The sequence KL of a check's step: TRL's log of that step, else the check's own (the previous step's)."""
         logged = next((r.seq_kl for r in self.steps if r.step == check.step), None)
         return logged if logged is not None else check.seq_kl
+
+    def version_at(self, step: int) -> int:
+        """The reward model's version that scored ``step``: a refresh at a check takes effect after that check."""
+        refreshes = [c.refreshed_to for c in self.checks if c.refreshed_to is not None and c.step < step]
+        return refreshes[-1] if refreshes else (self.checks[0].reward_version if self.checks else 0)
 
 
 def step_seq_kl(row: Mapping[str, Any]) -> float | None:
@@ -103,9 +114,9 @@ def _float(value: Any) -> float | None:
 
 
 def read_rl_run(folder: str | Path) -> RLRun | None:
-    """The RL run in ``folder``, or None when it has no ``log.jsonl``."""
+    """The RL run in ``folder``, or None when it has neither ``log.jsonl`` nor ``monitor.jsonl``."""
     folder = Path(folder)
-    if not (folder / "log.jsonl").exists():
+    if not (folder / "log.jsonl").exists() and not (folder / "monitor.jsonl").exists():
         return None
     skipped: list[str] = []
     log = [r for r in _objects(folder / "log.jsonl", skipped) if "step" in r]

@@ -41,3 +41,13 @@ def test_the_report_includes_the_rl_figure_when_the_run_holds_an_rl_run_and_not_
     assert "## Reward over-optimisation (RL)" in report and "![over-optimisation](plots/overoptimization.png)" in report
     assert "40 logged steps, 20 gold checks; alarms at steps 31, 33, 35, 37, 39; refreshes: v1 at step 31" in report
     assert (run / "plots" / "overoptimization.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_report_shows_an_rl_run_cut_short_that_left_only_its_gold_checks(tmp_path):
+    run = tmp_path / "run"
+    write_run(run)
+    write_rl_folder(run / "rl", log=False)  # no log.jsonl: the run stopped before TRL's log was written
+    write_report(run, run / "labels", run / "eval", {})
+    report = (run / "report.md").read_text()
+    assert "`rl/`: 0 logged steps, 20 gold checks; alarms at steps 31, 33, 35, 37, 39" in report
+    assert (run / "plots" / "overoptimization.png").read_bytes()[:4] == b"\x89PNG"
