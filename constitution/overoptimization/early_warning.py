@@ -91,8 +91,8 @@ class GoldPeak(BaseModel):
     """Where the smoothed gold is highest, and whether the run ends significantly below it (the peak rule)."""
 
     step: int | None  # None: no peak (still rising, flat, or a drop within the noise)
-    max_step: int | None  # the centre of the highest full window before the last W points, peak or not
-    drop: float | None  # highest smoothed point − mean of the last W points
+    max_step: int  # the centre of the highest full window before the last W points, peak or not
+    drop: float  # highest smoothed point − mean of the last W points
     noise: float  # σ, the gold's noise per point
     threshold: float  # the drop a peak needs: the null quantile of D × σ
 

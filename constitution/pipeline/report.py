@@ -5,7 +5,8 @@ the reward model sane (chosen above rejected, calibrated, not just rewarding len
 
 The pipeline does not run RL; when the run folder holds an RL run of its reward model in ``rl/`` (``constitution rl
 --reward-model RUN/model --out RUN/rl``), the report adds its over-optimisation figure (proxy and gold against
-√sequence-KL and the step, alarms and refreshes marked) and the gold checks' alarms and refreshes.
+√sequence-KL and the step, alarms and refreshes marked) and the gold checks' alarms and refreshes; a run cut short
+with only its ``monitor.jsonl`` is shown too.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from constitution.diff.snapshot import diff_folders
 from constitution.errors import InputError
 from constitution.labeling.jury.summary import JurySummary
 from constitution.labeling.stats import LabelSummary, PrincipleStats
-from constitution.overoptimization.figure import FIGURE_NAME, draw_overoptimization
+from constitution.overoptimization.figure import FIGURE_NAME, draw_overoptimization, log_proxy_normalised
 from constitution.overoptimization.rl_run import read_rl_run
 from constitution.pipeline.records import EVAL_FILE, ScoredSet, read_summary
 from constitution.pipeline.stages import StageRecord
@@ -275,7 +276,9 @@ def rl_section(run_dir: Path, plots: Path) -> list[str]:
         "",
         f"`rl/`: {len(run.steps)} logged steps, {len(run.checks)} gold checks; alarms at steps "
         f"{', '.join(map(str, alarms)) or 'none'}; refreshes: {', '.join(refreshes) or 'none'}"
-        + (f"; {len(run.skipped)} unreadable lines skipped" if run.skipped else "") + ".",
+        + (f"; {len(run.skipped)} unreadable lines skipped" if run.skipped else "")
+        + ("; the log's proxy is group-normalised (batch mean 0), the figure draws the monitor's raw proxy" if log_proxy_normalised(run) else "")
+        + ".",
         "",
         f"![over-optimisation](plots/{FIGURE_NAME})",
         "",

@@ -51,3 +51,6 @@ def test_the_report_shows_an_rl_run_cut_short_that_left_only_its_gold_checks(tmp
     report = (run / "report.md").read_text()
     assert "`rl/`: 0 logged steps, 20 gold checks; alarms at steps 31, 33, 35, 37, 39" in report
     assert (run / "plots" / "overoptimization.png").read_bytes()[:4] == b"\x89PNG"
+    write_rl_folder(run / "rl", normalised=True)  # --aggregation normalize_then_sum: the log's proxy is 0 every step
+    write_report(run, run / "labels", run / "eval", {})
+    assert "the log's proxy is group-normalised (batch mean 0), the figure draws the monitor's raw proxy" in (run / "report.md").read_text()
