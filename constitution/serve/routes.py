@@ -74,6 +74,7 @@ class Service:
         self.batcher = batcher
         self.answers = AnswerCache(config.max_cached_answer_bytes)
         self.warned_no_prompts = False
+        self.warned_keys: set[str] = set()  # /get_reward's keys beyond OpenRLHF's, each warned of once
 
     async def once(self, request: Request, body: BaseModel, answer: Callable[[], Awaitable[BaseModel]]) -> Response:
         """``answer()`` as JSON (NonFiniteAnswer if it holds a NaN or an infinity), or the answer already given to
@@ -110,7 +111,11 @@ class Service:
         return scored[0].by, scored
 
     def reward_items(self, req: RewardQuery) -> list[Any]:
-        """OpenRLHF's queries as (conversation, response) items; without ``prompts``, the raw texts (warned once)."""
+        """OpenRLHF's queries as (conversation, response) items; without ``prompts``, the raw texts (warned once).
+        Keys beyond OpenRLHF's (only accepted beside ``prompts``) are ignored, each warned of once."""
+        for key in sorted(set(req.model_extra or ()) - self.warned_keys):
+            self.warned_keys.add(key)
+            log.warning("/get_reward: ignoring the key `%s` (not one of OpenRLHF's `query`, `prompts`, `labels`)", key)
         if req.prompts is None:
             if isinstance(self.slot.current, ServedProcessModel):
                 raise HTTPException(422, "a process reward model scores a response's steps after its prompt: send `prompts` with `query`")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, StrictBool, ValidationError, model_validator
 
 from constitution.data import Message
 
@@ -62,14 +62,31 @@ class ScoreRequest(BaseModel):
 
 class RewardQuery(BaseModel):
     """OpenRLHF's remote reward request: ``query`` (templated prompt + response, as the policy's tokenizer decoded
-    them), ``prompts`` (the templated prompts) and ``labels`` (accepted and ignored), the keys OpenRLHF sends; any
-    other key is refused (422 naming it), so a misspelled ``prompts`` is not read as its absence."""
+    them), ``prompts`` (the templated prompts) and ``labels`` (accepted and ignored), the keys OpenRLHF sends. Other
+    keys (forks add ``datasources``, ``metadata``...) are accepted beside ``prompts`` and kept in ``model_extra``;
+    without ``prompts`` they are refused (422 naming them): a misspelled ``prompts`` must not be read as its absence,
+    which scores each query as raw text."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     query: list[str]
     prompts: list[str] | None = None
     labels: list[Any] | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _no_unknown_key_without_prompts(cls, data: Any, handler: ModelWrapValidatorHandler[RewardQuery]) -> RewardQuery:
+        """Unknown keys are refused without ``prompts``, and named beside any other error (a misspelled ``query``)."""
+        unknown = [k for k in data if k not in cls.model_fields] if isinstance(data, dict) else []
+        try:
+            query, errors = handler(data), []
+        except ValidationError as exc:
+            if not unknown:
+                raise
+            query, errors = None, list(exc.errors())
+        if query is not None and (not unknown or "prompts" in data):
+            return query
+        raise ValidationError.from_exception_data(cls.__name__, [*errors, *({"type": "extra_forbidden", "loc": (k,), "input": data[k]} for k in unknown)])
 
 
 class ServedBy(BaseModel):

@@ -44,6 +44,29 @@ def test_get_reward_refuses_a_misspelled_field_naming_it(server):
     assert openrlhf.status_code == 200 and len(openrlhf.json()["rewards"]) == 1  # what OpenRLHF sends still works
 
 
+def test_get_reward_takes_a_forks_extra_keys_beside_prompts_and_warns_once_per_key(server, caplog):
+    """Before: any key beyond `query`, `prompts`, `labels` was a 422, which one OpenRLHF fork's wrapper turns into a
+    reward of 0 for every sample. Beside `prompts` they are ignored (a warning once per key name); without `prompts`
+    (a misspelled one) they are still refused, naming them."""
+    queries = [QUERY, "\n\nHuman: Say hi.\n\nAssistant: Hi there!"]
+    prompts = [PROMPT, "\n\nHuman: Say hi.\n\nAssistant:"]
+    forks = {"datasources": ["hh", "hh"], "query_token_ids": [[1, 2], [3]], "prompt_token_lens": [4, 5], "metadata": [{"id": 1}, None]}
+    plain = {"query": queries, "prompts": prompts, "labels": [None, None]}
+    with caplog.at_level("WARNING", logger="constitution.serve.routes"), httpx.Client(base_url=server.base_url, timeout=60) as client:
+        expected = client.post("/get_reward", json=plain)
+        answers = [client.post("/get_reward", json=plain | forks) for _ in range(2)]
+        misspelled = client.post("/get_reward", json={"query": queries, "prompt": prompts, "datasources": ["hh", "hh"]})
+    assert expected.status_code == 200, expected.text
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["rewards"] == expected.json()["rewards"]
+    warned = [r.getMessage() for r in caplog.records if "ignoring the key" in r.getMessage()]
+    assert sorted(warned) == sorted(f"/get_reward: ignoring the key `{k}` (not one of OpenRLHF's `query`, `prompts`, `labels`)" for k in forks)
+    assert misspelled.status_code == 422, misspelled.text
+    error = misspelled.json()["error"]
+    assert "`prompt`: Extra inputs are not permitted" in error and "`datasources`: Extra inputs are not permitted" in error
+
+
 def _nan_for(poison: str):
     """Fault injection (a stand-in model): every text scores 1.0 but ``poison``, which scores NaN, as a diverged
     reward model would; the real models give no NaN to test with."""
