@@ -21,12 +21,12 @@ OMP_NUM_THREADS=2 step $PY benchmarks/bench_rl_rewards.py --steps 6 --repeats 3 
 step $PY benchmarks/bench_reward_training.py --train 1800 --seeds 0 1 2 3 4 --epochs 1 --same-hparams --out $OUT
 step $PY benchmarks/bench_reward_training.py --train 1800 --seeds 0 1 2 3 4 --epochs 1 --same-hparams --trl-length-grouped --out $OUT
 OMP_NUM_THREADS=1 step $PY benchmarks/bench_injection.py --pairs 48
-OO="$PY benchmarks/bench_overoptimization.py --steps 40 --seeds 0 1 2 --refresh-every 10 --out $OUT"
-step $OO --prepare-only   # gold and proxy with both cores, then one process per variant, one core each
-OMP_NUM_THREADS=1 step $OO --variants no_refresh --name overoptimization_no_refresh &
+OO="$PY benchmarks/bench_overoptimization.py --steps 30 --lr 5e-5 --seeds 0 1 2 --refresh-every 10 --out $OUT"
+step $OO --prepare-only   # gold and proxy with both cores, then one process per arm, one core each
+OMP_NUM_THREADS=1 step $OO --variants monitor_only --name overoptimization_monitor_only &
 OMP_NUM_THREADS=1 step $OO --variants refresh --name overoptimization_refresh &
 wait -n   # each wait -n fails the script if that process failed
 wait -n
-step $PY benchmarks/bench_overoptimization.py --merge $OUT/overoptimization_no_refresh.json $OUT/overoptimization_refresh.json --out $OUT --name overoptimization
+step $PY benchmarks/bench_overoptimization.py --merge $OUT/overoptimization_monitor_only.json $OUT/overoptimization_refresh.json --out $OUT --name overoptimization
 step $PY benchmarks/bench_overoptimization_bon.py --prompts 20 --samples 32 --proxy-pairs 30 100 300 --noisy-pairs 100 --out $OUT
 echo "== $(date -u +%H:%M:%S) done"
