@@ -18,8 +18,9 @@ OMP_NUM_THREADS=1 step $PY benchmarks/bench_process.py --skip-judge --seeds 0 1 
 step $PY benchmarks/bench_reward_dtype.py --n 256 --rounds 3 --server-call 32 --alone 32 --out $OUT
 step $PY benchmarks/bench_service.py --clients 32 --requests 16 --repeats 3 --out $OUT
 OMP_NUM_THREADS=2 step $PY benchmarks/bench_rl_rewards.py --steps 6 --repeats 3 --bursts 10 --ray-repeats 5 --out $OUT
-step $PY benchmarks/bench_reward_training.py --train 1800 --seeds 0 1 2 3 4 --epochs 1 --same-hparams --out $OUT
-step $PY benchmarks/bench_reward_training.py --train 1800 --seeds 0 1 2 3 4 --epochs 1 --same-hparams --trl-length-grouped --out $OUT
+RT="$PY benchmarks/bench_reward_training.py --train 1600 --val 200 --seeds 0 1 2 3 4 --epochs 1 --same-hparams --trl-length-grouped --trl-lrs 3e-5 1e-4 3e-4"
+step $RT --ours '{"freeze_layers": 0, "freeze_embeddings": false, "pooling": "native"}' --out $OUT/trl_unfrozen   # the same weights, unfrozen
+step $RT --trl-freeze-like-ours --out $OUT/trl_frozen   # the same weights, frozen like ours
 OMP_NUM_THREADS=1 step $PY benchmarks/bench_injection.py --pairs 48
 OO="$PY benchmarks/bench_overoptimization.py --steps 30 --lr 5e-5 --seeds 0 1 2 --refresh-every 10 --out $OUT"
 step $OO --prepare-only   # gold and proxy with both cores, then one process per arm, one core each
