@@ -74,15 +74,15 @@ def gold_labelled(gold_dir: Path, pairs):
     return [p.model_copy(update={"p_a": 1.0 / (1.0 + math.exp(-(x - y)))}) for p, x, y in zip(pairs, ra, rb)]
 
 
-class GoldShadow:
-    """The gold reward of the completions the proxy scores: a TRL reward function of weight 0 (logged only)."""
+class Shadow:
+    """Another model's reward of the completions the proxy scores: a TRL reward function of weight 0 (logged only,
+    as ``rewards/<name>/mean``): the gold, and the proxy as it was before RL (frozen, so its scale never changes)."""
 
-    __name__ = "gold"
-
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, name: str) -> None:
         from constitution.rl import RewardFunction
 
         self.reward = RewardFunction.load(folder)
+        self.__name__ = name
 
     def __call__(self, prompts, completions, **kw):
         return self.reward(prompts, completions)
@@ -106,13 +106,13 @@ def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: P
                       num_generations=args.generations, max_new_tokens=args.max_new_tokens, beta=args.beta,
                       learning_rate=args.lr, seed=seed, bf16=False)  # fmt: skip
     proxy = RewardFunction.load(proxy_dir)
-    funcs: list = [proxy, GoldShadow(gold_dir)]
+    funcs: list = [proxy, Shadow(gold_dir, "gold"), Shadow(proxy_dir, "proxy_v0")]
     funcs[0], callbacks = _monitored(args, proxy, proxy_dir, gold_dir, out, refresh, seed, replay)
     path = resolve_model(args.policy)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     data = datasets.Dataset.from_list([{"prompt": p} for p in prompts])
-    trainer_args = grpo_args(config, out, [1.0, 0.0])
+    trainer_args = grpo_args(config, out, [1.0, 0.0, 0.0])
     trainer_args.gradient_checkpointing = False  # a 135M policy fits; recomputing activations only costs CPU time
     trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=trainer_args, train_dataset=data,
                           processing_class=tokenizer, callbacks=callbacks)  # fmt: skip
@@ -121,8 +121,8 @@ def grpo(args, proxy_dir: Path, gold_dir: Path, prompts: list, seed: int, out: P
     for h in map(with_kl_names, trainer.state.log_history):
         if "rewards/gold/mean" in h:
             rows.append({"step": h["step"], "proxy": h["rewards/constitution_reward/mean"], "gold": h["rewards/gold/mean"],
-                         "length": h["completions/mean_length"], "seq_kl": h.get("seq_kl") or 0.0,
-                         "kl_per_token": h.get("kl_per_token") or 0.0})  # fmt: skip
+                         "proxy_v0": h["rewards/proxy_v0/mean"], "length": h["completions/mean_length"],
+                         "seq_kl": h.get("seq_kl"), "kl_per_token": h.get("kl_per_token")})  # fmt: skip
     return rows, funcs[0]
 
 
@@ -141,7 +141,8 @@ def _monitored(args, proxy, proxy_dir: Path, gold_dir: Path, out: Path, every: i
                       JudgmentCache(out / "gold.sqlite"))  # fmt: skip
     refresher = Refresher(proxy, proxy_dir, out / "refreshed", RefreshConfig(on_alarm=False, every=every), replay=replay, seed=seed) if every else None
     per_check = args.prompts_per_step * args.monitor_pairs_per_group
-    config = MonitorConfig(every=1, seed=seed, pairs=per_check, pairs_per_group=args.monitor_pairs_per_group, min_decisive=args.min_decisive)
+    config = MonitorConfig(every=1, seed=seed, pairs=per_check, pairs_per_group=args.monitor_pairs_per_group,
+                           min_decisive=args.min_decisive, threshold=args.alarm_threshold)  # fmt: skip
     monitor = GoldMonitor(proxy, labeler, config, jsonl=out / "monitor.jsonl", refresher=refresher)
     return monitor, [MonitorCallback(monitor)]
 
@@ -165,22 +166,31 @@ def smoothed(rows: list[dict], window: int) -> list[dict]:
     out = []
     for i in range(len(rows)):
         part = rows[max(0, i - window + 1) : i + 1]
-        mean = {k: sum(r[k] for r in part) / len(part) for k in ("proxy", "gold", "length", "seq_kl")}
-        out.append({"step": rows[i]["step"], **mean, "sqrt_seq_kl": math.sqrt(max(mean["seq_kl"], 0.0))})
+        mean = {k: sum(r[k] for r in part) / len(part) for k in ("proxy", "proxy_v0", "gold", "length")}
+        kls = [r["seq_kl"] for r in part if r["seq_kl"] is not None]
+        kl = sum(kls) / len(kls) if kls else None
+        out.append({"step": rows[i]["step"], **mean, "seq_kl": kl, "sqrt_seq_kl": math.sqrt(max(kl, 0.0)) if kl is not None else None})
     return out
 
 
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
 def summary(runs: list[dict], window: int) -> list[dict]:
-    """Per run (arm, seed), means over the first and the last ``window`` steps: proxy, gold, their gap (proxy − gold:
-    both score the same completions, so the batch's prompts cancel), length and √seq-KL; and the steps that alarmed."""
+    """Per run (arm, seed), means over the first and the last ``window`` steps: the proxy as it was before RL
+    (``proxy_v0``: one scale throughout, where the refresh arm's own proxy is renormalised at each version), the gold,
+    their gap (proxy_v0 − gold: both score the same completions, so the batch's prompts cancel), length and √seq-KL;
+    and the steps that alarmed and refreshed."""
     out = []
     for run in runs:
         rows = run["rows"]
         ends = {"first": smoothed(rows[:window], window)[-1], "last": smoothed(rows, window)[-1]}
-        means = {f"{end}_{k}": round(r["proxy"] - r["gold"] if k == "gap" else r[k], 4)
-                 for end, r in ends.items() for k in ("proxy", "gold", "gap", "length", "sqrt_seq_kl")}  # fmt: skip
+        means = {f"{end}_{k}": _round(r["proxy_v0"] - r["gold"] if k == "gap" else r[k])
+                 for end, r in ends.items() for k in ("proxy_v0", "gold", "gap", "length", "sqrt_seq_kl")}  # fmt: skip
         alarms = [m["step"] for m in run["monitor"] if m["alarm"]]
-        out.append({"arm": run["arm"], "seed": run["seed"], **means, "alarm_steps": alarms})
+        refreshes = [m["step"] for m in run["monitor"] if m.get("refreshed_to") is not None]
+        out.append({"arm": run["arm"], "seed": run["seed"], **means, "alarm_steps": alarms, "refresh_steps": refreshes})
     return out
 
 
@@ -190,22 +200,35 @@ def warnings(runs: list[dict]) -> dict:
     √seq-KL, completion length drift). In the refresh arm the proxy is renormalised at every version, so its
     ``proxy_per_kl`` is not meaningful after the first refresh."""
     from constitution.overoptimization import RunSeries, early_warning, summarize
+    from constitution.overoptimization.early_warning import WarningRules, gold_peak
 
     per_run, by_arm = [], {}
     for run in runs:
         rows = run["rows"]
+        if len(rows) < 10:  # the peak rule needs two windows of steps
+            per_run.append({"arm": run["arm"], "seed": run["seed"], "skipped": f"{len(rows)} steps: too short"})
+            continue
         series = RunSeries(steps=[r["step"] for r in rows], gold=[r["gold"] for r in rows], proxy=[r["proxy"] for r in rows],
                            length=[r["length"] for r in rows], seq_kl=[r["seq_kl"] for r in rows],
                            checks=[(m["step"], m["alarm"]) for m in run["monitor"]])  # fmt: skip
         warning = early_warning(series)
         per_run.append({"arm": run["arm"], "seed": run["seed"], **warning.model_dump()})
         by_arm.setdefault(run["arm"], []).append(warning)
-    return {"per_run": per_run, "per_arm": {arm: {k: v.model_dump() for k, v in summarize(ws).items()} for arm, ws in by_arm.items()}}
+    rules = WarningRules()
+    mean_peak = {}  # the peak rule on each arm's gold averaged over its seeds (step by step): more power than one run
+    for arm in by_arm:
+        arm_rows = [r["rows"] for r in runs if r["arm"] == arm and len(r["rows"]) >= 10]
+        steps = sorted(set.intersection(*({row["step"] for row in rows} for rows in arm_rows)))
+        gold = [sum(next(row["gold"] for row in rows if row["step"] == s) for rows in arm_rows) / len(arm_rows) for s in steps]
+        mean_peak[arm] = {"seeds": len(arm_rows), **gold_peak(steps, gold, rules.window, rules.peak_alpha).model_dump()}
+    per_arm = {arm: {k: v.model_dump() for k, v in summarize(ws).items()} for arm, ws in by_arm.items()}
+    return {"per_run": per_run, "per_arm": per_arm, "seed_mean_gold_peak": mean_peak}
 
 
 def plot(runs: list[dict], path: Path, window: int = 5) -> Path | None:
-    """Proxy (dashed) and gold (solid) reward against √seq-KL and the step, moving means over ``window`` steps, and
-    their gap, one column per arm; the monitor's alarms are crosses on the gold curve."""
+    """The proxy before RL (dashed, ``proxy_v0``: one scale in both arms) and the gold (solid) against √seq-KL and the
+    step, moving means over ``window`` steps, and their gap, one column per arm; the monitor's alarms are crosses on
+    the gold curve."""
     try:
         import matplotlib
 
@@ -217,13 +240,13 @@ def plot(runs: list[dict], path: Path, window: int = 5) -> Path | None:
     fig, axes = plt.subplots(3, len(arms), figsize=(6 * len(arms), 11), sharey="row", squeeze=False)
     for column, arm in enumerate(arms):
         for run in (r for r in runs if r["arm"] == arm):
-            rows, n, seed = smoothed(run["rows"], window), run["seed"], run["seed"]
+            rows, n, seed = smoothed(run["rows"], window), run["seed"] % 10, run["seed"]
             alarms = {m["step"] for m in run["monitor"] if m["alarm"]}
-            for ax, x in ((axes[0][column], [r["sqrt_seq_kl"] for r in rows]), (axes[1][column], [r["step"] for r in rows])):
-                ax.plot(x, [r["proxy"] for r in rows], "--", color=f"C{n}", label=f"proxy, seed {seed}")
+            for ax, x in ((axes[0][column], [r["sqrt_seq_kl"] or 0.0 for r in rows]), (axes[1][column], [r["step"] for r in rows])):
+                ax.plot(x, [r["proxy_v0"] for r in rows], "--", color=f"C{n}", label=f"proxy before RL, seed {seed}")
                 ax.plot(x, [r["gold"] for r in rows], "-", color=f"C{n}", label=f"gold, seed {seed}")
                 ax.plot([x_ for x_, r in zip(x, rows) if r["step"] in alarms], [r["gold"] for r in rows if r["step"] in alarms], "x", color=f"C{n}")
-            axes[2][column].plot([r["step"] for r in rows], [r["proxy"] - r["gold"] for r in rows], color=f"C{n}", label=f"seed {seed}")
+            axes[2][column].plot([r["step"] for r in rows], [r["proxy_v0"] - r["gold"] for r in rows], color=f"C{n}", label=f"seed {seed}")
         axes[0][column].set_title(arm.replace("_", " "))
         axes[0][column].set_xlabel(f"√(sequence KL) to the initial policy ({window}-step moving means; x: alarm)")
         axes[1][column].set_xlabel("GRPO step")
@@ -233,29 +256,60 @@ def plot(runs: list[dict], path: Path, window: int = 5) -> Path | None:
         axes[2][column].legend(fontsize=7)
     axes[0][0].set_ylabel("normalised reward (batch mean)")
     axes[1][0].set_ylabel("normalised reward (batch mean)")
-    axes[2][0].set_ylabel("proxy − gold (same completions)")
+    axes[2][0].set_ylabel("proxy before RL − gold (same completions)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
     return path
 
 
 def merge(files: list[Path], out: Path, name: str) -> int:
     """One figure and summary from the result files of the processes of one measurement."""
-    runs = [run for f in files for run in json.loads(f.read_text())["runs"]]
+    blobs = [json.loads(f.read_text()) for f in files]
+    if out / f"{name}.json" in [f.resolve() for f in files] or any(f.resolve() == (out / f"{name}.json").resolve() for f in files):
+        raise SystemExit(f"--merge: --name {name} would overwrite its own input {out / name}.json")
+    differ = [k for b in blobs[1:] for k in _run_settings(b["settings"]) if _run_settings(b["settings"])[k] != _run_settings(blobs[0]["settings"]).get(k)]
+    if differ:
+        raise SystemExit(f"--merge: the files were made with different settings ({', '.join(sorted(set(differ)))})")
+    runs, seen = [], set()
+    for f, b in zip(files, blobs):
+        for run in b["runs"]:
+            if (run["arm"], run["seed"]) in seen:
+                raise SystemExit(f"--merge: {f} repeats arm {run['arm']} seed {run['seed']}")
+            seen.add((run["arm"], run["seed"]))
+            runs.append(run)
+    seeds = {arm: sorted(s for a, s in seen if a == arm) for arm in sorted({a for a, _ in seen})}
+    if len({tuple(v) for v in seeds.values()}) > 1:
+        print(f"--merge: the arms do not cover the same seeds: {seeds}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     figure = plot(runs, out / f"{name}.png")
-    blob = {"files": [str(f) for f in files], "summary": summary(runs, 10), "early_warning": warnings(runs), "plot": str(figure) if figure else None}
+    blob = {"files": [str(f) for f in files], "complete": all(b.get("complete") for b in blobs), "seeds": seeds,
+            "summary": summary(runs, 10), "early_warning": warnings(runs), "plot": str(figure) if figure else None}  # fmt: skip
     write_results(out, name, blob)
     return 0
 
 
+NOT_RUN_SETTINGS = ("seeds", "variants", "name", "merge", "audit", "prepare_only")  # what a run's result does not depend on
+
+
+def _run_settings(settings: dict) -> dict:
+    return {k: v for k, v in settings.items() if k not in NOT_RUN_SETTINGS}
+
+
 def _previous(path: Path, settings: dict) -> dict:
-    """The result file of an earlier process of the same command (same settings but the seeds), to resume from."""
+    """The result file of an earlier process of the same measurement, to resume from; exit 2 naming the settings that
+    differ rather than overwrite finished runs made otherwise."""
     if not path.exists():
         return {}
     blob = json.loads(path.read_text())
-    same = {k: v for k, v in blob.get("settings", {}).items() if k != "seeds"} == {k: v for k, v in settings.items() if k != "seeds"}
-    return blob if same and "runs" in blob else {}
+    if "runs" not in blob:
+        raise SystemExit(f"{path} is not a result file of these runs (no 'runs'): move it away or choose another --name")
+    old, new = _run_settings(blob.get("settings", {})), _run_settings(settings)
+    differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if differ:
+        print(f"{path} holds runs made with other settings ({', '.join(differ)}): move it away or choose another --name", file=sys.stderr)
+        raise SystemExit(2)
+    return blob
 
 
 def main() -> int:
@@ -276,7 +330,9 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--refresh-every", type=int, default=10, help="the refresh arm's refresh every M steps")
     parser.add_argument("--monitor-pairs-per-group", type=int, default=6, help="gold-labelled pairs per prompt's group, every step")
-    parser.add_argument("--min-decisive", type=int, default=12, help="the alarm's minimum of decisive pairs in one check")
+    parser.add_argument("--min-decisive", type=int, default=8, help="the alarm's minimum of decisive pairs in one check")
+    parser.add_argument("--alarm-threshold", type=float, default=0.75,
+                        help="alarm when the proxy-gold agreement is below this with 95%% confidence")
     parser.add_argument("--audit-items", type=int, default=64, help="held-out HH responses the proxy audits run on")
     parser.add_argument("--variants", nargs="+", choices=["monitor_only", "refresh"], default=["monitor_only", "refresh"],
                         help="which arms per seed; one process each to use both cores")
@@ -335,8 +391,9 @@ def main() -> int:
             every = args.refresh_every if arm == "refresh" else 0
             rows, monitor = grpo(args, work / "proxy", work / "gold", prompts, seed, work / f"{args.name}_{arm}{seed}", every, proxy_labels)
             runs.append({"arm": arm, "seed": seed, "rows": rows, "monitor": [r.model_dump() for r in monitor.records]})
-            if monitor.refresher is not None and monitor.refresher.folders:
-                audits[f"proxy_after_refresh_seed{seed}"] = audit(monitor.refresher.folders[-1], audit_pairs)
+            scored = [m.refreshed_to for m in monitor.records if m.refreshed_to is not None and m.step < args.steps]
+            if monitor.refresher is not None and scored:  # the last refreshed proxy that scored a batch
+                audits[f"proxy_after_refresh_seed{seed}"] = audit(monitor.refresher.folders[scored[-1] - 1], audit_pairs)
             save(False)
     save(True)
     return 0
