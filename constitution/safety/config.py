@@ -23,7 +23,7 @@ class ClassifyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     threshold: float | None = Field(
-        None, ge=0, lt=1, description="unsafe if score >= T, in [0, 1): 0 flags every row (default: calibrated, else the model's, else 0.5)"
+        None, ge=0, le=1, description="unsafe if score >= T, in [0, 1]: 0 flags every row (default: calibrated, else the model's, else 0.5)"
     )
     target_fpr: float | None = Field(None, ge=0, lt=1, description="calibration target false-positive rate (default 0.05)")
     target_precision: float | None = Field(None, gt=0, le=1, description="calibration target precision")
@@ -49,7 +49,7 @@ class SafetyEvalConfig(BaseModel):
     moderation: str | None = Field(None, description="OpenAI moderation samples (JSONL, e.g. samples-1680.jsonl.gz)")
     xstest: str | None = Field(None, description="XSTest prompts (xstest_prompts.csv)")
     limit: int | None = Field(None, ge=1, description="evaluate a seeded sample of at most N labelled rows per set")
-    threshold: float | None = Field(None, ge=0, lt=1, description="decision threshold, in [0, 1) (default: the model's, else 0.5)")
+    threshold: float | None = Field(None, ge=0, le=1, description="decision threshold, in [0, 1] (default: the model's, else 0.5)")
 
     def check_files(self) -> None:
         """At least one set, and each one given exists."""

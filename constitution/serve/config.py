@@ -31,7 +31,7 @@ class ServerConfig(BaseModel):
     max_cached_answer_bytes: int = Field(
         64 << 20, ge=0, description="bytes of answers kept for retried requests (by Idempotency-Key); the oldest go first"
     )
-    threshold: float | None = Field(None, ge=0, lt=1, description="/classify threshold, in [0, 1); default: the model's, else 0.5")
+    threshold: float | None = Field(None, ge=0, le=1, description="/classify threshold, in [0, 1]; default: the model's, else 0.5")
     engine: Literal["local", "ray"] = Field("local", description="local: one server process; ray: a Ray Serve deployment")
     replicas: int = Field(1, ge=1, description="Ray Serve replicas (--engine ray), each with its own copy of the model")
     replica_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves for each replica (--engine ray)")

@@ -145,10 +145,11 @@ def test_the_client_refuses_an_answer_with_more_or_fewer_scores_than_texts(rewar
             asyncio.run(async_score())
 
 
-@pytest.mark.parametrize("threshold", ["1.5", "-0.1", "1", "nan"])
+@pytest.mark.parametrize("threshold", ["1.5", "-0.1", "nan"])
 def test_a_threshold_outside_0_1_is_refused_naming_the_flag(threshold, reward_folder, tmp_path, capsys):
     """Before: `classify --threshold 1.5` ran and called every row safe (exit 0); an unsafe score is a probability.
-    0 stays accepted: `classify --categories --threshold 0` is how every row gets category scores."""
+    0 stays accepted: `classify --categories --threshold 0` is how every row gets category scores; so does 1 (see
+    the next test)."""
     from constitution.cli import main
     from constitution.cli._flags import build
     from constitution.errors import InputError
@@ -161,6 +162,21 @@ def test_a_threshold_outside_0_1_is_refused_naming_the_flag(threshold, reward_fo
     assert "eval-safety: --threshold: Input should be" in capsys.readouterr().err
     with pytest.raises(InputError, match="serve: --threshold: Input should be"):  # `serve --threshold` (/classify's)
         build(ServerConfig, {"threshold": float(threshold)}, "serve")
+
+
+def test_a_threshold_of_1_is_accepted_as_classify_prints_it(reward_folder, tmp_path):
+    """Before (bound `< 1`): a calibrated threshold of 0.99995 or more, which `classify` prints as `1.0000`, was
+    refused when passed back (exit 2); 1 also means something in judge mode. Now [0, 1]."""
+    from constitution.cli import main
+    from constitution.cli._flags import build
+    from constitution.safety.config import ClassifyConfig, SafetyEvalConfig
+
+    data, out = tmp_path / "rows.jsonl", tmp_path / "out.jsonl"
+    data.write_text('{"text": "hi"}\n')
+    assert main(["classify", str(data), "--out", str(out), "--model", str(reward_folder), "--threshold", f"{0.99996:.4f}"]) == 0
+    assert out.read_text().count("\n") == 1
+    for config, flags in ((ClassifyConfig, "classify"), (SafetyEvalConfig, "eval-safety"), (ServerConfig, "serve")):
+        assert build(config, {"threshold": 1.0}, flags).threshold == 1.0
 
 
 def test_score_on_a_process_model_refuses_bare_texts_and_scores_items_as_score_steps_does(tmp_path):
