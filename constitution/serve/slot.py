@@ -29,10 +29,6 @@ class ReloadBusy(Exception):
     """Another reload is still loading."""
 
 
-class ReloadUnavailable(Exception):
-    """This service was started without a way to load models."""
-
-
 class ModelSlot:
     """Holds the served model; :meth:`reload` replaces it, one reload at a time."""
 
@@ -47,9 +43,8 @@ class ModelSlot:
 
     async def reload(self, request: ReloadRequest) -> Reloaded:
         """Load what ``request`` names beside the served model, then swap it in. The loader's errors propagate and
-        leave the served model as it was; ReloadBusy while another reload runs."""
-        if self.loader is None:
-            raise ReloadUnavailable("this service cannot reload models")
+        leave the served model as it was; ReloadBusy while another reload runs. Only reached with a loader: without
+        one the Guard refuses /reload (403, see :func:`constitution.serve.app.create_app`)."""
         if self._lock.locked():
             raise ReloadBusy("a reload is already in progress")
         async with self._lock:
