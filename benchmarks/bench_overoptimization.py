@@ -208,7 +208,7 @@ def warnings(runs: list[dict]) -> dict:
         if len(rows) < 10:  # the peak rule needs two windows of steps
             per_run.append({"arm": run["arm"], "seed": run["seed"], "skipped": f"{len(rows)} steps: too short"})
             continue
-        series = RunSeries(steps=[r["step"] for r in rows], gold=[r["gold"] for r in rows], proxy=[r["proxy"] for r in rows],
+        series = RunSeries(steps=[r["step"] for r in rows], gold=[r["gold"] for r in rows], proxy=[r["proxy_v0"] for r in rows],
                            length=[r["length"] for r in rows], seq_kl=[r["seq_kl"] for r in rows],
                            checks=[(m["step"], m["alarm"]) for m in run["monitor"]])  # fmt: skip
         warning = early_warning(series)
