@@ -9,7 +9,8 @@ halved again on a 413) is sent in parts, each under its own key, and their answe
 from one model version (parts answered by different versions, across a reload, are scored again). A server that
 cannot honour the key (several Ray Serve replicas, as its ``/health`` says) gets none: a retry is scored again there.
 Failures raise :class:`ServiceError` subclasses that name the route, the status and the server's message; an answer
-with a ``null``, a NaN or an infinity for a number raises :class:`BadAnswer`.
+with a ``null``, a NaN or an infinity for a number raises :class:`BadAnswer`, and so does a server's 500 saying its
+model gave a NaN or an infinity (``error_kind: non_finite``); neither is retried.
 
     with RewardClient("http://127.0.0.1:8000", api_key=KEY) as client:
         answer = client.score([("How do I boil an egg?", "Eight minutes in boiling water.")])
@@ -33,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from constitution.data import Message
 from constitution.serve.idempotency import HEADER
-from constitution.serve.schema import Decisions, ExplainedRewards, Health, Limits, OpenRLHFRewards, Reloaded, Rewards, ServedBy, non_finite
+from constitution.serve.schema import NON_FINITE, Decisions, ExplainedRewards, Health, Limits, OpenRLHFRewards, Reloaded, Rewards, ServedBy, non_finite
 
 RETRIED_STATUSES = frozenset({502, 503, 504})
 MODEL_CHANGES = 2  # a call sent in parts is scored again at most this often when a reload lands between its parts
@@ -78,8 +79,8 @@ class ServiceUnavailable(ServiceError):
 
 
 class BadAnswer(ServiceError):
-    """A 200 whose answer cannot be used: not the route's shape (a ``null`` for a number), a NaN or infinity, or not
-    one entry per item sent."""
+    """An answer that cannot be used: a 200 not of the route's shape (a ``null`` for a number), with a NaN or
+    infinity, or not one entry per item sent; or a 500 saying the model gave a NaN or infinity (``status`` 500)."""
 
 
 def _item(item: Item) -> dict[str, Any]:
@@ -291,11 +292,14 @@ class _Policy:
         if response.status_code == 200:
             return self._answer(call, key, response)
         try:
-            message = response.json().get("error", response.text)
+            error = response.json()
         except ValueError:
-            message = response.text
-        text = f"POST {call.path}: {response.status_code} {message}"
+            error = None
+        error = error if isinstance(error, dict) else {}
+        text = f"POST {call.path}: {response.status_code} {error.get('error', response.text)}"
         server_id = response.headers.get("X-Request-ID")
+        if error.get("error_kind") == NON_FINITE:  # the model's NaN or infinity: scoring again gives it again
+            raise BadAnswer(text, status=response.status_code, request_id=key)
         if response.status_code == 401:
             raise AuthError(text, status=401, request_id=key)
         if response.status_code in RETRIED_STATUSES:

@@ -17,6 +17,7 @@ from constitution.serve.auth import Guard, error
 from constitution.serve.batcher import Batching, local_batcher
 from constitution.serve.config import ServerConfig
 from constitution.serve.routes import NonFiniteAnswer, ScoringFailed, Service, admin_router, scoring_router, steps_router
+from constitution.serve.schema import NON_FINITE
 from constitution.serve.slot import Loader, ModelSlot, Served
 
 log = logging.getLogger(__name__)
@@ -24,13 +25,14 @@ log = logging.getLogger(__name__)
 RAY_NO_RELOAD = "a reload would reach one Ray Serve replica only; redeploy to change the model"
 
 
-def _internal_error(request: Request, exc: BaseException, what: str = "internal error") -> JSONResponse:
-    """A 500 that says ``what`` failed and names a request id; the exception and its traceback are logged under that id."""
+def _internal_error(request: Request, exc: BaseException, what: str = "internal error", **fields: str) -> JSONResponse:
+    """A 500 that says ``what`` failed and names a request id (``fields`` added to its body); the exception and its
+    traceback are logged under that id."""
     request_id = uuid.uuid4().hex
     log.error("request %s (%s %s) failed", request_id, request.method, request.url.path, exc_info=(type(exc), exc, exc.__traceback__))
     return JSONResponse(
         status_code=500,
-        content={"error": f"{what} (request id {request_id}; the server log has the details)", "request_id": request_id},
+        content={"error": f"{what} (request id {request_id}; the server log has the details)", "request_id": request_id, **fields},
         headers={"X-Request-ID": request_id},
     )
 
@@ -53,7 +55,8 @@ def _problem(e: dict[str, Any]) -> str:
 
 def _handle_errors(app: FastAPI) -> None:
     """Every error body is ``{"error": message}``: 400 malformed JSON, 422 wrong shape (naming what is wrong and the
-    fields the route takes), 500 with a request id (naming the item when the model scored it NaN or infinite)."""
+    fields the route takes), 500 with a request id (naming the item, ``error_kind: non_finite`` and the ``field`` when
+    the model scored it NaN or infinite)."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -73,7 +76,7 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(NonFiniteAnswer)
     async def non_finite_answer(request: Request, exc: NonFiniteAnswer) -> JSONResponse:
-        return _internal_error(request, exc, str(exc))
+        return _internal_error(request, exc, str(exc), error_kind=NON_FINITE, field=exc.where)
 
     @app.exception_handler(Exception)
     async def failed(request: Request, exc: Exception) -> JSONResponse:

@@ -52,6 +52,7 @@ class NonFiniteAnswer(Exception):
     """An answer holds a NaN or an infinity (JSON would carry it as ``null``): a 500 naming where, and which item."""
 
     def __init__(self, where: str) -> None:
+        self.where = where
         item = re.search(r"\[(\d+)\]", where)
         of_item = f" (item {item.group(1)} of the request)" if item else ""
         super().__init__(f"the model gave a non-finite number (NaN or infinity) for `{where}`{of_item}")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, St
 
 from constitution.data import Message
 
+NON_FINITE = "non_finite"  # a 500's `error_kind` when the model gave a NaN or an infinity (the client's BadAnswer)
 Aggregate = Literal["min", "product", "last"]  # as constitution.reward.process.config's (schema stays torch-free)
 
 

@@ -217,3 +217,29 @@ def test_reload_is_refused_alike_whenever_this_service_cannot_reload(reward_fold
     assert all(a.json()["error"].startswith("/reload is disabled: ") for a in answers.values())
     assert "--admin-key" in answers["no admin key"].json()["error"]
     assert "redeploy" in answers["ray replica"].json()["error"] and "--admin-key" not in answers["ray replica"].json()["error"]
+
+
+def test_the_servers_non_finite_500_is_a_bad_answer_in_both_clients_and_not_retried():
+    """Before: the client's docs said a NaN reward raises BadAnswer, but a current server answers one with a 500, which
+    arrived as a plain ServiceError(status=500). Now the 500 carries `error_kind: non_finite` and the field, and both
+    clients raise BadAnswer (status 500) after one attempt. Fault injection: the stand-in model of `_nan_for`."""
+    from constitution.client import AsyncRewardClient, BadAnswer, RewardClient
+
+    with LocalServer(create_app(_nan_for("poison"), ServerConfig())) as server:
+        raw = httpx.post(f"{server.base_url}/score", json={"texts": ["ok", "poison"]}, timeout=60)
+        with RewardClient(server.base_url) as client:
+            with pytest.raises(BadAnswer, match=r"POST /score: 500 .*non-finite.*`rewards\[1\]`") as raised:
+                client.score(["ok", "poison"])
+            sync_attempts = client.policy.attempts
+
+        async def async_score() -> int:
+            async with AsyncRewardClient(server.base_url) as client:
+                with pytest.raises(BadAnswer, match=r"POST /score: 500 .*`rewards\[1\]`") as raised_async:
+                    await client.score(["ok", "poison"])
+                assert raised_async.value.status == 500
+                return client.policy.attempts
+
+        async_attempts = asyncio.run(async_score())
+    assert raw.status_code == 500 and raw.json()["error_kind"] == "non_finite" and raw.json()["field"] == "rewards[1]"
+    assert raised.value.status == 500
+    assert (sync_attempts, async_attempts) == (1, 1)  # not retried: the model would give the NaN again
