@@ -6,7 +6,8 @@ the reward model sane (chosen above rejected, calibrated, not just rewarding len
 The pipeline does not run RL; when the run folder holds an RL run of its reward model in ``rl/`` (``constitution rl
 --reward-model RUN/model --out RUN/rl``), the report adds its over-optimisation figure (proxy and gold against
 √sequence-KL and the step, alarms and refreshes marked) and the gold checks' alarms and refreshes; a run cut short
-with only its ``monitor.jsonl`` is shown too.
+with only its ``monitor.jsonl`` is shown too, and without matplotlib the section keeps its text and says the figure
+needs it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from constitution.diff.snapshot import diff_folders
 from constitution.errors import InputError
 from constitution.labeling.jury.summary import JurySummary
 from constitution.labeling.stats import LabelSummary, PrincipleStats
-from constitution.overoptimization.figure import FIGURE_NAME, draw_overoptimization, log_proxy_normalised
+from constitution.overoptimization.figure import FIGURE_NAME, draw_overoptimization, log_proxy_normalised, why_not_drawn
 from constitution.overoptimization.rl_run import read_rl_run
 from constitution.pipeline.records import EVAL_FILE, ScoredSet, read_summary
 from constitution.pipeline.stages import StageRecord
@@ -264,11 +265,13 @@ def heads_section(eval_dir: Path) -> list[str]:
 
 
 def rl_section(run_dir: Path, plots: Path) -> list[str]:
-    """With an RL run in ``run_dir/rl`` (see the module docstring): its over-optimisation figure, drawn into
-    ``plots``, and its gold checks' alarms and refreshes; none without one (or without matplotlib)."""
+    """With an RL run in ``run_dir/rl`` (see the module docstring): its gold checks' alarms and refreshes, and its
+    over-optimisation figure drawn into ``plots`` (without matplotlib: the text, and a note that the figure needs
+    it); none without an RL run."""
     run = read_rl_run(run_dir / "rl")
-    if run is None or draw_overoptimization(run_dir / "rl", plots / FIGURE_NAME) is None:
+    if run is None:
         return []
+    drawn = draw_overoptimization(run_dir / "rl", plots / FIGURE_NAME)
     alarms = [c.step for c in run.checks if c.alarm]
     refreshes = [f"v{c.refreshed_to} at step {c.step}" for c in run.checks if c.refreshed_to is not None]
     return [
@@ -280,7 +283,7 @@ def rl_section(run_dir: Path, plots: Path) -> list[str]:
         + ("; the log's proxy is group-normalised (batch mean 0), the figure draws the monitor's raw proxy" if log_proxy_normalised(run) else "")
         + ".",
         "",
-        f"![over-optimisation](plots/{FIGURE_NAME})",
+        f"![over-optimisation](plots/{FIGURE_NAME})" if drawn is not None else f"(figure not drawn: {why_not_drawn(run_dir / 'rl')})",
         "",
     ]
 

@@ -54,3 +54,16 @@ def test_the_report_shows_an_rl_run_cut_short_that_left_only_its_gold_checks(tmp
     write_rl_folder(run / "rl", normalised=True)  # --aggregation normalize_then_sum: the log's proxy is 0 every step
     write_report(run, run / "labels", run / "eval", {})
     assert "the log's proxy is group-normalised (batch mean 0), the figure draws the monitor's raw proxy" in (run / "report.md").read_text()
+
+
+def test_without_matplotlib_the_rl_section_keeps_its_alarms_and_refreshes_and_says_the_figure_needs_it(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    write_run(run)
+    write_rl_folder(run / "rl")
+    # a fault injected: the figure module finds no matplotlib (the report's own plots still draw)
+    monkeypatch.setattr("constitution.overoptimization.figure._matplotlib", lambda: None)
+    write_report(run, run / "labels", run / "eval", {})
+    report = (run / "report.md").read_text()
+    assert "## Reward over-optimisation (RL)" in report and "(figure not drawn: needs matplotlib)" in report
+    assert "40 logged steps, 20 gold checks; alarms at steps 31, 33, 35, 37, 39; refreshes: v1 at step 31" in report
+    assert "![over-optimisation]" not in report and not (run / "plots" / "overoptimization.png").exists()
