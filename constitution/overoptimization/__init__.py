@@ -5,8 +5,10 @@
   and the paired difference of two proxies' best-of-n gold on one pool;
 * :mod:`.remedies`: ensembles of proxies (mean, worst case, mean − λ·std; Coste et al. 2023) and the gold-labelled
   pairs that refresh a proxy on its own picks, cross-fitted so no prompt is scored by a proxy that saw its labels;
-* :mod:`.early_warning`: on RL runs, the step the gold peaks, and the lead time and false alarms of the gold
-  monitor's alarm against the naive signals (proxy gain per √KL, response-length drift), summarised over runs;
+* :mod:`.early_warning`: on RL runs, the step the gold peaks (with the interval it may lie in, and the step its fall
+  is seen), and the lead time, false alarms and chance warning rate of the gold monitor's alarm against the naive
+  signals (proxy gain per √KL, response-length drift), per run against a reference peak (an arm's seed-mean gold) and
+  summarised over runs;
 * :mod:`.rl_run` and :mod:`.figure`: an RL output folder read back, and its figure of proxy and gold against
   √sequence-KL and the step (``constitution rl``'s ``overoptimization.png``, and the pipeline report's).
 
@@ -14,12 +16,16 @@ The best-of-n modules work on score matrices (prompts × samples): sample once, 
 """
 
 from constitution.overoptimization.early_warning import (
+    ArmWarning,
+    GoldPeak,
     RunSeries,
     RunWarning,
     SignalSummary,
     WarningRules,
+    arm_peak,
     early_warning,
     summarize,
+    summarize_arm,
 )
 from constitution.overoptimization.estimator import BonCurve, bon_weights, kl_bon, pick_scores, bon_curve
 from constitution.overoptimization.figure import draw_overoptimization, figure_lines, why_not_drawn
@@ -35,15 +41,18 @@ from constitution.overoptimization.rl_run import RLRun, read_rl_run
 
 __all__ = [
     "ENSEMBLES",
+    "ArmWarning",
     "BonCurve",
     "Difference",
     "GaoFit",
+    "GoldPeak",
     "LabelledPick",
     "RLRun",
     "RunSeries",
     "RunWarning",
     "SignalSummary",
     "WarningRules",
+    "arm_peak",
     "bon_curve",
     "bon_weights",
     "draw_overoptimization",
@@ -59,5 +68,6 @@ __all__ = [
     "read_rl_run",
     "refresh_pairs",
     "summarize",
+    "summarize_arm",
     "why_not_drawn",
 ]

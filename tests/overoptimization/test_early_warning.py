@@ -1,9 +1,11 @@
 """The early-warning rules on synthetic runs of 40 steps (a users' trace) at the noise of the real runs.
 
 The real runs' gold batch means have σ ≈ 0.35–0.43 a step against a trend of ≈ 0.01 a step, so the rules are tested
-at σ = 0.4 over hundreds of seeded runs wherever a rate is asserted: the false-peak rate on flat, rising and
-plateauing gold, the detection rate of a rise-and-fall, the rising steps of a falling gold, and the naive signals'
-firing rates on steady runs. The bookkeeping (lead time, false alarms inside the horizon) is tested on exact series.
+at σ = 0.4 over hundreds of seeded runs wherever a rate is asserted: the false-peak and false-fall rates on flat,
+rising and plateauing gold, the detection rate of a rise-and-fall and the spread of its peak, lead times against a
+reference peak, false alarms and chance warnings of signals that know nothing, and the naive signals' firing rates on
+steady runs. The bookkeeping (lead time, false alarms before the horizon, checks that could not alarm, runs that could
+not warn) is tested on exact series.
 """
 
 import numpy as np
@@ -11,13 +13,16 @@ import pytest
 
 from constitution.errors import InputError
 from constitution.overoptimization.early_warning import (
+    GoldPeak,
     RunSeries,
     WarningRules,
+    arm_peak,
     early_warning,
     gold_peak,
     length_drift,
     proxy_per_kl,
     summarize,
+    summarize_arm,
     wilson,
 )
 
@@ -72,9 +77,9 @@ def test_a_realistic_rise_and_fall_is_detected_at_the_stated_rate_near_its_peak(
 def test_a_falling_noisy_gold_has_no_rising_checks_in_most_runs():
     rng = np.random.default_rng(5)
     checks = [(s, True) for s in STEPS]
-    scores = [early_warning(run(-0.01 * X + rng.normal(0, SIGMA, 40), checks=checks)).signals["alarm"] for _ in range(RUNS)]
+    scores = [early_warning(run(-0.01 * X + rng.normal(0, SIGMA, 40), checks=checks)).signals["alarm"] for _ in range(200)]
     with_rising = np.mean([s.rising_checks > 0 for s in scores])
-    assert with_rising <= 0.05, with_rising  # a step of a falling gold is no chance for a false alarm
+    assert with_rising <= 0.06, with_rising  # a step of a falling gold is no chance for a false alarm
 
 
 def test_a_rising_noisy_gold_counts_its_steps_as_rising_when_its_trend_is_significant():
@@ -90,9 +95,12 @@ def test_an_alarm_k_steps_before_the_peak_has_lead_time_k_and_no_false_alarm_ins
     alarm = result.signals["alarm"]
     assert (alarm.first_step, alarm.warning_step, alarm.lead_time) == (20, 20, 5)
     # rising: steps 1..24; 15..24 lie within the 10-step horizon before the peak: 1..14 are the checks
-    assert (alarm.false_alarms, alarm.rising_checks) == (0, 14)
+    assert (alarm.false_alarms, alarm.scored_checks, alarm.rising_checks) == (0, 14, 14)
     early = early_warning(run(gold, checks=[(s, s >= 12) for s in STEPS])).signals["alarm"]
-    assert (early.lead_time, early.false_alarms, early.rising_checks) == (10, 3, 14)  # 12, 13, 14 are false
+    assert (early.lead_time, early.false_alarms, early.scored_checks) == (10, 3, 14)  # 12, 13, 14 are false
+    assert early.false_alarm_rate == pytest.approx(3 / 14) and early.chance_warning == pytest.approx(1 - (11 / 14) ** 11)
+    at_peak = early_warning(run(gold, checks=[(s, s == 25) for s in STEPS])).signals["alarm"]
+    assert (at_peak.warning_step, at_peak.lead_time) == (25, 0)  # the peak step itself lies in the horizon
 
 
 def test_a_false_alarm_long_before_the_peak_is_not_the_warning():
@@ -111,7 +119,8 @@ def test_on_rising_gold_a_noisy_alarm_stream_has_the_false_alarm_rate_it_was_dra
         assert (one.signals["alarm"].false_alarms, one.signals["alarm"].rising_checks) == (sum(a for _, a in checks), 40)
         runs.append(one)
     summary = summarize(runs)["alarm"]
-    assert summary.rising_checks == 200 * 40 and summary.runs_with_peak == 0 and summary.lead_median is None
+    assert summary.rising_checks == summary.scored_checks == 200 * 40 and summary.runs_with_peak == 0
+    assert summary.lead_median is None and summary.warning_rate is None
     low, high = summary.false_alarm_ci
     assert low < 0.1 < high and high - low < 0.03
 
@@ -160,3 +169,134 @@ def test_bad_series_are_input_errors_naming_what_is_wrong():
         early_warning(run(tent(), checks=[(41, True)]))
     with pytest.raises(InputError, match="needs at least 2 windows"):
         gold_peak([1, 2, 3], [0.0, 1.0, 0.0], window=5, alpha=0.05)
+
+
+def test_one_runs_peak_step_is_mostly_noise_so_lead_times_are_measured_against_a_reference_peak():
+    # the reviewer's realistic tent: +0.01 a step to step 25, then -0.04 a step, σ 0.4
+    rng = np.random.default_rng(11)
+    golds = [tent(rise=0.01) + rng.normal(0, SIGMA, 40) for _ in range(200)]
+    found = [gold_peak(STEPS, g, 5, 0.05) for g in golds]
+    steps = [p.step for p in found if p.step is not None]
+    low, high = np.percentile(steps, [10, 90])
+    assert low <= 12 and high >= 25, (low, high)  # the found peak spreads over ~15 steps around the true 25
+    assert np.mean([p.interval[0] <= 25 <= p.interval[1] for p in found]) >= 0.95  # the interval says so
+    assert np.median([p.interval[1] - p.interval[0] for p in found]) >= 20
+    # a perfect signal, firing once 5 steps before the true peak: a warning of lead 5 in every run against the true
+    # peak, in few more than half against each run's own
+    perfect = [(s, s == 20) for s in STEPS]
+    true = GoldPeak(step=25, max_step=25, interval=(25, 25), fall_step=None, drop=1.0, noise=SIGMA, threshold=0.0)
+    assert all(early_warning(run(g, checks=perfect), reference=true).signals["alarm"].lead_time == 5 for g in golds)
+    own = [early_warning(run(g, checks=perfect)) for g in golds]
+    assert np.mean([w.signals["alarm"].lead_time == 5 for w in own if w.peak.step is not None]) < 0.8
+
+
+def test_an_arm_is_scored_against_the_peak_of_its_seed_mean_gold():
+    rng = np.random.default_rng(12)
+    seeds = [run(tent(rise=0.05, fall=0.05) + rng.normal(0, 0.1, 40), checks=[(s, s == 20) for s in STEPS]) for _ in range(3)]
+    arm = summarize_arm(seeds)
+    mean = np.mean([r.gold for r in seeds], axis=0)
+    assert arm.peak == arm_peak(seeds) == gold_peak(STEPS, list(mean), 5, 0.05)
+    assert all(w.reference == arm.peak.step for w in arm.runs) and arm.signals["alarm"].runs_with_peak == 3
+    assert arm.signals["alarm"].lead_times == [arm.peak.step - 20] * 3
+
+
+def test_the_fall_is_detected_after_the_peak_and_a_flat_gold_shows_a_false_fall_in_at_most_alpha_of_runs():
+    rng = np.random.default_rng(13)
+    flat = [gold_peak(STEPS, rng.normal(0, SIGMA, 40), 5, 0.05).fall_step for _ in range(RUNS)]
+    assert np.mean([f is not None for f in flat]) <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / RUNS)
+    falls = [gold_peak(STEPS, tent(rise=0.01, fall=0.06) + rng.normal(0, SIGMA, 40), 5, 0.05).fall_step for _ in range(RUNS)]
+    seen = [f for f in falls if f is not None]
+    assert len(seen) / RUNS >= 0.6 and np.mean([f > 25 for f in seen]) >= 0.95, (len(seen), np.percentile(seen, 10))
+
+
+@pytest.mark.parametrize("shape", ["flat", "tent"])
+def test_signals_that_know_nothing_score_as_bad_warnings(shape):
+    # random 5 % and always firing, checked every step: every check before the horizon counts (no trend gate), and a
+    # warning rate no better than chance shows as such
+    rng = np.random.default_rng(14)
+    mean = np.zeros(40) if shape == "flat" else tent(rise=0.01)
+    true = GoldPeak(step=25, max_step=25, interval=(25, 25), fall_step=None, drop=1.0, noise=SIGMA, threshold=0.0)
+    for p, rate_range in ((0.05, (0.035, 0.065)), (1.0, (1.0, 1.0))):
+        runs = [
+            early_warning(run(mean + rng.normal(0, SIGMA, 40), checks=[(s, bool(rng.random() < p)) for s in STEPS]),
+                          reference=true if shape == "tent" else None)
+            for _ in range(150)
+        ]  # fmt: skip
+        alarm = summarize(runs)["alarm"]
+        assert rate_range[0] <= alarm.false_alarm_rate <= rate_range[1], (p, alarm.false_alarm_rate)
+        assert alarm.scored_checks >= 150 * 14 and alarm.rising_checks <= alarm.scored_checks
+        if shape == "tent":  # 11 checks in the horizon: chance warns 1 − 0.95^11 ≈ 43 % of runs
+            assert alarm.warning_rate == pytest.approx(alarm.chance_warning_rate, abs=0.12), (alarm.warning_rate, alarm.chance_warning_rate)
+
+
+def test_the_naive_signals_are_checked_only_at_the_monitors_check_steps_and_a_run_without_a_check_in_the_horizon_could_not_warn():
+    checks = [(s, False) for s in (1, 11, 21, 31)]  # the constitution rl default: a gold check every 10 steps
+    every_step = run(tent(rise=0.05, fall=0.05), checks=checks)
+    result = early_warning(every_step)
+    assert {n: (s.checks, s.first_check) for n, s in result.signals.items()} == {
+        "alarm": (4, 1), "proxy_per_kl": (0, None), "length_drift": (2, 21)}  # length: checks from step 15 on
+    anywhere = early_warning(every_step, WarningRules(naive_at_checks=False)).signals["length_drift"]
+    assert (anywhere.checks, anywhere.first_check) == (26, 15)
+    late = GoldPeak(step=29, max_step=29, interval=(29, 29), fall_step=None, drop=1.0, noise=0.1, threshold=0.0)
+    blind = early_warning(every_step, WarningRules(horizon=5), reference=late)
+    assert {s.could_warn for s in blind.signals.values()} == {False}  # no check in 24..29
+    assert summarize([blind])["alarm"].runs_could_not_warn == 1 and summarize([blind])["alarm"].warning_rate is None
+
+
+def test_a_check_that_could_not_alarm_is_no_check():
+    checks = [(s, None if s < 20 else s >= 22) for s in STEPS]  # too few decisive pairs before step 20
+    alarm = early_warning(run(tent(rise=0.05, fall=0.05), checks=checks)).signals["alarm"]
+    assert (alarm.checks, alarm.first_check, alarm.scored_checks, alarm.false_alarms, alarm.warning_step) == (21, 20, 0, 0, 22)
+    assert alarm.false_alarm_rate is None
+
+
+def test_the_steps_before_a_peak_are_rising_even_when_the_whole_run_is_not():
+    gold = np.where(X <= 25, 0.05 * X, 1.25 - 0.15 * (X - 25))  # a steep fall: the slope over all 40 steps is < 0
+    alarm = early_warning(run(gold, checks=[(s, False) for s in STEPS])).signals["alarm"]
+    assert alarm.rising_checks == alarm.scored_checks > 0
+
+
+def test_a_peak_is_never_centred_in_the_last_window():
+    peak = gold_peak(STEPS, list(0.05 * X), 5, 0.05)  # still rising: the highest candidate is the last one allowed
+    assert peak.max_step == 35 and peak.step is None and peak.interval[1] == 35
+
+
+def test_the_summary_interval_widens_with_disagreeing_runs_honours_its_level_and_gives_quartiles_from_5_leads():
+    def one(false: int, lead: int) -> object:
+        checks = [(s, s <= false or s == 25 - lead) for s in STEPS]  # `false` false alarms among the 14 scored checks
+        return early_warning(run(tent(rise=0.05, fall=0.05), checks=checks))
+
+    runs = [one(0, 2), one(0, 4), one(7, 6)]
+    summary = summarize(runs)["alarm"]
+    assert summary.run_false_alarm_rates == [0.0, 0.0, 0.5] and summary.false_alarm_rate == pytest.approx(7 / 42)
+    low, high = summary.false_alarm_ci
+    assert high >= 0.45 and wilson(7, 42)[1] < 0.35  # the runs disagree: the pooled Wilson interval would not say so
+    narrow = summarize(runs, level=0.5)["alarm"].false_alarm_ci
+    assert narrow[1] - narrow[0] < high - low
+    assert summary.lead_times == [2, 4, 6] and summary.lead_median == 4.0 and summary.lead_quartiles is None
+
+
+def test_proxy_per_kl_uses_the_baselines_uncertainty_and_checks_only_windows_of_the_baselines_version():
+    rng = np.random.default_rng(15)
+    rules = WarningRules(slope_fraction=1.0)
+    sqrt_kl = np.where(X <= 10, 0.05 * X, 0.5 + 0.3 * (X - 10))  # KL moves little in the baseline: b₀ is uncertain
+    fired = [f for _ in range(200) for f in proxy_per_kl(0.5 * sqrt_kl + rng.normal(0, 0.35, 40), sqrt_kl**2, rules) if f is not None]
+    assert np.mean(fired) <= 0.05, np.mean(fired)
+    version = [0] * 20 + [1] * 20  # a refresh at step 21: the proxy's scale changes
+    knee = np.minimum(0.1 * X, 2.0) + rng.normal(0, 0.02, 40)
+    checked = proxy_per_kl(knee, (0.1 * X) ** 2, WarningRules(), version)
+    assert [i for i, f in enumerate(checked) if f is not None] == list(range(14, 20))
+
+
+def test_proxy_per_kl_has_no_power_once_the_sequence_kl_plateaus():
+    # documented: √seq-KL at 2.2 from step 10 on (noisy plateau): gain continuing or stopped at step 25, same rate
+    rng = np.random.default_rng(16)
+    rates = {}
+    for name, stops in (("continues", 40), ("stops", 25)):
+        fired = []
+        for _ in range(150):
+            sqrt_kl = np.minimum(0.22 * X, 2.2) + np.where(X > 10, rng.normal(0, 0.1, 40), 0)
+            proxy = 0.2 * np.where(X <= stops, sqrt_kl, sqrt_kl[stops - 1]) + rng.normal(0, 0.38, 40)
+            fired += [f for f in proxy_per_kl(proxy, sqrt_kl**2, WarningRules()) if f is not None]
+        rates[name] = np.mean(fired)
+    assert all(r <= 0.07 for r in rates.values()) and abs(rates["continues"] - rates["stops"]) < 0.03, rates

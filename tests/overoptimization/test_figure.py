@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from constitution.overoptimization.figure import check_panel_note, draw_overoptimization, figure_lines, why_not_drawn
+from constitution.overoptimization.figure import check_panel_note, draw_overoptimization, figure_lines, log_proxy_normalised, why_not_drawn
 from constitution.overoptimization.rl_run import PROXY_KEY, CheckRow, RLRun, StepRow, read_rl_run
 from tests.helpers.rl_folder import write_rl_folder
 
@@ -86,3 +86,13 @@ def test_the_figure_is_drawn_from_the_folder_and_says_why_not_when_it_is_not(tmp
     assert why_not_drawn(tmp_path / "nothing").startswith("nothing logged")
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # a fault injected: matplotlib not installed
     assert draw_overoptimization(tmp_path / "rl") is None and why_not_drawn(tmp_path / "rl") == "needs matplotlib"
+
+
+def test_a_group_normalised_log_proxy_is_recognised_through_float_noise_and_a_small_real_proxy_is_not():
+    def run(values):
+        steps = [StepRow(step=i + 1, proxy=v, gold=None, seq_kl=None, length=None) for i, v in enumerate(values)]
+        return RLRun(folder="x", steps=steps, checks=[], proxy_key=PROXY_KEY)
+
+    # normalised rewards summed in float32: each batch mean is 0 up to rounding (~1e-8), never exactly 0
+    assert log_proxy_normalised(run([3e-8, -2e-8, 5e-9, -4e-8] * 10))
+    assert not log_proxy_normalised(run([3e-8, -2e-8, 1e-3, -4e-8] * 10))  # one real batch mean: a real proxy
