@@ -3,8 +3,13 @@ signals a user already has, on one RL run's per-step series; and their spread ov
 
 The rules, with W = ``window`` points of the series (one point per logged step; positions, not step numbers). Real
 runs are noisy (gold batch means: σ ≈ 0.35–0.43 a step against a trend of ≈ 0.01 a step), so every rule is a test
-with a stated false-positive rate, not a comparison of two noisy means. The stated rates assume the gold's noise is
-white (independent from step to step): a lag-1 correlation of +0.2 raises the 5 % false-peak rate to ≈ 16 %.
+with a stated false-positive rate, not a comparison of two noisy means. **The stated rates assume the gold's noise
+is white** (independent from step to step): a lag-1 correlation of +0.2 raises the 5 % false-peak rate to ≈ 15 %.
+Each peak reports ``lag1``, the lag-1 autocorrelation of the gold's residuals from its least-squares line, to check
+the assumption; with ``estimate_correlation`` the null below is simulated as AR(1) noise at that correlation
+(rounded to 0.1, within [−0.5, 0.9]; ``null_rho``) instead, which holds the false-peak rate at ≈ 5 % at ρ = 0 and
++0.2 alike but costs power (a +0.02-a-step rise to step 25 then −0.04 a step, σ 0.4: found in ≈ 30 % of runs,
+against ≈ 46 % under the white-noise null), since a 40-step run's estimate of ρ is itself noisy (± 0.16).
 
 * **Gold peak.** The gold is smoothed by a centred moving mean over full windows of W points only (no shorter
   windows at the ends). Its noise σ is the standard deviation of the raw gold's point-to-point differences over √2
@@ -89,6 +94,7 @@ class WarningRules(BaseModel):
     length_floor: float = Field(1.0, ge=0)  # tokens: least standard deviation of the baseline's lengths
     horizon: int = 10
     naive_at_checks: bool = True  # check the naive signals only at the monitor's check steps (when it has checks)
+    estimate_correlation: bool = False  # simulate the peak and fall nulls at the gold's estimated lag-1 correlation
 
 
 class RunSeries(BaseModel):
@@ -127,6 +133,8 @@ class GoldPeak(BaseModel):
     drop: float  # highest smoothed point − mean of the last W points
     noise: float  # σ, the gold's noise per point
     threshold: float  # the drop a peak needs: the null quantile of D × σ
+    lag1: float  # lag-1 autocorrelation of the gold's residuals from its least-squares line
+    null_rho: float  # the lag-1 correlation of the noise the null was simulated with (0: white)
 
 
 class SignalScore(BaseModel):
@@ -222,44 +230,62 @@ def _shortfalls(gold: np.ndarray, window: int) -> np.ndarray:
     return np.maximum.accumulate(smooth, axis=1) - smooth
 
 
+def lag1(values: Sequence[float]) -> float:
+    """Lag-1 autocorrelation of a series' residuals from its least-squares line (0 when they are all 0)."""
+    y = np.asarray(values, dtype=float)
+    x = np.arange(len(y), dtype=float)
+    e = y - np.polyval(np.polyfit(x, y, 1), x)
+    return float(e[:-1] @ e[1:] / (e @ e)) if e @ e > 0 else 0.0
+
+
 @lru_cache(maxsize=64)
-def _null(points: int, window: int, runs: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
-    """D / σ and the largest shortfall / σ of ``runs`` flat golds of white noise of ``points`` points (seeded)."""
+def _null(points: int, window: int, rho: float = 0.0, runs: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """D / σ and the largest shortfall / σ of ``runs`` flat golds of ``points`` points of stationary AR(1) noise of
+    lag-1 correlation ``rho`` (white at 0; seeded)."""
     noise = np.random.default_rng(0).normal(size=(runs, points))
+    if rho:
+        from scipy.signal import lfilter
+
+        noise[:, 0] /= math.sqrt(1 - rho * rho)
+        noise = lfilter([math.sqrt(1 - rho * rho)], [1, -rho], noise, axis=1)
     sigma = np.std(np.diff(noise, axis=1), axis=1) / math.sqrt(2)
     drops, _ = _drops(noise, window)
     return drops / sigma, _shortfalls(noise, window).max(axis=1) / sigma
 
 
 @lru_cache(maxsize=256)
-def peak_threshold(points: int, window: int, alpha: float) -> float:
-    """The (1 − alpha) quantile of D = drop / σ on a flat gold of white noise of ``points`` points."""
-    return float(np.quantile(_null(points, window)[0], 1 - alpha))
+def peak_threshold(points: int, window: int, alpha: float, rho: float = 0.0) -> float:
+    """The (1 − alpha) quantile of D = drop / σ on a flat gold of ``points`` points of noise (lag-1 ``rho``)."""
+    return float(np.quantile(_null(points, window, rho)[0], 1 - alpha))
 
 
 @lru_cache(maxsize=256)
-def fall_threshold(points: int, window: int, alpha: float) -> float:
-    """The (1 − alpha) quantile of the largest shortfall / σ on a flat gold of white noise of ``points`` points."""
-    return float(np.quantile(_null(points, window)[1], 1 - alpha))
+def fall_threshold(points: int, window: int, alpha: float, rho: float = 0.0) -> float:
+    """The (1 − alpha) quantile of the largest shortfall / σ on a flat gold of ``points`` points of noise."""
+    return float(np.quantile(_null(points, window, rho)[1], 1 - alpha))
 
 
-def gold_peak(steps: Sequence[int], gold: Sequence[float], window: int, alpha: float, z: float = 1.96) -> GoldPeak:
-    """The peak, peak-interval and fall rules of the module docstring."""
+def gold_peak(
+    steps: Sequence[int], gold: Sequence[float], window: int, alpha: float, z: float = 1.96, correlated: bool = False
+) -> GoldPeak:
+    """The peak, peak-interval and fall rules of the module docstring (the null at the estimated lag-1 correlation
+    with ``correlated``, else white)."""
     g = np.asarray(gold, dtype=float)
     if len(g) < 2 * window:
         raise InputError(f"run series: {len(g)} steps, the peak rule needs at least 2 windows ({2 * window})")
     drops, centres = _drops(g[None, :], window)
-    sigma = noise_sigma(g)
-    threshold = peak_threshold(len(g), window, alpha) * sigma
+    sigma, rho1 = noise_sigma(g), lag1(g)
+    rho = min(max(round(rho1, 1), -0.5), 0.9) if correlated else 0.0
+    threshold = peak_threshold(len(g), window, alpha, rho) * sigma
     drop, centre = float(drops[0]), int(centres[0])
     peaked = sigma > 0 and drop > threshold
     smooth = _candidates(g[None, :], window)[0]
     near = np.flatnonzero(smooth >= smooth.max() - z * sigma * math.sqrt(2 / window)) + window // 2
-    falls = np.flatnonzero(_shortfalls(g[None, :], window)[0] > fall_threshold(len(g), window, alpha) * sigma)
+    falls = np.flatnonzero(_shortfalls(g[None, :], window)[0] > fall_threshold(len(g), window, alpha, rho) * sigma)
     return GoldPeak(
         step=steps[centre] if peaked else None, max_step=steps[centre], interval=(steps[near[0]], steps[near[-1]]),
         fall_step=steps[falls[0] + window - 1] if sigma > 0 and len(falls) else None,
-        drop=drop, noise=sigma, threshold=threshold,
+        drop=drop, noise=sigma, threshold=threshold, lag1=rho1, null_rho=rho,
     )  # fmt: skip
 
 
@@ -353,7 +379,7 @@ def early_warning(run: RunSeries, rules: WarningRules | None = None, reference: 
     measured against ``reference``'s peak (e.g. :func:`arm_peak`) when given, else the run's own."""
     rules = rules or WarningRules()
     run.check_aligned()
-    peak = gold_peak(run.steps, run.gold, rules.window, rules.peak_alpha, rules.peak_z)
+    peak = gold_peak(run.steps, run.gold, rules.window, rules.peak_alpha, rules.peak_z, rules.estimate_correlation)
     target = (reference or peak).step
     up = rising(run.steps, run.gold, target, rules.trend_z)
     index = {s: i for i, s in enumerate(run.steps)}
@@ -378,7 +404,7 @@ def arm_peak(runs: Sequence[RunSeries], rules: WarningRules | None = None) -> Go
     steps = sorted(set.intersection(*(set(r.steps) for r in runs)))
     golds = [dict(zip(r.steps, r.gold)) for r in runs]
     gold = [sum(g[s] for g in golds) / len(golds) for s in steps]
-    return gold_peak(steps, gold, rules.window, rules.peak_alpha, rules.peak_z)
+    return gold_peak(steps, gold, rules.window, rules.peak_alpha, rules.peak_z, rules.estimate_correlation)
 
 
 def summarize_arm(runs: Sequence[RunSeries], rules: WarningRules | None = None, level: float = 0.95) -> ArmWarning:

@@ -46,6 +46,11 @@ def tent(rise: float = 0.02, fall: float = 0.04, peak: int = 25) -> np.ndarray:
     return np.where(X <= peak, rise * X, rise * peak - fall * (X - peak))
 
 
+def known_peak(step: int) -> GoldPeak:
+    """A reference peak known to lie at ``step`` (the true peak of a synthetic gold)."""
+    return GoldPeak(step=step, max_step=step, interval=(step, step), fall_step=None, drop=1.0, noise=SIGMA, threshold=0.0, lag1=0.0, null_rho=0.0)
+
+
 def peaks(mean: np.ndarray, seed: int, rules: WarningRules | None = None) -> list[int | None]:
     """The peak step of RUNS seeded runs of ``mean`` + white noise of σ = SIGMA."""
     rng = np.random.default_rng(seed)
@@ -184,7 +189,7 @@ def test_one_runs_peak_step_is_mostly_noise_so_lead_times_are_measured_against_a
     # a perfect signal, firing once 5 steps before the true peak: a warning of lead 5 in every run against the true
     # peak, in few more than half against each run's own
     perfect = [(s, s == 20) for s in STEPS]
-    true = GoldPeak(step=25, max_step=25, interval=(25, 25), fall_step=None, drop=1.0, noise=SIGMA, threshold=0.0)
+    true = known_peak(25)
     assert all(early_warning(run(g, checks=perfect), reference=true).signals["alarm"].lead_time == 5 for g in golds)
     own = [early_warning(run(g, checks=perfect)) for g in golds]
     assert np.mean([w.signals["alarm"].lead_time == 5 for w in own if w.peak.step is not None]) < 0.8
@@ -215,7 +220,7 @@ def test_signals_that_know_nothing_score_as_bad_warnings(shape):
     # warning rate no better than chance shows as such
     rng = np.random.default_rng(14)
     mean = np.zeros(40) if shape == "flat" else tent(rise=0.01)
-    true = GoldPeak(step=25, max_step=25, interval=(25, 25), fall_step=None, drop=1.0, noise=SIGMA, threshold=0.0)
+    true = known_peak(25)
     for p, rate_range in ((0.05, (0.035, 0.065)), (1.0, (1.0, 1.0))):
         runs = [
             early_warning(run(mean + rng.normal(0, SIGMA, 40), checks=[(s, bool(rng.random() < p)) for s in STEPS]),
@@ -237,7 +242,7 @@ def test_the_naive_signals_are_checked_only_at_the_monitors_check_steps_and_a_ru
         "alarm": (4, 1), "proxy_per_kl": (0, None), "length_drift": (2, 21)}  # length: checks from step 15 on
     anywhere = early_warning(every_step, WarningRules(naive_at_checks=False)).signals["length_drift"]
     assert (anywhere.checks, anywhere.first_check) == (26, 15)
-    late = GoldPeak(step=29, max_step=29, interval=(29, 29), fall_step=None, drop=1.0, noise=0.1, threshold=0.0)
+    late = known_peak(29)
     blind = early_warning(every_step, WarningRules(horizon=5), reference=late)
     assert {s.could_warn for s in blind.signals.values()} == {False}  # no check in 24..29
     assert summarize([blind])["alarm"].runs_could_not_warn == 1 and summarize([blind])["alarm"].warning_rate is None
@@ -300,3 +305,16 @@ def test_proxy_per_kl_has_no_power_once_the_sequence_kl_plateaus():
             fired += [f for f in proxy_per_kl(proxy, sqrt_kl**2, WarningRules()) if f is not None]
         rates[name] = np.mean(fired)
     assert all(r <= 0.07 for r in rates.values()) and abs(rates["continues"] - rates["stops"]) < 0.03, rates
+
+
+def test_with_correlated_noise_the_estimated_correlation_holds_the_false_peak_rate_the_white_null_does_not():
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(17)
+    rho = 0.2  # AR(1) gold noise of lag-1 correlation +0.2, σ 0.4, flat
+    golds = [SIGMA * lfilter([np.sqrt(1 - rho**2)], [1, -rho], rng.normal(size=40)) for _ in range(200)]
+    white = np.mean([gold_peak(STEPS, g, 5, 0.05).step is not None for g in golds])
+    fitted = [gold_peak(STEPS, g, 5, 0.05, correlated=True) for g in golds]
+    estimated = np.mean([p.step is not None for p in fitted])
+    assert white >= 0.09 and estimated <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 200), (white, estimated)
+    assert np.median([p.lag1 for p in fitted]) == pytest.approx(rho, abs=0.1) and {p.null_rho for p in fitted} > {0.1, 0.2, 0.3}
