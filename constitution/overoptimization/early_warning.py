@@ -64,9 +64,10 @@ against ≈ 46 % under the white-noise null), since a 40-step run's estimate of 
   warning, and a signal is only a warning when its warning rate clears that.
 * **Over runs** (:func:`summarize`): per-run false-alarm rates, the pooled rate, and an interval that is the hull
   of the pooled Wilson interval and a percentile bootstrap over runs (a run's checks are not independent, so runs
-  are resampled whole; seeded); the warning rate over runs that could warn beside the mean chance warning rate at
-  the pooled false-alarm rate; lead-time quartiles only from 5 lead times on. With 3 runs an arm's interval is
-  rough whatever its method: read the per-run rates.
+  are resampled whole; seeded; length_drift on iid lengths, arms of 3 runs of 35 steps: the 95 % Wilson interval
+  alone covers the true rate in 83 % of arms, the hull in 99 %); the warning rate over runs that could warn
+  beside the mean chance warning rate at the pooled false-alarm rate; lead-time quartiles only from 5 lead times
+  on. With 3 runs an arm's interval is rough whatever its method: read the per-run rates.
 """
 
 from __future__ import annotations
