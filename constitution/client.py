@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from constitution.data import Message
 from constitution.serve.idempotency import HEADER
-from constitution.serve.schema import NON_FINITE, Decisions, ExplainedRewards, Health, Limits, OpenRLHFRewards, Reloaded, Rewards, ServedBy, non_finite
+from constitution.serve.schema import ITEM_INDEX, NON_FINITE, Decisions, ExplainedRewards, Health, Limits, OpenRLHFRewards, Reloaded, Rewards, ServedBy, item_of, non_finite
 
 RETRIED_STATUSES = frozenset({502, 503, 504})
 MODEL_CHANGES = 2  # a call sent in parts is scored again at most this often when a reload lands between its parts
@@ -106,13 +106,15 @@ def _encode(value: Any) -> bytes:
 @dataclass(frozen=True)
 class Call:
     """One logical request: where it goes, its body, the model its answer is read as, and the body's lists that hold
-    one entry per item (``per_item``: a long call is sent in parts along them)."""
+    one entry per item (``per_item``: a long call is sent in parts along them; ``start``: where a part's items begin
+    in the whole call, so that errors name an item by its place in the call)."""
 
     path: str
     body: dict[str, Any]
     answer: type[BaseModel]
     per_item: tuple[str, ...] = ()
     admin: bool = False  # sent with the admin key
+    start: int = 0
 
     @property
     def size(self) -> int:
@@ -121,7 +123,20 @@ class Call:
 
     def part(self, start: int, stop: int) -> Call:
         """The same call for items ``start:stop``."""
-        return replace(self, body={**self.body, **{k: self.body[k][start:stop] for k in self.per_item}})
+        return replace(self, body={**self.body, **{k: self.body[k][start:stop] for k in self.per_item}}, start=self.start + start)
+
+    def field(self, where: str) -> str:
+        """A field of this call's answer named as in the whole call, with its item: ``rewards[2]`` in the part from
+        item 4 is "`rewards[6]` (item 6 of the call)"."""
+        shifted = ITEM_INDEX.sub(lambda found: f"[{int(found.group(1)) + self.start}]", where, count=1)
+        item = item_of(shifted)
+        return f"`{shifted}`" + ("" if item is None else f" (item {item} of the call)")
+
+    @property
+    def items_sent(self) -> str:
+        """Says "the 4 items sent", and where they are in the whole call when it was sent in parts."""
+        place = f" (items {self.start} to {self.start + self.size - 1} of the call)" if self.start else ""
+        return f"the {self.size} items sent{place}"
 
 
 def spans(call: Call, limits: Limits | None) -> list[tuple[int, int]]:
@@ -281,11 +296,11 @@ class _Policy:
         except ValueError as exc:
             raise BadAnswer(f"POST {call.path}: an answer that is not JSON: {exc}", status=200, request_id=key) from None
         if (where := non_finite(answer)) is not None:
-            raise BadAnswer(f"POST {call.path}: the answer's `{where}` is not a finite number", status=200, request_id=key)
+            raise BadAnswer(f"POST {call.path}: the answer's {call.field(where)} is not a finite number", status=200, request_id=key)
         for name, k, values in _per_item(answer) if call.per_item else ():
             if len(values) != call.size:
                 where = name if k is None else f"{name}.{k}"
-                raise BadAnswer(f"POST {call.path}: the answer has {len(values)} `{where}` for the {call.size} items sent", status=200, request_id=key)
+                raise BadAnswer(f"POST {call.path}: the answer has {len(values)} `{where}` for {call.items_sent}", status=200, request_id=key)
         return answer
 
     def _read(self, call: Call, key: str, response: httpx.Response) -> Any:
@@ -299,7 +314,9 @@ class _Policy:
         text = f"POST {call.path}: {response.status_code} {error.get('error', response.text)}"
         server_id = response.headers.get("X-Request-ID")
         if error.get("error_kind") == NON_FINITE:  # the model's NaN or infinity: scoring again gives it again
-            raise BadAnswer(text, status=response.status_code, request_id=key)
+            if isinstance(where := error.get("field"), str):  # named by its place in the whole call, not in this part
+                text = f"POST {call.path}: {response.status_code} the model gave a non-finite number (NaN or infinity) for {call.field(where)}"
+            raise BadAnswer(text + (f" (server request id {server_id})" if server_id else ""), status=response.status_code, request_id=key)
         if response.status_code == 401:
             raise AuthError(text, status=401, request_id=key)
         if response.status_code in RETRIED_STATUSES:

@@ -6,7 +6,6 @@ through :meth:`Service.score` so that it shares the one bounded queue."""
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -34,6 +33,7 @@ from constitution.serve.schema import (
     ScoreRequest,
     StepScores,
     StepsRequest,
+    item_of,
     non_finite,
 )
 from constitution.serve.served_process import ServedProcessModel, StepItem
@@ -53,8 +53,8 @@ class NonFiniteAnswer(Exception):
 
     def __init__(self, where: str) -> None:
         self.where = where
-        item = re.search(r"\[(\d+)\]", where)
-        of_item = f" (item {item.group(1)} of the request)" if item else ""
+        item = item_of(where)
+        of_item = "" if item is None else f" (item {item} of the request)"
         super().__init__(f"the model gave a non-finite number (NaN or infinity) for `{where}`{of_item}")
 
 

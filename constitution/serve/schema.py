@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, StrictBool, ValidationError, model_validator
@@ -11,6 +12,15 @@ from constitution.data import Message
 
 NON_FINITE = "non_finite"  # a 500's `error_kind` when the model gave a NaN or an infinity (the client's BadAnswer)
 Aggregate = Literal["min", "product", "last"]  # as constitution.reward.process.config's (schema stays torch-free)
+
+
+ITEM_INDEX = re.compile(r"\[(\d+)\]")  # an answer field's first index is its item's: rewards[3], results[3].score
+
+
+def item_of(where: str) -> int | None:
+    """The item an answer's field belongs to (``principles.polite[3]``: 3), or None for one of no item."""
+    found = ITEM_INDEX.search(where)
+    return int(found.group(1)) if found else None
 
 
 def non_finite(value: Any, path: str = "") -> str | None:

@@ -4,11 +4,13 @@ folders behind a real server on 127.0.0.1 (uvicorn in a thread), except where a 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request, Response
 
 from constitution.serve.app import create_app
 from constitution.serve.config import ServerConfig
@@ -91,22 +93,20 @@ def test_a_nan_reward_is_a_500_naming_the_item_never_a_null():
     assert healthy.status_code == 200 and healthy.json()["rewards"] == [1.0]
 
 
-def _fault_server(answer: dict):
-    """Fault injection: a server that answers every /score with ``answer`` (written with NaN allowed), as a broken or
-    older service might; its /health gives the real limits."""
-    import json
-
-    from fastapi import FastAPI, Response
-
+def _fault_server(answer: dict | Callable[[dict], dict], max_items: int = 256):
+    """Fault injection: a server that answers every /score with ``answer`` (or ``answer(body)``; written with NaN
+    allowed), as a broken or older service might; its /health gives the real limits (``max_items`` per request)."""
     app = FastAPI()
 
     @app.get("/health")
     def health() -> dict:
-        return {"version": 1, "idempotency": True, "limits": {"max_items": 256, "max_body_bytes": 1 << 20}, "batches": 0, "items_scored": 0, "queued_items": 0, "refused": 0}
+        limits = {"max_items": max_items, "max_body_bytes": 1 << 20}
+        return {"version": 1, "idempotency": True, "limits": limits, "batches": 0, "items_scored": 0, "queued_items": 0, "refused": 0}
 
     @app.post("/score")
-    def score() -> Response:
-        return Response(json.dumps(answer), media_type="application/json")
+    async def score(request: Request) -> Response:
+        body = answer(await request.json()) if callable(answer) else answer
+        return Response(json.dumps(body), media_type="application/json")
 
     return LocalServer(app)
 
@@ -243,3 +243,60 @@ def test_the_servers_non_finite_500_is_a_bad_answer_in_both_clients_and_not_retr
     assert raw.status_code == 500 and raw.json()["error_kind"] == "non_finite" and raw.json()["field"] == "rewards[1]"
     assert raised.value.status == 500
     assert (sync_attempts, async_attempts) == (1, 1)  # not retried: the model would give the NaN again
+
+
+def _both_clients(base_url: str, send: Callable) -> list[Exception]:
+    """What ``send(client)`` raises with the sync client and with the async one (each must raise)."""
+    from constitution.client import AsyncRewardClient, RewardClient
+
+    raised: list[Exception] = []
+    with RewardClient(base_url) as client:
+        try:
+            send(client)
+        except Exception as exc:  # noqa: BLE001 - returned for the test to check
+            raised.append(exc)
+
+    async def in_async() -> None:
+        async with AsyncRewardClient(base_url) as client:
+            try:
+                await send(client)
+            except Exception as exc:  # noqa: BLE001
+                raised.append(exc)
+
+    asyncio.run(in_async())
+    assert len(raised) == 2, raised
+    return raised
+
+
+def test_a_bad_answer_names_the_item_by_its_place_in_the_whole_call_not_in_its_part():
+    """Before: the client sends a long call in parts, and an error named the item by its place in its part: with
+    `max_items` 4 and 8 texts, a NaN at item 6 was "item 2 of the request" (`rewards[2]`). Now both clients name
+    item 6. Fault injection: the stand-in model of `_nan_for` behind a real server with max_items 4."""
+    texts = ["ok"] * 6 + ["poison", "ok"]
+    with LocalServer(create_app(_nan_for("poison"), ServerConfig(max_items=4))) as server:
+        scored = _both_clients(server.base_url, lambda client: client.score(texts))
+        classified = _both_clients(server.base_url, lambda client: client.classify(texts))
+    for raised in scored:
+        assert type(raised).__name__ == "BadAnswer" and raised.status == 500
+        assert "`rewards[6]` (item 6 of the call)" in str(raised), raised
+    for raised in classified:
+        assert "`results[6].score` (item 6 of the call)" in str(raised), raised
+
+
+def test_the_clients_own_checks_name_the_item_by_its_place_in_the_whole_call():
+    """Before: the client's own checks of a part's answer named the part's index (`rewards[1]`) and its size only.
+    Fault injection: a server with max_items 2 that answers NaN for "poison", and one reward too few for a part
+    holding "short"."""
+
+    def answer(body: dict) -> dict:
+        texts = body["texts"]
+        rewards = [float("nan") if t == "poison" else 0.5 for t in texts][: len(texts) - ("short" in texts)]
+        return {"version": 1, "model": "m", "rewards": rewards, "principles": {}, "normalization": None}
+
+    with _fault_server(answer, max_items=2) as server:
+        nan = _both_clients(server.base_url, lambda client: client.score(["a", "b", "c", "poison"]))
+        short = _both_clients(server.base_url, lambda client: client.score(["a", "b", "c", "short"]))
+    for raised in nan:
+        assert "the answer's `rewards[3]` (item 3 of the call) is not a finite number" in str(raised), raised
+    for raised in short:
+        assert "the answer has 1 `rewards` for the 2 items sent (items 2 to 3 of the call)" in str(raised), raised
