@@ -194,35 +194,33 @@ def summary(runs: list[dict], window: int) -> list[dict]:
     return out
 
 
-def warnings(runs: list[dict]) -> dict:
-    """Issue 35 item 4 per run and per arm (``constitution.overoptimization.early_warning``'s rules, defaults): where
-    the gold peaks, and the lead time and false alarms of the monitor's alarm and of the naive signals (proxy slope per
-    √seq-KL, completion length drift). In the refresh arm the proxy is renormalised at every version, so its
-    ``proxy_per_kl`` is not meaningful after the first refresh."""
-    from constitution.overoptimization import RunSeries, early_warning, summarize
-    from constitution.overoptimization.early_warning import WarningRules, gold_peak
+def warnings(runs: list[dict], min_decisive: int) -> dict:
+    """Issue 35 item 4 per arm (``constitution.overoptimization.early_warning``'s rules, defaults): the peak of the
+    arm's gold averaged over its seeds (one run's peak is mostly noise at this scale), and per run, scored against it,
+    the lead time and false alarms of the monitor's alarm and of the naive signals (proxy slope per √seq-KL,
+    completion length drift; checked at the monitor's check steps), with each signal's chance warning rate beside its
+    warning rate. A check that could not alarm (no agreement, or fewer decisive pairs than the minimum) is no check.
+    The proxy is the frozen one before RL (``proxy_v0``): one scale in both arms (the refresh arm's own proxy is
+    renormalised at every version)."""
+    from constitution.overoptimization import RunSeries
+    from constitution.overoptimization.early_warning import summarize_arm
 
-    per_run, by_arm = [], {}
-    for run in runs:
-        rows = run["rows"]
-        if len(rows) < 10:  # the peak rule needs two windows of steps
-            per_run.append({"arm": run["arm"], "seed": run["seed"], "skipped": f"{len(rows)} steps: too short"})
-            continue
-        series = RunSeries(steps=[r["step"] for r in rows], gold=[r["gold"] for r in rows], proxy=[r["proxy_v0"] for r in rows],
-                           length=[r["length"] for r in rows], seq_kl=[r["seq_kl"] for r in rows],
-                           checks=[(m["step"], m["alarm"]) for m in run["monitor"]])  # fmt: skip
-        warning = early_warning(series)
-        per_run.append({"arm": run["arm"], "seed": run["seed"], **warning.model_dump()})
-        by_arm.setdefault(run["arm"], []).append(warning)
-    rules = WarningRules()
-    mean_peak = {}  # the peak rule on each arm's gold averaged over its seeds (step by step): more power than one run
-    for arm in by_arm:
-        arm_rows = [r["rows"] for r in runs if r["arm"] == arm and len(r["rows"]) >= 10]
-        steps = sorted(set.intersection(*({row["step"] for row in rows} for rows in arm_rows)))
-        gold = [sum(next(row["gold"] for row in rows if row["step"] == s) for rows in arm_rows) / len(arm_rows) for s in steps]
-        mean_peak[arm] = {"seeds": len(arm_rows), **gold_peak(steps, gold, rules.window, rules.peak_alpha).model_dump()}
-    per_arm = {arm: {k: v.model_dump() for k, v in summarize(ws).items()} for arm, ws in by_arm.items()}
-    return {"per_run": per_run, "per_arm": per_arm, "seed_mean_gold_peak": mean_peak}
+    out, skipped = {}, []
+    for arm in sorted({r["arm"] for r in runs}):
+        series, seeds = [], []
+        for run in (r for r in runs if r["arm"] == arm):
+            rows = run["rows"]
+            if len(rows) < 10:  # the peak rule needs two windows of steps
+                skipped.append({"arm": arm, "seed": run["seed"], "why": f"{len(rows)} steps: too short"})
+                continue
+            checks = [(m["step"], m["alarm"] if m["agreement"] is not None and m["decisive"] >= min_decisive else None)
+                      for m in run["monitor"]]  # fmt: skip
+            series.append(RunSeries(steps=[r["step"] for r in rows], gold=[r["gold"] for r in rows], proxy=[r["proxy_v0"] for r in rows],
+                                    length=[r["length"] for r in rows], seq_kl=[r["seq_kl"] for r in rows], checks=checks))  # fmt: skip
+            seeds.append(run["seed"])
+        if series:
+            out[arm] = {"seeds": seeds, **summarize_arm(series).model_dump()}
+    return {"per_arm": out, "skipped": skipped}
 
 
 def plot(runs: list[dict], path: Path, window: int = 5) -> Path | None:
@@ -284,7 +282,7 @@ def merge(files: list[Path], out: Path, name: str) -> int:
     out.mkdir(parents=True, exist_ok=True)
     figure = plot(runs, out / f"{name}.png")
     blob = {"files": [str(f) for f in files], "complete": all(b.get("complete") for b in blobs), "seeds": seeds,
-            "summary": summary(runs, 10), "early_warning": warnings(runs), "plot": str(figure) if figure else None}  # fmt: skip
+            "summary": summary(runs, 10), "early_warning": warnings(runs, blobs[0]["settings"]["min_decisive"]), "plot": str(figure) if figure else None}  # fmt: skip
     write_results(out, name, blob)
     return 0
 
