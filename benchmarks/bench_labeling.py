@@ -11,10 +11,12 @@ Methods, on the same HH-RLHF pairs and the shipped constitution (4 of 24 princip
   e.g. "(" so the next token is the verdict), at most 2 generated tokens with a stop at ")", parse "A"/"B"
   (unparsed verdicts give no label).
 
-``ours`` also records the seconds spent inside the engine's ``step()`` (``engine_seconds``): the rest of its clock
-(``outside_step_seconds``) is our own work (planning, rendering, tokenizing, the cache, the records). That alone does
-not bound our overhead: ours may also cost more inside ``step()`` (how it feeds the engine), so each block also
-records ours' engine seconds over raw's whole run.
+``ours`` also records the seconds spent inside the engine's ``step()`` (``engine_seconds``); the rest of its clock
+(``outside_step_seconds``) is everything outside ``step()``: our own work (planning, rendering, tokenizing, the cache,
+the records) and vLLM's own input handling in ``add_request`` (which raw pays too, inside ``generate``). Neither
+figure bounds our overhead: ours may also cost more inside ``step()`` (how it feeds the engine), so each block also
+records ours' engine seconds over raw's whole run. The headline is the paired ratio: ours' judgments/s over raw's,
+block by block, summarised by its geometric mean with a 95% interval (``summary.headline``).
 
 Each method runs in its own fresh process with a new engine and a new judgment cache (the run checks that every
 judgment was computed, none read). Before the clock starts each method does its own work once on 4 other pairs (the
@@ -22,7 +24,8 @@ first calls of a fresh engine are slower), then vLLM's prefix cache is emptied a
 say so. The methods run in both orders (ours first, then ours last), ``--repeats`` times each: a block is one
 pass through an order, 2 × ``--repeats`` blocks in all. The result file has every run, the median and spread per
 method, and per block the paired ratio to raw; over the blocks, the ratio's median, min–max and a 95% Student-t
-interval on the geometric mean (the t-interval of the blocks' log ratios, exponentiated; none with one block).
+interval on the geometric mean (the t-interval of the blocks' log ratios, exponentiated; none with one block). The
+result file is rewritten after every block (a killed run keeps its finished blocks).
 
     .venv/bin/python benchmarks/bench_labeling.py --pairs 32 --repeats 3 --out benchmarks/results
 """
@@ -89,7 +92,7 @@ def run_ours(n_pairs: int, dtype: str) -> dict:
     engine, in_engine = backend.llm.llm_engine, [0.0]
     step = engine.step
 
-    def timed_step():  # the engine's own time; the rest of the clock is ours
+    def timed_step():  # the engine's own time; the rest of the clock is ours and vLLM's add_request
         t = time.perf_counter()
         try:
             return step()
@@ -161,20 +164,48 @@ def ratio_interval(ratios: list[float]) -> dict:
             "geometric_mean": math.exp(logs.mean), "ci95_low": low, "ci95_high": high}  # fmt: skip
 
 
-def blocks(runs: list[dict], method: str, repeats: int) -> list[dict]:
-    """Per block: ``method``'s judgments/s over raw's, and for ours where its time went (outside ``step()``, and its
-    engine seconds over raw's whole run)."""
+def blocks(runs: list[dict], method: str) -> list[dict]:
+    """Per finished block (``method`` and raw both ran in it): ``method``'s judgments/s over raw's, and for ours where
+    its time went (outside ``step()``, and its engine seconds over raw's whole run)."""
     out = []
-    for repeat in range(repeats):
-        for order in ("ours first", "ours last"):
-            run, raw = _run(runs, method, repeat, order), _run(runs, "raw", repeat, order)
-            block = {"repeat": repeat, "order": order, "ratio_to_raw": run["judgments_per_s"] / raw["judgments_per_s"]}
-            if "engine_seconds" in run:
-                block.update(seconds=run["seconds"], raw_seconds=raw["seconds"], outside_step_seconds=run["outside_step_seconds"],
-                             outside_step_share=run["outside_step_seconds"] / run["seconds"],
-                             engine_seconds_over_raw_seconds=run["engine_seconds"] / raw["seconds"])  # fmt: skip
-            out.append(block)
+    for repeat, order in dict.fromkeys((r["repeat"], r["order"]) for r in runs if r["method"] == method):
+        if not any((r["method"], r["repeat"], r["order"]) == ("raw", repeat, order) for r in runs):
+            continue
+        run, raw = _run(runs, method, repeat, order), _run(runs, "raw", repeat, order)
+        block = {"repeat": repeat, "order": order, "ratio_to_raw": run["judgments_per_s"] / raw["judgments_per_s"]}
+        if "engine_seconds" in run:
+            block.update(seconds=run["seconds"], raw_seconds=raw["seconds"], outside_step_seconds=run["outside_step_seconds"],
+                         outside_step_share=run["outside_step_seconds"] / run["seconds"],
+                         engine_seconds_over_raw_seconds=run["engine_seconds"] / raw["seconds"])  # fmt: skip
+        out.append(block)
     return out
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Median and spread per method; for ours and text the blocks and their paired ratio to raw; the headline."""
+    summary: dict = {}
+    for name in [m for m in METHODS if any(r["method"] == m for r in runs)]:
+        rates = [r["judgments_per_s"] for r in runs if r["method"] == name]
+        summary[name] = {"median_judgments_per_s": statistics.median(rates), "min": min(rates), "max": max(rates), "runs": len(rates)}
+    if "raw" not in summary:
+        return summary
+    raw = summary["raw"]["median_judgments_per_s"]
+    for name in [m for m in ("ours", "text") if m in summary]:
+        summary[name]["fraction_of_raw"] = summary[name]["median_judgments_per_s"] / raw
+        summary[name]["blocks"] = blocks(runs, name)
+        if summary[name]["blocks"]:
+            summary[name]["paired_ratio_to_raw"] = ratio_interval([b["ratio_to_raw"] for b in summary[name]["blocks"]])
+    if "ours" in summary and "text" in summary:
+        summary["ours"]["vs_text"] = summary["ours"]["median_judgments_per_s"] / summary["text"]["median_judgments_per_s"]
+    if ours := [r for r in runs if r["method"] == "ours"]:
+        summary["ours"]["outside_step_share"] = statistics.median(1 - r["engine_seconds"] / r["seconds"] for r in ours)
+    if "paired_ratio_to_raw" in summary.get("ours", {}):
+        ratio = summary["ours"]["paired_ratio_to_raw"]
+        summary["headline"] = {
+            "ours_over_raw": ratio["geometric_mean"], "ci95": [ratio["ci95_low"], ratio["ci95_high"]], "blocks": ratio["blocks"],
+            "what": "geometric mean over paired blocks of ours' judgments/s over raw vLLM's (summary.ours.paired_ratio_to_raw)",
+        }  # fmt: skip
+    return summary
 
 
 def main() -> int:
@@ -188,28 +219,16 @@ def main() -> int:
     runs: list[dict] = []
     orders = [["ours", "raw", "text"], ["raw", "text", "ours"]]
     for repeat in range(args.repeats):
-        for order in orders:
+        for i, order in enumerate(orders):
             for name in [m for m in order if m in args.methods or m == "raw"]:
                 result = run_isolated(METHODS[name], n_pairs=args.pairs, dtype=args.dtype)
                 result.update(method=name, repeat=repeat, order="ours first" if order[0] == "ours" else "ours last")
                 result["judgments_per_s"] = result["judgments"] / result["seconds"]
                 print(result, flush=True)
                 runs.append(result)
-    summary = {}
-    for name in [m for m in METHODS if any(r["method"] == m for r in runs)]:
-        rates = [r["judgments_per_s"] for r in runs if r["method"] == name]
-        summary[name] = {"median_judgments_per_s": statistics.median(rates), "min": min(rates), "max": max(rates), "runs": len(rates)}
-    raw = summary["raw"]["median_judgments_per_s"]
-    for name in [m for m in ("ours", "text") if m in summary]:
-        summary[name]["fraction_of_raw"] = summary[name]["median_judgments_per_s"] / raw
-        summary[name]["blocks"] = blocks(runs, name, args.repeats)
-        summary[name]["paired_ratio_to_raw"] = ratio_interval([b["ratio_to_raw"] for b in summary[name]["blocks"]])
-    if "ours" in summary and "text" in summary:
-        summary["ours"]["vs_text"] = summary["ours"]["median_judgments_per_s"] / summary["text"]["median_judgments_per_s"]
-    if ours := [r for r in runs if r["method"] == "ours"]:
-        summary["ours"]["own_share_of_time"] = statistics.median(1 - r["engine_seconds"] / r["seconds"] for r in ours)
-    blob = {"pairs": args.pairs, "dtype": args.dtype, "summary": summary, "runs": runs}
-    write_results(args.out, "labeling_throughput", blob)
+            last = repeat == args.repeats - 1 and i == len(orders) - 1
+            blob = {"pairs": args.pairs, "dtype": args.dtype, "summary": summarize(runs), "runs": runs}
+            write_results(args.out, "labeling_throughput", blob, echo=last)  # after every block
     return 0
 
 
