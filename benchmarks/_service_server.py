@@ -1,11 +1,13 @@
 """A server under test in its own process on 127.0.0.1 (``constitution serve`` or a pipeline peer), the CPU time it
 and its descendants spend, and ours' padding fill.
 
-The fill (real tokens / tokens computed in the forward passes) is counted inside ours' process: run as
-``python _service_server.py FILL_FILE serve ...``, this module starts ``constitution`` with the reward model's
-``forward_batches`` wrapped so that, after each call, the running totals (forward passes, real and computed tokens)
-replace ``FILL_FILE``. The wrapper adds a sum over at most a few hundred lengths and one small file write per server
-batch to what is measured; the batches themselves are ours' own.
+The fill (real tokens / tokens computed in the forward passes) is counted inside ours' process from what actually
+runs: run as ``python _service_server.py FILL_FILE serve ...``, this module starts ``constitution`` with a forward
+pre-hook on every reward model it loads (:func:`count_forward_tokens`): per forward pass, ``input_ids.numel()``
+tokens computed, ``attention_mask.sum()`` tokens attended, and the real tokens (those of the pass's distinct rows: a
+fixed-shape pass fills a short batch with copies of its first row, and the model scores equal inputs once); after
+each pass the running totals replace ``FILL_FILE``. The hook adds a few tensor sums and one small file write per
+forward pass to what is measured; the batches themselves are ours' own.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ class Server:
         try:
             return json.loads(self.fill_file.read_text())
         except FileNotFoundError:
-            return {"forward_passes": 0, "real_tokens": 0, "computed_tokens": 0}
+            return {"forward_passes": 0, "real_tokens": 0, "attended_tokens": 0, "computed_tokens": 0}
 
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM (in-flight requests finish), then the exit status; descendants still running are then killed."""
@@ -146,26 +148,44 @@ def padding_fill(before: dict[str, int], after: dict[str, int]) -> float | None:
     return (after["real_tokens"] - before["real_tokens"]) / computed if computed else None
 
 
-def _serve_counting_fill(fill_file: Path, cli_args: list[str]) -> None:
-    """``constitution CLI_ARGS`` with the reward model's forward batches counted into ``fill_file``."""
-    import constitution.reward.model as reward_model
-    from constitution.batching import FIXED_ROWS
+def count_forward_tokens(model, totals: dict[str, int], after=None):
+    """Count each forward pass of ``model`` into ``totals`` (``forward_passes``, ``computed_tokens`` = input_ids.numel(),
+    ``attended_tokens`` = attention_mask.sum(), ``real_tokens`` = the attended tokens of its distinct rows), then
+    call ``after(totals)``; returns the hook's handle."""
+    import torch
 
-    forward_batches = reward_model.forward_batches
-    totals = {"forward_passes": 0, "real_tokens": 0, "computed_tokens": 0}
+    def hook(module, args, kwargs):
+        ids, mask = kwargs["input_ids"], kwargs["attention_mask"]
+        distinct = torch.unique(ids, dim=0, return_inverse=True)[1]
+        lengths = torch.zeros(int(distinct.max()) + 1, dtype=torch.long).scatter_(0, distinct, mask.sum(1))
+        totals["forward_passes"] = totals.get("forward_passes", 0) + 1
+        totals["computed_tokens"] = totals.get("computed_tokens", 0) + ids.numel()
+        totals["attended_tokens"] = totals.get("attended_tokens", 0) + int(mask.sum())
+        totals["real_tokens"] = totals.get("real_tokens", 0) + int(lengths.sum())
+        if after is not None:
+            after(totals)
+
+    return model.register_forward_pre_hook(hook, with_kwargs=True)
+
+
+def _serve_counting_fill(fill_file: Path, cli_args: list[str]) -> None:
+    """``constitution CLI_ARGS`` with every reward model's forward passes counted into ``fill_file``."""
+    from constitution.reward.model import RewardModel
+
+    totals: dict[str, int] = {}
     partial = fill_file.with_suffix(".partial")
 
-    def counted(lengths, batch_size, **kwargs):
-        batches = forward_batches(lengths, batch_size, **kwargs)
-        for rows, width in batches:  # a fixed-shape pass (width set) runs FIXED_ROWS rows, copies filling a short one
-            totals["forward_passes"] += 1
-            totals["real_tokens"] += sum(lengths[i] for i in rows)
-            totals["computed_tokens"] += FIXED_ROWS * width if width else len(rows) * max(lengths[i] for i in rows)
+    def write(totals: dict[str, int]) -> None:
         partial.write_text(json.dumps(totals))
         partial.replace(fill_file)
-        return batches
 
-    reward_model.forward_batches = counted
+    init = RewardModel.__init__
+
+    def counting_init(self, *args, **kwargs) -> None:
+        init(self, *args, **kwargs)
+        count_forward_tokens(self.model, totals, write)
+
+    RewardModel.__init__ = counting_init
     sys.argv = ["constitution", *cli_args]
     runpy.run_module("constitution", run_name="__main__")
 

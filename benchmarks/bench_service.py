@@ -1,8 +1,12 @@
 """Reward service under load (issues 6, 7, 15, 21): requests/s and p50/p99 latency from concurrent clients on
 loopback, for two payload kinds, against a batching peer, Ray Serve and the bare-forward ceiling, in one run.
 
-Servers (each in its own process on 127.0.0.1, a fresh one every round, their order rotated each round; the same
-model folder, the same load: clients x requests, one distinct text per request to /get_reward):
+Servers (each in its own process on 127.0.0.1, a fresh one every round; the same model folder, the same load:
+clients x requests, one distinct text per request to /get_reward). Each round runs ours and the batching peer back
+to back, in ABBA order over rounds (ours first in even rounds, the peer first in odd ones), then the naive peer and
+Ray Serve, their order rotated (:func:`round_order`). Before it is measured, every server is warmed up on a sample
+of each payload spread over its lengths (:func:`warmup_texts`): under bf16 each text length first seen costs a
+one-off kernel set-up, which would otherwise land in the first measured payload.
 
 * ``ours``: ``constitution serve`` (one process, dynamic batching: --max-batch 64 --max-wait-ms 5, the defaults);
 * ``ours_ray``: ``constitution serve --engine ray --replicas 1`` (Ray Serve, ``@serve.batch``);
@@ -20,7 +24,10 @@ the server reports on /health, and where CPU time went: the load generator's CPU
 Paired per round (the servers of a round ran back to back): ``ours_over`` gives ours' requests/s over each other
 server's, per round with median and min–max. Ours' padding fill (real tokens / tokens computed by its forward passes,
 counted inside its process: ``_service_server.py``) is recorded per round (``padding_fill``).
-A seeded sample of replies is checked against the library's own score. Run it on a quiet machine, without
+Under bf16, ours runs batch-invariant fixed-shape passes (one shape per text length, short batches filled with
+copies), while the peers and the ceiling pad each batch to its longest text: the result says so
+(``bf16_batch_shapes``). A seeded sample of replies is checked against the library's own score. The result file is
+rewritten after every round (a killed run keeps its finished rounds). Run it on a quiet machine, without
 ``OMP_NUM_THREADS`` (the servers inherit the environment):
 
     .venv/bin/python benchmarks/bench_service.py --clients 32 --requests 16 --repeats 5 --out benchmarks/results  # ~25 min, 2 cores
@@ -199,6 +206,23 @@ def _rotated(names: list[str], k: int) -> list[str]:
     return names[k % len(names) :] + names[: k % len(names)]
 
 
+PAIRED = ("ours", "batching_peer")
+
+
+def round_order(servers: list[str], round_: int) -> list[str]:
+    """Round ``round_``'s server order: ours and the batching peer first and adjacent, ours first in even rounds and
+    second in odd ones (ABBA over each two rounds), then the others rotated round by round."""
+    pair = [s for s in PAIRED if s in servers]
+    rest = [s for s in servers if s not in PAIRED]
+    return (pair if round_ % 2 == 0 else pair[::-1]) + (_rotated(rest, round_) if rest else [])
+
+
+def warmup_texts(texts: list[str], n: int = 32) -> list[str]:
+    """``n`` of ``texts`` evenly spread over their lengths (shortest to longest), for the warm-up."""
+    ordered, k = sorted(texts, key=len), min(n, len(texts))
+    return [ordered[round(i * (len(ordered) - 1) / max(k - 1, 1))] for i in range(k)]
+
+
 def _health(server: Server) -> dict:
     try:
         return httpx.get(f"{server.base_url}/health", timeout=10).json()
@@ -266,26 +290,39 @@ def main() -> int:
             payloads = _rotated(list(args.payloads), round_)
             for payload in payloads:  # the ceiling first, while no server runs
                 ceilings[payload].append(bare_forward(library, texts[payload]))
-            for name in _rotated(list(args.servers), round_):
+            for name in round_order(list(args.servers), round_):
                 flags, start_timeout = SERVERS[name]
                 peer = flags if isinstance(flags, str) else None
                 fill_file = Path(tmp) / f"fill_{round_}.json" if name == "ours" else None  # Ray scores in other processes
                 with Server(model, *(() if peer else flags), api_key="bench", peer=peer, start_timeout=start_timeout, fill_file=fill_file) as server:
-                    run_load(server.base_url, 4, 3, api_key="bench")  # warm-up
+                    for payload in payloads:  # every length the measured loads will meet, seen once beforehand
+                        sample = warmup_texts(texts[payload])
+                        run_load(server.base_url, len(sample), 1, api_key="bench", texts=sample)
                     for payload in payloads:
                         rounds[payload][name].append(_one_load(server, texts[payload], args, library, ours=peer is None))
                 print(f"round {round_ + 1}/{args.repeats}: {name} done", file=sys.stderr, flush=True)
-        results: dict[str, Any] = {
-            "clients": args.clients, "requests_per_client": args.requests, "repeats": args.repeats, "bf16": library.bf16,
-            "cores": os.cpu_count(), "payloads": {},
-        }  # fmt: skip
-        for payload in args.payloads:
-            ceiling = {k: _spread([c[k] for c in ceilings[payload]]) for k in ceilings[payload][0]}
-            servers = {name: _summarise(rounds[payload][name], ceiling) for name in args.servers}
-            ours_over = {name: paired_ratios(rounds[payload]["ours"], rounds[payload][name]) for name in args.servers if name != "ours"}
-            results["payloads"][payload] = {"ceiling": ceiling, "servers": servers, **({"ours_over": ours_over} if "ours" in args.servers else {})}
-    write_results(args.out, "bench_service", results)
+            write_results(args.out, "bench_service", results(args, library, rounds, ceilings), echo=round_ + 1 == args.repeats)
     return 0
+
+
+def results(args: argparse.Namespace, library: Any, rounds: dict[str, dict[str, list]], ceilings: dict[str, list[dict]]) -> dict:
+    """The result file's content from the rounds done so far."""
+    out: dict[str, Any] = {
+        "clients": args.clients, "requests_per_client": args.requests, "repeats": args.repeats,
+        "rounds_done": len(next(iter(ceilings.values()))), "bf16": library.bf16, "cores": os.cpu_count(),
+        "bf16_batch_shapes": (
+            "bf16: ours runs batch-invariant fixed shapes (one per text length, short batches filled with copies, "
+            "counted in its padding_fill); the peers and the ceiling pad each batch to its longest text and are not "
+            "batch-invariant" if library.bf16 else "fp32: every server and the ceiling pad each batch to its longest text"
+        ),
+        "payloads": {},
+    }  # fmt: skip
+    for payload in args.payloads:
+        ceiling = {k: _spread([c[k] for c in ceilings[payload]]) for k in ceilings[payload][0]}
+        servers = {name: _summarise(rounds[payload][name], ceiling) for name in args.servers}
+        ours_over = {name: paired_ratios(rounds[payload]["ours"], rounds[payload][name]) for name in args.servers if name != "ours"}
+        out["payloads"][payload] = {"ceiling": ceiling, "servers": servers, **({"ours_over": ours_over} if "ours" in args.servers else {})}
+    return out
 
 
 if __name__ == "__main__":
