@@ -60,8 +60,10 @@ def test_each_step_is_in_log_jsonl_as_soon_as_it_is_logged(tmp_path):
     path = tmp_path / "log.jsonl"
     path.write_text("a previous run's row\n")
     writer = StepLog(path)
-    assert path.read_text() == ""  # a rerun replaces the file
     state = SimpleNamespace(global_step=1, is_world_process_zero=True)
+    assert path.read_text() == "a previous run's row\n"  # untouched until training starts (a refused run leaves it)
+    writer.on_train_begin(None, state, None)
+    assert path.read_text() == ""  # a rerun replaces the file
     writer.on_log(None, state, None, logs={"reward": 0.3, "kl": 0.01, "completions/mean_length": 8.0})
     writer.on_log(None, state, None, logs={"train_runtime": 5.0})  # the end-of-training summary: not a step
     rows = [json.loads(line) for line in path.read_text().splitlines()]  # on disk before training ends
