@@ -27,9 +27,13 @@ endif
 # The HH-RLHF human labels the demo's reward model is also checked against, where the shared data is present.
 HH_TEST := $(wildcard ../shared/data/hh-rlhf/harmless-base-test.jsonl.gz)
 
+# Two pytest-xdist workers: about half the suite's time is one core waiting on a process start, a server or Python;
+# tests that start model engines stay in one worker (tests/conftest.py). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+
 test: install
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -ra --durations=25
+	$(PY) -m pytest -q -ra --durations=25 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 demo: install
 	$(PY) pipelines/label_then_train.py $(if $(HH_TEST),--human-eval $(HH_TEST))

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0))))
+# Under pytest-xdist (`make test` runs `-n 2`) the cores are shared out among the workers, so two workers on two cores
+# do not each start two OpenMP threads that spin against each other.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // _WORKERS)))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from constitution.llm.vllm_env import apply_vllm_env  # noqa: E402
@@ -129,3 +132,50 @@ def reward_folder(tmp_path_factory):
     AutoModelForSequenceClassification.from_pretrained(src, num_labels=1).save_pretrained(folder)
     AutoTokenizer.from_pretrained(src).save_pretrained(folder)
     return folder
+
+
+# Under pytest-xdist the tests that start model engines (vLLM in-process or `vllm serve`, Ray clusters, Ray Serve) run
+# one after the other in one worker: two at once on a 2-core, 24 GiB machine starve each other (memory, and the timing
+# of the kill and restart tests). The session fixtures of tests/reward and tests/audit (models trained once) keep their
+# folder in one worker; every other file is one unit, so its module fixtures are built once. (xdist's own
+# `xdist_group` marks do not reach its scheduler under pytest 9.2, hence a scheduler of ours.)
+ENGINE_FILES = {
+    "tests/cli/test_first_hour.py", "tests/cli/test_light_and_installed.py", "tests/diff/test_bench_diff.py",
+    "tests/engines/test_ray_engine.py", "tests/engines/test_ray_pool.py", "tests/jury/test_jury_cli.py",
+    "tests/llm/test_lazy_judge.py", "tests/llm/test_openai_backend.py", "tests/llm/test_vllm_backend.py",
+    "tests/llm/test_vllm_env.py", "tests/pipeline/test_label_then_train.py", "tests/rl/test_alarm_reach.py",
+    "tests/serve/test_review_fixes_32.py", "tests/test_best_of_n.py", "tests/test_generation.py",
+    "tests/test_injection_probes.py", "tests/test_server_idempotency.py", "tests/test_server_ray.py",
+}  # fmt: skip
+SHARED_FOLDERS = ("tests/reward/", "tests/audit/")
+
+
+def xdist_unit(nodeid: str) -> str:
+    """The unit of work a test is sent in: ``engines``, the folder whose session fixtures it shares, or its file."""
+    path = nodeid.split("::", 1)[0]
+    if path in ENGINE_FILES:
+        return "engines"
+    return next((folder for folder in SHARED_FOLDERS if path.startswith(folder)), path)
+
+
+ENGINE_FIXTURES = {"vllm_judge", "vllm_server", "openai_judge"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test file that uses the session's vLLM must be listed in ENGINE_FILES."""
+    strays = sorted({i.nodeid.split("::")[0] for i in items if ENGINE_FIXTURES & set(getattr(i, "fixturenames", ())) and xdist_unit(i.nodeid) != "engines"})
+    if strays:
+        raise pytest.UsageError(f"tests/conftest.py: add {strays} to ENGINE_FILES (they use the session's vLLM)")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """With ``--dist loadgroup``: xdist's scope scheduler (largest unit first) over :func:`xdist_unit`."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_unit(nodeid)
+
+    return UnitScheduling(config, log)
