@@ -179,3 +179,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             return xdist_unit(nodeid)
 
     return UnitScheduling(config, log)
+
+
+SLOW_REPORT_S = 60.0
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """A test phase over a minute is named as it finishes, so a CI log cut off by its time limit still shows them."""
+    if report.duration >= SLOW_REPORT_S and "PYTEST_XDIST_WORKER" not in os.environ:  # xdist's controller prints
+        import sys
+
+        sys.stderr.write(f"\nslow: {report.duration:.0f} s {report.when} {report.nodeid}\n")
