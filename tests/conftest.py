@@ -148,6 +148,12 @@ ENGINE_FILES = {
     "tests/test_injection_probes.py", "tests/test_server_idempotency.py", "tests/test_server_ray.py",
 }  # fmt: skip
 SHARED_FOLDERS = ("tests/reward/", "tests/audit/")
+# Units of a minute or more each (`--durations`), sent out before the rest, longest first.
+LONG_UNITS = (
+    "engines", "tests/reward/", "tests/revise/test_revise_resume.py", "tests/revise/test_revise_runs.py",
+    "tests/cli/test_label_cli.py", "tests/rl/test_rl_command.py", "tests/rl/test_monitor_refresh.py", "tests/audit/",
+    "tests/safety/test_judge_mode.py", "tests/jury/test_jury_pipeline.py",
+)  # fmt: skip
 
 
 def xdist_unit(nodeid: str) -> str:
@@ -177,6 +183,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     class UnitScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return xdist_unit(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            """The units known to be long go out first, so no worker ends the run alone on one of them."""
+            first = next((unit for unit in LONG_UNITS if unit in self.workqueue), None)
+            if first is not None:
+                self.workqueue.move_to_end(first, last=False)
+            super()._assign_work_unit(node)
 
     return UnitScheduling(config, log)
 

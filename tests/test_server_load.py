@@ -1,7 +1,7 @@
 """The reward service under concurrent load (BRIEF section 7, issue 7): a real `constitution serve` on 127.0.0.1
 (a free port, a real MiniLM reward folder) and the benchmark's load generator driving it from this pytest process.
 
-32 clients × 20 requests here (640 requests, enough to fill every batch), while
+32 clients × 10 requests here (320 requests, enough to fill every batch), while
 the benchmark runs the full 32 × 200 (``benchmarks/bench_service.py --clients 32 --requests 200``), which takes about
 6 min per mode on such a machine. Correctness only: no timing is asserted.
 """
@@ -18,7 +18,7 @@ from benchmarks.bench_service import Server, run_load, spot_check
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
-CLIENTS, REQUESTS, KEY = 32, 20, "load-test-key"
+CLIENTS, REQUESTS, KEY = 32, 10, "load-test-key"
 
 
 @pytest.fixture(scope="module")
