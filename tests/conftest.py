@@ -174,6 +174,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(f"tests/conftest.py: add {strays} to ENGINE_FILES (they use the session's vLLM)")
 
 
+@pytest.hookimpl(optionalhook=True)  # the suite also runs where pytest-xdist is not installed
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """With ``--dist loadgroup``: xdist's scope scheduler (largest unit first) over :func:`xdist_unit`."""
     if config.getvalue("dist") != "loadgroup":
