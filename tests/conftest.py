@@ -10,7 +10,8 @@ Fixtures (all session-scoped; each skips with a reason when what it needs is mis
 * ``vllm_server``: a real ``vllm serve`` on a free port (``.base_url``), started on first use (~30–60 s);
 * ``openai_judge``: :class:`OpenAIBackend` pointed at ``vllm_server``.
 
-The environment is set here, before torch or vLLM is imported: one OpenMP thread per core (on a quiet 2-core
+The environment is set here, before torch or vLLM is imported: one OpenMP thread per core, shared out among the
+pytest-xdist workers where there are several (on a quiet 2-core
 machine, two threads ran the in-process training and judging tests 1.6× faster than one: 68 s against 112 s for
 ``tests/reward/test_heads.py`` and a safety judge test; tests that start processes that compute at the same time set
 their own ``OMP_NUM_THREADS=1``), vLLM in-process (no engine subprocess), CPU-safe vLLM cache/KV settings.
@@ -19,6 +20,7 @@ their own ``OMP_NUM_THREADS=1``), vLLM in-process (no engine subprocess), CPU-sa
 from __future__ import annotations
 
 import os
+import sys
 
 # Under pytest-xdist (`make test` runs `-n 2`) the cores are shared out among the workers, so two workers on two cores
 # do not each start two OpenMP threads that spin against each other.
@@ -147,6 +149,7 @@ ENGINE_FILES = {
     "tests/serve/test_review_fixes_32.py", "tests/test_best_of_n.py", "tests/test_generation.py",
     "tests/test_injection_probes.py", "tests/test_server_idempotency.py", "tests/test_server_ray.py",
 }  # fmt: skip
+ENGINE_FIXTURES = {"vllm_judge", "vllm_server", "openai_judge"}  # a file using one must be in ENGINE_FILES
 SHARED_FOLDERS = ("tests/reward/", "tests/audit/")
 # Units of a minute or more each (`--durations`), sent out before the rest, longest first.
 LONG_UNITS = (
@@ -156,20 +159,22 @@ LONG_UNITS = (
 )  # fmt: skip
 
 
+def file_of(nodeid: str) -> str:
+    """The file part of a test id."""
+    return nodeid.split("::", 1)[0]
+
+
 def xdist_unit(nodeid: str) -> str:
     """The unit of work a test is sent in: ``engines``, the folder whose session fixtures it shares, or its file."""
-    path = nodeid.split("::", 1)[0]
+    path = file_of(nodeid)
     if path in ENGINE_FILES:
         return "engines"
     return next((folder for folder in SHARED_FOLDERS if path.startswith(folder)), path)
 
 
-ENGINE_FIXTURES = {"vllm_judge", "vllm_server", "openai_judge"}
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test file that uses the session's vLLM must be listed in ENGINE_FILES."""
-    strays = sorted({i.nodeid.split("::")[0] for i in items if ENGINE_FIXTURES & set(getattr(i, "fixturenames", ())) and xdist_unit(i.nodeid) != "engines"})
+    strays = sorted({file_of(i.nodeid) for i in items if ENGINE_FIXTURES & set(getattr(i, "fixturenames", ())) and xdist_unit(i.nodeid) != "engines"})
     if strays:
         raise pytest.UsageError(f"tests/conftest.py: add {strays} to ENGINE_FILES (they use the session's vLLM)")
 
@@ -201,6 +206,4 @@ SLOW_REPORT_S = 60.0
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """A test phase over a minute is named as it finishes, so a CI log cut off by its time limit still shows them."""
     if report.duration >= SLOW_REPORT_S and "PYTEST_XDIST_WORKER" not in os.environ:  # xdist's controller prints
-        import sys
-
         sys.stderr.write(f"\nslow: {report.duration:.0f} s {report.when} {report.nodeid}\n")
