@@ -83,7 +83,11 @@ class BadAnswer(ServiceError):
     infinity, or not one entry per item sent; or a 500 saying the model gave a NaN or infinity (``status`` 500)."""
 
 
-def _item(item: Item) -> dict[str, Any]:
+def _item(index: int, item: Item) -> dict[str, Any]:
+    if isinstance(item, str) or not isinstance(item, (tuple, list)) or len(item) != 2:
+        raise ValueError(
+            f"item {index} is {type(item).__name__} {str(item)[:60]!r}: items are all plain texts, or all (prompt, response) pairs"
+        )
     prompt, response = item
     if not isinstance(prompt, str):
         prompt = [m.model_dump() if isinstance(m, Message) else dict(m) for m in prompt]
@@ -95,7 +99,7 @@ def score_body(items: Sequence[Item], normalize: bool = True, explain: bool = Fa
     of chat messages)."""
     if all(isinstance(i, str) for i in items):
         return {"texts": list(items), "normalize": normalize, "explain": explain}
-    return {"items": [_item(i) for i in items], "normalize": normalize, "explain": explain}
+    return {"items": [_item(k, i) for k, i in enumerate(items)], "normalize": normalize, "explain": explain}
 
 
 def _encode(value: Any) -> bytes:

@@ -123,6 +123,9 @@ class Backend(NamedTuple):
     """``config -> LLM``, or ``"module:attr"`` imported on first use (heavy engines load only when asked for)."""
     generates: bool = True
     """It writes text (can be a policy); False for a judge that only compares pairs."""
+    local_model: bool = True
+    """Its ``model`` is loaded here (a folder, an embedded alias or a hub id: checked before anything starts); False
+    for a backend whose ``model`` is a name only its remote API knows."""
 
     def constructor(self) -> Callable[[Any], Any]:
         """The callable that builds the backend (importing its module if it was registered by name)."""
@@ -135,15 +138,18 @@ class Backend(NamedTuple):
 _REGISTRY: dict[str, Backend] = {}
 
 
-def register_backend(name: str, config: type[BackendSettings], build: Callable[[Any], Any] | str, *, generates: bool = True) -> Backend:
+def register_backend(
+    name: str, config: type[BackendSettings], build: Callable[[Any], Any] | str, *, generates: bool = True, local_model: bool = True
+) -> Backend:
     """Make backend ``name`` usable everywhere: in configs and YAML (``backend: name``), :func:`llm_config`,
-    ``make_llm`` and the CLI's ``--backend``. ``config`` must declare ``backend: Literal[name] = name``."""
+    ``make_llm`` and the CLI's ``--backend``. ``config`` must declare ``backend: Literal[name] = name``.
+    ``local_model=False``: its ``model`` is an API's name, not looked for on this machine."""
     field = config.model_fields.get("backend")
     if field is None or field.default != name:
         raise ValueError(f"{config.__name__} must declare backend: Literal[{name!r}] = {name!r}")
     if name in _REGISTRY and _REGISTRY[name].config is not config:
         raise ValueError(f"backend {name!r} is already registered with {_REGISTRY[name].config.__name__}")
-    _REGISTRY[name] = Backend(name, config, build, generates)
+    _REGISTRY[name] = Backend(name, config, build, generates, local_model)
     return _REGISTRY[name]
 
 

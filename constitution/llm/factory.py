@@ -19,7 +19,8 @@ def make_llm(config: BackendSettings, engine: Engine = "local", ray: RayConfig |
     :class:`InputError` here, before an engine starts or the hub is asked. ``lazy``: a local engine whose backend can
     preview itself starts on its first request (:mod:`constitution.llm.lazy`), so work that finds every answer
     cached never starts it."""
-    resolve_model(config.model)
+    if backend(config.backend).local_model:
+        resolve_model(config.model)
     if engine == "ray":
         if not isinstance(config, VllmConfig):
             raise InputError(

@@ -85,8 +85,11 @@ def reward_stats(meta: RewardMetadata, weights: np.ndarray) -> tuple[float, floa
 
 
 def combine(matrix: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Combined rewards (one per row) from head outputs (rows = items, columns = heads)."""
-    return np.asarray(matrix, dtype=np.float64) @ weights
+    """Combined rewards (one per row) from head outputs (rows = items, columns = heads). Heads of weight 0 are left
+    out, so a NaN or infinity in a head that does not count does not reach the reward."""
+    weights = np.asarray(weights, dtype=np.float64)
+    used = weights != 0
+    return np.asarray(matrix, dtype=np.float64)[:, used] @ weights[used]
 
 
 def contributions(

@@ -66,3 +66,26 @@ def test_an_unregistered_backend_is_an_error_naming_the_registered_ones():
 def test_a_config_must_name_its_backend(registry):
     with pytest.raises(ValueError, match="must declare backend"):
         register_backend("other", EchoConfig, EchoBackend)
+
+
+def test_a_backend_whose_model_is_an_api_name_is_not_looked_for_on_this_machine(registry, tmp_path):
+    """A third-party backend's model ("gpt-4o-mini") is a name only its API knows: registered with local_model=False
+    it is built, and a jury of it is not refused as "no such folder"; a backend that loads its model here still is."""
+    from constitution.embedded_models import MissingModelError
+    from constitution.labeling.cache import JudgmentCache
+    from constitution.labeling.jury.config import JudgeSpec
+    from constitution.labeling.jury.runner import Jury
+    from constitution.loader import load_constitution
+
+    register_backend("echo", EchoConfig, EchoBackend, generates=False, local_model=False)
+    assert make_llm(EchoConfig(model="gpt-4o-mini")).config.model == "gpt-4o-mini"
+    (tmp_path / "p.yaml").write_text("kind: principle_set\nid: s\nprinciples:\n  - id: p\n    text: Which is kinder?\n")
+    constitution = load_constitution(tmp_path / "p.yaml")
+    spec = JudgeSpec(llm=EchoConfig(model="gpt-4o-mini"))
+    Jury(constitution, [spec, spec], JudgmentCache(tmp_path / "c.sqlite"))  # quorum of all: checked before any judge runs
+
+    llm_config_module._REGISTRY["echo"] = llm_config_module._REGISTRY["echo"]._replace(local_model=True)
+    with pytest.raises(MissingModelError, match="gpt-4o-mini"):
+        make_llm(EchoConfig(model="gpt-4o-mini"))
+    with pytest.raises(MissingModelError, match="gpt-4o-mini"):
+        Jury(constitution, [spec, spec], JudgmentCache(tmp_path / "c2.sqlite"))

@@ -249,6 +249,16 @@ def test_a_wrong_first_step_is_not_pushed_out_of_view_by_later_steps(process_mod
     assert summary["truncated_steps"] == row["truncated_steps"] and summary["truncated_traces"] == 1
 
 
+@pytest.mark.parametrize("threshold", ["1.5", "0", "nan"])
+def test_a_threshold_outside_0_1_is_refused_before_any_trace_is_scored(process_model: Path, tmp_path: Path, capsys, threshold):
+    from constitution.cli import main
+
+    trace, _ = make_chain(random.Random(5), 0, 3, 0, "guess")
+    source = write_steps(tmp_path / "t.jsonl", [trace])
+    assert main(["score-steps", str(process_model), str(source), "--out", str(tmp_path / "s.jsonl"), "--threshold", threshold]) == 2
+    assert "--threshold" in capsys.readouterr().err and not (tmp_path / "s.jsonl").exists()
+
+
 class ScriptedPolicy:
     """A fake policy (isolates the reward side): for each prompt it "samples" the candidates the test planted."""
 

@@ -235,3 +235,11 @@ def test_training_needs_labels_for_every_weighted_principle(minilm_path, heads_r
         train_reward_model(config, load_principle_pairs(heads_root / "train.jsonl"), tmp_path / "rm", eval_pairs=plain[:4],
                            constitution=load_constitution(heads_root / "train_c"))  # fmt: skip
     assert not (tmp_path / "rm").exists()
+
+
+def test_a_nan_in_a_head_of_weight_0_does_not_reach_the_reward():
+    from constitution.reward.heads import combine
+
+    matrix = np.array([[1.0, np.nan, 3.0], [2.0, np.inf, -1.0]])
+    assert combine(matrix, np.array([0.5, 0.0, 0.5])).tolist() == [2.0, 0.5]
+    assert np.isnan(combine(matrix, np.array([0.5, 0.5, 0.0]))[0])  # a head that counts still shows its NaN

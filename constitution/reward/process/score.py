@@ -10,6 +10,7 @@ from itertools import islice
 from pydantic import BaseModel, ConfigDict
 
 from constitution.data.steps import StepTrace
+from constitution.errors import InputError
 from constitution.reward.process.metrics import ProcessTally
 from constitution.reward.process.model import ProcessRewardModel
 
@@ -45,6 +46,8 @@ class StepScoring:
     def __init__(self, model: ProcessRewardModel, *, threshold: float | None = None, batch_size: int = 32, chunk_traces: int = 512) -> None:
         self.model = model
         self.threshold = model.metadata.threshold if threshold is None else threshold
+        if not 0 < self.threshold < 1:  # a NaN fails this too
+            raise InputError(f"the threshold is a step's P(good) below which it is an error: between 0 and 1, not {self.threshold}", where="--threshold")
         self.batch_size = batch_size
         self.chunk_traces = chunk_traces
         self.counts = ScoreSummary()
