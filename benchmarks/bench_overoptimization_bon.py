@@ -176,9 +176,49 @@ def refreshed(args, config, work: Work, proxy: Path, replay: list, gold_raw, pro
     return {"normalized": out.tolist(), "fresh_pairs_per_fold": len(picks)}
 
 
-def curve(name: str, proxy, gold, args, reference=None, **fields) -> dict:
+ALARM_THRESHOLDS = (0.6, 0.75)  # the monitor's default, and bench_overoptimization.py's RL runs
+
+
+def check_alarm_chance(agreement: float | None, decisive_share: float, threshold: float) -> float:
+    """The chance one gold check alarms (the monitor's defaults otherwise: 32 pairs, ≥ 20 decisive, 95%) when each
+    pair is decisive with chance ``decisive_share`` and then agrees with chance ``agreement``, pairs independent."""
+    from constitution.rl.alarm import binomial_cdf, false_alarm_rate
+    from constitution.rl.config import MonitorConfig
+
+    config = MonitorConfig(threshold=threshold)
+    if agreement is None:
+        return 0.0
+    mass = lambda m: binomial_cdf(m, config.pairs, decisive_share) - binomial_cdf(m - 1, config.pairs, decisive_share)  # noqa: E731
+    return sum(mass(m) * false_alarm_rate(agreement, m, config) for m in range(config.min_decisive, config.pairs + 1))
+
+
+def monitor_view(proxy, gold_raw, gold_gain: list[float], sqrt_kl: list[float]) -> dict:
+    """What the gold monitor would see of best-of-n under this proxy, for n ≤ N/2 (two independent picks a pair):
+    agreement, alarm chance per check, the first n where a check alarms more often than not (the warning), and its
+    lead in √KL_bon over the gold's highest point; the mean alarm chance over the n below that point is the false
+    alarm chance while the gold still rises."""
+    from constitution.overoptimization import pick_pair_agreement
+
+    ns = list(range(1, len(gold_raw[0]) // 2 + 1))
+    view = pick_pair_agreement(proxy, gold_raw, ns)
+    peak = int(np.argmax(gold_gain[: len(ns)]))
+    out = {"n": ns, "decisive": view.decisive, "agreement": view.agreement, "gold_peak_n": ns[peak],
+           "gold_peak_inside": peak < len(ns) - 1, "by_threshold": {}}  # fmt: skip
+    for threshold in ALARM_THRESHOLDS:
+        chance = [check_alarm_chance(a, d, threshold) for a, d in zip(view.agreement, view.decisive)]
+        warned = next((k for k, c in enumerate(chance) if c >= 0.5), None)
+        out["by_threshold"][str(threshold)] = {
+            "alarm_chance": chance, "warning_n": ns[warned] if warned is not None else None,
+            "lead_sqrt_kl": sqrt_kl[peak] - sqrt_kl[warned] if warned is not None and out["gold_peak_inside"] else None,
+            "false_alarm_chance_while_rising": float(np.mean(chance[:peak])) if peak > 0 else None,
+        }  # fmt: skip
+    return out
+
+
+def curve(name: str, proxy, gold, args, reference=None, gold_raw=None, **fields) -> dict:
     """One proxy's best-of-n curve and Gao fit of its gold gain (and of its proxy gain), fields named for readers;
-    with ``reference`` (the plain proxy a remedy starts from), the gold it keeps beyond that proxy's at n = N."""
+    with ``reference`` (the plain proxy a remedy starts from), the gold it keeps beyond that proxy's at n = N; with
+    ``gold_raw``, what the gold monitor would see (:func:`monitor_view`)."""
     from constitution.overoptimization import bon_curve, gao_fit, paired_difference
 
     c = bon_curve(proxy, gold)
@@ -187,6 +227,8 @@ def curve(name: str, proxy, gold, args, reference=None, **fields) -> dict:
            "gold_gain_ci": fits["gold"].pop("gain_ci"), "fit": fits["gold"], "proxy_fit": fits["proxy"]}  # fmt: skip
     if reference is not None:
         out["gold_vs_plain_at_max_n"] = paired_difference(proxy, reference, gold, c.pool, bootstrap=args.bootstrap, seed=args.seed).model_dump()
+    if gold_raw is not None:
+        out["monitor"] = monitor_view(proxy, gold_raw, out["gold_gain"], c.sqrt_kl_bon)
     return out
 
 
@@ -294,22 +336,22 @@ def main() -> int:
     curves.append(curve("gold's own best-of-n", gold_norm, gold_norm, args, kind="gold_oracle", proxy_pairs=None))
     proxies = {size: pool[f"proxy_{size}"] for size in args.proxy_pairs}
     for size in args.proxy_pairs:
-        curves.append(curve(f"proxy {size} pairs", proxies[size], gold_norm, args, kind="plain", proxy_pairs=size))
+        curves.append(curve(f"proxy {size} pairs", proxies[size], gold_norm, args, gold_raw=gold_raw, kind="plain", proxy_pairs=size))
     curves.append(curve(f"proxy {args.noisy_pairs} pairs, {args.label_noise:.0%} hard labels flipped", pool["proxy_noisy"], gold_norm,
-                        args, kind="noisy", proxy_pairs=args.noisy_pairs, label_noise=args.label_noise))  # fmt: skip
+                        args, gold_raw=gold_raw, kind="noisy", proxy_pairs=args.noisy_pairs, label_noise=args.label_noise))  # fmt: skip
     members = [pool[f"member_{k}"] for k in range(args.members)]
     save()
     from constitution.overoptimization import ENSEMBLES, ensemble
 
     for kind in ENSEMBLES:
         label = f"ensemble {args.members}×{args.member_pairs} pairs: " + (f"mean − {args.lam}·std" if kind == "mean_minus_std" else kind)
-        curves.append(curve(label, ensemble(members, kind, args.lam), gold_norm, args, proxies.get(args.member_pairs), kind="ensemble", ensemble=kind,
+        curves.append(curve(label, ensemble(members, kind, args.lam), gold_norm, args, proxies.get(args.member_pairs), gold_raw, kind="ensemble", ensemble=kind,
                             proxy_pairs=args.member_pairs, members=args.members, lam=args.lam))  # fmt: skip
     save()
     smallest = min(args.proxy_pairs)
     fresh = refreshed(args, config, work, work.folder / f"proxy_{smallest}", labels[:smallest], gold_raw, proxies[smallest], prompts, samples)
     curves.append(curve(f"proxy {smallest} pairs, refreshed on its picks", np.asarray(fresh["normalized"]), gold_norm, args, proxies[smallest],
-                        kind="refresh", proxy_pairs=smallest, fresh_pairs_per_fold=fresh["fresh_pairs_per_fold"]))  # fmt: skip
+                        gold_raw, kind="refresh", proxy_pairs=smallest, fresh_pairs_per_fold=fresh["fresh_pairs_per_fold"]))  # fmt: skip
     save(complete=True)
     return 0
 

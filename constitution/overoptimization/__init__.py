@@ -1,6 +1,7 @@
 """Reward over-optimisation measured as Gao, Schulman & Hilton (2022) do: best-of-n curves of a proxy against a gold.
 
-* :mod:`.estimator`: the unbiased best-of-n estimator over a pool of N samples per prompt, and KL_bon;
+* :mod:`.estimator`: the unbiased best-of-n estimator over a pool of N samples per prompt, and KL_bon; and what a
+  gold check sees of best-of-n (pairs of two independent picks, the proxy–gold agreement over them);
 * :mod:`.fit`: Gao's form R(d) = d(α − βd), d = √KL_bon, fitted by least squares with a bootstrap over prompts,
   and the paired difference of two proxies' best-of-n gold on one pool;
 * :mod:`.remedies`: ensembles of proxies (mean, worst case, mean − λ·std; Coste et al. 2023) and the gold-labelled
@@ -27,7 +28,16 @@ from constitution.overoptimization.early_warning import (
     summarize,
     summarize_arm,
 )
-from constitution.overoptimization.estimator import BonCurve, bon_weights, kl_bon, pick_scores, bon_curve
+from constitution.overoptimization.estimator import (
+    BonCurve,
+    PairAgreement,
+    bon_curve,
+    bon_pair_weights,
+    bon_weights,
+    kl_bon,
+    pick_pair_agreement,
+    pick_scores,
+)
 from constitution.overoptimization.figure import draw_overoptimization, figure_lines, why_not_drawn
 from constitution.overoptimization.fit import Difference, GaoFit, fit_gao, gao_fit, paired_difference
 from constitution.overoptimization.remedies import (
@@ -46,6 +56,7 @@ __all__ = [
     "Difference",
     "GaoFit",
     "GoldPeak",
+    "PairAgreement",
     "LabelledPick",
     "RLRun",
     "RunSeries",
@@ -54,6 +65,7 @@ __all__ = [
     "WarningRules",
     "arm_peak",
     "bon_curve",
+    "bon_pair_weights",
     "bon_weights",
     "draw_overoptimization",
     "early_warning",
@@ -64,6 +76,7 @@ __all__ = [
     "gao_fit",
     "kl_bon",
     "paired_difference",
+    "pick_pair_agreement",
     "pick_scores",
     "read_rl_run",
     "refresh_pairs",

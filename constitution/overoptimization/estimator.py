@@ -80,3 +80,55 @@ def bon_curve(proxy, gold, ns: Sequence[int] | None = None) -> BonCurve:
     kls = [kl_bon(n) for n in ns]
     return BonCurve(n=ns, kl_bon=kls, sqrt_kl_bon=[math.sqrt(k) for k in kls], proxy=p.mean(axis=0).tolist(),
                     gold=g.mean(axis=0).tolist(), prompts=p.shape[0], pool=pool)  # fmt: skip
+
+
+def bon_pair_weights(pool: int, n: int) -> np.ndarray:
+    """Chance of each ordered pair of proxy ranks (ascending, lowest first) being the picks of two independent
+    best-of-``n`` draws: two disjoint n-subsets of the pool (so ``2n <= pool``), each keeping its highest. For
+    ranks i ≠ j (1-based) the subsets are counted as C(min−1, n−1) · C(max−1−n, n−1) of C(N, n) · C(N−n, n)."""
+    if not 1 <= n <= pool // 2:
+        raise InputError(f"two independent best-of-n picks need 1 <= n <= pool size / 2 ({pool // 2}), got n = {n}")
+    lg = math.lgamma
+
+    def log_comb(a: int, b: int) -> float:
+        return lg(a + 1) - lg(b + 1) - lg(a - b + 1) if 0 <= b <= a else -math.inf
+
+    total = log_comb(pool, n) + log_comb(pool - n, n)
+    w = np.zeros((pool, pool))
+    for i in range(1, pool + 1):
+        for j in range(1, i):  # j < i: the lower pick's subset lies below i
+            w[i - 1, j - 1] = w[j - 1, i - 1] = math.exp(log_comb(j - 1, n - 1) + log_comb(i - 1 - n, n - 1) - total)
+    return w / w.sum()
+
+
+class PairAgreement(BaseModel):
+    """Per n: what a gold check sees of best-of-n under the proxy, with pairs of two independent picks for one
+    prompt (prompts drawn alike): the share of pairs the gold finds decisive, and the proxy–gold agreement over them
+    (None where no pair is decisive)."""
+
+    n: list[int]
+    decisive: list[float]
+    agreement: list[float | None]
+
+
+def pick_pair_agreement(proxy, gold_raw, ns: Sequence[int], *, min_gold_margin: float = 0.05) -> PairAgreement:
+    """The gold monitor's view of best-of-n (the pairs of :func:`bon_pair_weights`): a pair is decisive when the
+    gold's p_a = σ(g_a − g_b) of its raw scores is at least ``min_gold_margin`` from ½, and agrees when the proxy
+    orders it as the gold does (a proxy tie counts ½), as the RL monitor counts its checks."""
+    p, g = _matrix(proxy, "proxy"), _matrix(gold_raw, "gold")
+    if p.shape != g.shape:
+        raise InputError(f"proxy and gold must score the same pool: shapes {p.shape} and {g.shape}")
+    later_first = -np.broadcast_to(np.arange(p.shape[1]), p.shape)
+    order = np.lexsort((later_first, p), axis=1)
+    rp, rg = np.take_along_axis(p, order, axis=1), np.take_along_axis(g, order, axis=1)
+    dp = rp[:, :, None] - rp[:, None, :]
+    dg = rg[:, :, None] - rg[:, None, :]
+    decisive = np.abs(1 / (1 + np.exp(-dg)) - 0.5) >= min_gold_margin
+    agrees = np.where(dp == 0, 0.5, (np.sign(dp) == np.sign(dg)).astype(float)) * decisive
+    shares, agreement = [], []
+    for n in ns:
+        w = bon_pair_weights(p.shape[1], n)
+        den = float((decisive * w).sum(axis=(1, 2)).mean())
+        shares.append(den)
+        agreement.append(float((agrees * w).sum(axis=(1, 2)).mean()) / den if den > 0 else None)
+    return PairAgreement(n=list(ns), decisive=shares, agreement=agreement)
