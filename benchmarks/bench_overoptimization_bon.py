@@ -242,7 +242,7 @@ def plot(curves: list[dict], reference: int, path: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    left = [c for c in curves if c["kind"] in ("gold_oracle", "plain", "noisy")]
+    left = [c for c in curves if c["kind"] in ("gold_oracle", "plain", "noisy", "other_backbone")]
     right = [c for c in curves if c["kind"] in ("gold_oracle", "ensemble", "refresh") or (c["kind"] == "plain" and c["proxy_pairs"] == reference)]
     fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
     for ax, shown in ((axes[0], left), (axes[1], right)):
@@ -283,6 +283,9 @@ def main() -> int:
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--gold-epochs", type=float, default=1.0)
     parser.add_argument("--gold-pairs", type=int, default=None, help="human-labelled pairs of the gold (default: all of its half)")
+    parser.add_argument("--other-backbone", default=None,
+                        help="also a proxy on this backbone (e.g. smollm2-135m-instruct): one that differs from the gold in what it can see")
+    parser.add_argument("--other-pairs", type=int, default=300, help="gold-labelled pairs of the --other-backbone proxy")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tiny", action="store_true", help="smoke sizes")
@@ -293,17 +296,19 @@ def main() -> int:
         args.prompts, args.samples, args.chunk, args.max_new_tokens, args.max_length = 4, 8, 2, 8, 64
         args.proxy_pairs, args.noisy_pairs, args.member_pairs, args.members, args.bootstrap = [16, 32], 16, 16, 2, 50
         args.gold_epochs, args.epochs, args.gold_pairs = 1.0, 1.0, 64
+    from constitution.embedded_models import display_name
     from constitution.reward import RewardTrainingConfig
 
     started = time.perf_counter()
     config = RewardTrainingConfig(max_length=args.max_length, epochs=args.epochs, checkpoint_steps=0)
-    stamp = {k: v for k, v in vars(args).items() if k not in ("out", "name", "bootstrap", "chunk", "helper")} | {"data": str(args.data)}
+    not_stamped = ("out", "name", "bootstrap", "chunk", "helper", "other_backbone", "other_pairs")  # the other proxy's unit is named by them
+    stamp = {k: v for k, v in vars(args).items() if k not in not_stamped} | {"data": str(args.data)}
     work = Work(args.out / f"{args.name}_work", stamp)
     gold_half, other_half = halves(args.data)
     pool_pairs = [p for p in other_half if len(p.prompt) == 1][: args.prompts]
     prompts = [p.prompt for p in pool_pairs]
     labelled_pool = [p for p in other_half if p not in pool_pairs]
-    needed = max(max(args.proxy_pairs), args.noisy_pairs, args.members * args.member_pairs)
+    needed = max(max(args.proxy_pairs), args.noisy_pairs, args.members * args.member_pairs, args.other_pairs if args.other_backbone else 0)
     if needed > len(labelled_pool):
         sys.exit(f"{needed} proxy pairs asked, {len(labelled_pool)} in the proxy half beside the pool's prompts")
     curves: list[dict] = []
@@ -324,8 +329,13 @@ def main() -> int:
     trainings |= {f"member_{k}": (labels[k * mp : (k + 1) * mp], args.seed + k) for k in range(args.members)}
     if mp in args.proxy_pairs:  # member 0 has the same pairs and seed as that proxy
         trainings.pop("member_0")
+    configs = dict.fromkeys(trainings, config)
+    other = f"proxy_{display_name(args.other_backbone)}_{args.other_pairs}" if args.other_backbone else None
+    if other:
+        trainings[other] = (labels[: args.other_pairs], args.seed)
+        configs[other] = config.model_copy(update={"base_model": args.other_backbone})
     order = sorted(trainings, key=list(trainings).index, reverse=args.helper)
-    folders = {name: work.model(name, train(config, *trainings[name])) for name in order}
+    folders = {name: work.model(name, train(configs[name], *trainings[name])) for name in order}
     pool = {name: np.asarray(scores(work, name, folders[name], prompts, samples)["normalized"]) for name in order}
     if args.helper:
         return 0
@@ -339,6 +349,10 @@ def main() -> int:
         curves.append(curve(f"proxy {size} pairs", proxies[size], gold_norm, args, gold_raw=gold_raw, kind="plain", proxy_pairs=size))
     curves.append(curve(f"proxy {args.noisy_pairs} pairs, {args.label_noise:.0%} hard labels flipped", pool["proxy_noisy"], gold_norm,
                         args, gold_raw=gold_raw, kind="noisy", proxy_pairs=args.noisy_pairs, label_noise=args.label_noise))  # fmt: skip
+    if other:
+        curves.append(curve(f"proxy {args.other_pairs} pairs on {display_name(args.other_backbone)}", pool[other], gold_norm, args,
+                            proxies.get(args.other_pairs), gold_raw, kind="other_backbone", proxy_pairs=args.other_pairs,
+                            backbone=display_name(args.other_backbone)))  # fmt: skip
     members = [pool[f"member_{k}"] for k in range(args.members)]
     save()
     from constitution.overoptimization import ENSEMBLES, ensemble

@@ -11,7 +11,8 @@
    retries, and the checks (nothing lost, nothing scored twice by the server's own count, rewards = the library's).
    Twice: the default queue, and a queue of ``--bounded-queue`` items so bursts overflow it (503, clients retry).
 3. ``ray``: ``constitution serve --engine ray --replicas 1`` and ``--replicas 2`` (one CPU reserved per replica)
-   under the same bursts, alternating; the throughput ratio 2/1 from the same run.
+   under the same bursts, alternating; the throughput ratio 2/1 from the same run (of the medians, and paired per
+   repeat with its median and min–max).
 
 The reward model is a MiniLM reward folder made on the fly (``bench_service._default_model``).
 
@@ -161,6 +162,8 @@ def bench_ray(folder: Path, library: Any, args: argparse.Namespace) -> dict[str,
     for n, rs in runs.items():
         out[f"replicas_{n}"] = {"runs": rs, "texts_per_s": _median(rs, "texts_per_s"), "burst_p50_ms": _median(rs, "burst_p50_ms")}
     out["throughput_ratio_2_over_1"] = out["replicas_2"]["texts_per_s"]["median"] / out["replicas_1"]["texts_per_s"]["median"]
+    paired = [two["texts_per_s"] / one["texts_per_s"] for one, two in zip(runs[1], runs[2])]  # the same repeat, back to back
+    out["paired_ratio_2_over_1"] = {"per_repeat": paired, "median": statistics.median(paired), "min": min(paired), "max": max(paired)}
     return out
 
 
