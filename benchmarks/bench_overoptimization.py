@@ -65,13 +65,18 @@ def halves(data: Path):
     return a, b
 
 
-def gold_labelled(gold_dir: Path, pairs):
-    """The pairs with p_a = σ(r_a − r_b) from the gold model."""
+def gold_labelled(gold_dir: Path, pairs, length_bias: float = 0.0):
+    """The pairs with p_a = σ(r_a − r_b) from the gold model; with ``length_bias`` c, σ(r_a − r_b + c·Δ) where Δ is
+    the responses' difference in characters over its standard deviation across the pairs (a planted flaw: the proxy
+    learns to like length, c > 0, or brevity, c < 0, that the gold does not)."""
     from constitution.reward import RewardModel
 
     gold = RewardModel.load(gold_dir)
     ra, rb = gold.score_pairs(pairs)
-    return [p.model_copy(update={"p_a": 1.0 / (1.0 + math.exp(-(x - y)))}) for p, x, y in zip(pairs, ra, rb)]
+    delta = [len(p.response_a) - len(p.response_b) for p in pairs]
+    scale = (sum(d * d for d in delta) / len(delta)) ** 0.5 or 1.0
+    logits = [x - y + length_bias * d / scale for x, y, d in zip(ra, rb, delta)]
+    return [p.model_copy(update={"p_a": 1.0 / (1.0 + math.exp(-z))}) for p, z in zip(pairs, logits)]
 
 
 class Shadow:
@@ -287,7 +292,7 @@ def merge(files: list[Path], out: Path, name: str) -> int:
     return 0
 
 
-NOT_RUN_SETTINGS = ("seeds", "variants", "name", "merge", "audit", "prepare_only")  # what a run's result does not depend on
+NOT_RUN_SETTINGS = ("seeds", "variants", "name", "merge", "audit", "prepare_only", "work")  # what a run's result does not depend on
 
 
 def _run_settings(settings: dict) -> dict:
@@ -316,6 +321,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--gold-pairs", type=int, default=1000)
     parser.add_argument("--proxy-pairs", type=int, default=300)
+    parser.add_argument("--length-bias", type=float, default=0.0,
+                        help="a planted flaw: the proxy's labels add this many logits per standard deviation of the "
+                        "responses' length difference (> 0: it learns to like length, < 0: brevity)")
+    parser.add_argument("--work", default="overoptimization_work", help="the folder under --out of the gold and proxy models")
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--policy", default="smollm2-135m-instruct")
@@ -349,15 +358,20 @@ def main() -> int:
     from constitution.reward import RewardTrainingConfig, train_reward_model
 
     started = time.perf_counter()
-    work = args.out / "overoptimization_work"
+    work = args.out / args.work
     gold_half, proxy_half = halves(args.data)
     config = RewardTrainingConfig(max_length=args.max_length, epochs=args.epochs, checkpoint_steps=0)
     stamp = {"data": str(args.data), "gold_pairs": args.gold_pairs, "proxy_pairs": args.proxy_pairs, "config": config.model_dump()}
+    if args.length_bias:  # absent otherwise, so the folders of earlier runs stay valid
+        stamp["length_bias"] = args.length_bias
+    gold_stamp = {k: stamp[k] for k in ("data", "gold_pairs", "config")}
     reused = (work / "models.json").exists() and json.loads((work / "models.json").read_text()) == stamp
     if not reused:  # gold and proxy of the same settings are shared by the processes of one measurement
         (work / "models.json").unlink(missing_ok=True)
-        train_reward_model(config, gold_half[: args.gold_pairs], work / "gold")
-    proxy_labels = gold_labelled(work / "gold", proxy_half[: args.proxy_pairs])
+        if not ((work / "gold.json").exists() and json.loads((work / "gold.json").read_text()) == gold_stamp):
+            train_reward_model(config, gold_half[: args.gold_pairs], work / "gold")
+            (work / "gold.json").write_text(json.dumps(gold_stamp))
+    proxy_labels = gold_labelled(work / "gold", proxy_half[: args.proxy_pairs], args.length_bias)
     if not reused:
         train_reward_model(config, proxy_labels, work / "proxy")
         (work / "models.json").write_text(json.dumps(stamp))
@@ -370,6 +384,8 @@ def main() -> int:
         write_results(args.out, args.name, {"audits": {str(folder): audit(folder, audit_pairs) for folder in args.audit}})
         return 0
     settings = vars(args) | {"data": str(args.data), "out": str(args.out)}
+    if not args.length_bias:  # as the files of runs before the option had it
+        settings.pop("length_bias")
     previous = _previous(args.out / f"{args.name}.json", settings)
     runs: list[dict] = previous.get("runs", [])
     audits = previous.get("audits") or {"proxy_before_rl": audit(work / "proxy", audit_pairs)}

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+import torch
 
 from constitution.serve.app import create_app
 from constitution.serve.config import ServerConfig
@@ -40,7 +41,7 @@ def _answers(base_url: str) -> list[dict]:
         return list(pool.map(lambda t: client.post("/get_reward", json={"query": [t]}).json(), TEXTS))
 
 
-def test_two_ray_serve_replicas_give_the_single_process_rewards(tmp_path):
+def test_two_ray_serve_replicas_give_the_single_process_rewards(tmp_path, monkeypatch):
     import ray
 
     from constitution.serve.ray_engine import application
@@ -48,10 +49,16 @@ def test_two_ray_serve_replicas_give_the_single_process_rewards(tmp_path):
     folder = headed_folder(tmp_path / "headed")
     config = ServerConfig(api_key=KEY, max_items=4, max_queue_items=64, engine="ray", replicas=2, replica_cpus=0.5)
     served, _ = load_first(str(folder), config, None)
-    with LocalServer(create_app(served, config)) as server:
-        local = _answers(server.base_url)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each replica runs (its 0.5 CPUs): under bf16 a reward depends on the thread count
+    try:
+        with LocalServer(create_app(served, config)) as server:
+            local = _answers(server.base_url)
+    finally:
+        torch.set_num_threads(threads)
 
     port = _free_port()
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # what a user's shell may export: the replicas inherit it
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
@@ -59,6 +66,7 @@ def test_two_ray_serve_replicas_give_the_single_process_rewards(tmp_path):
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: httpx.get(f"{base}/health", timeout=10).status_code == 200, "the Ray Serve replicas", 120)
         remote = _answers(base)
+        replica_threads = httpx.get(f"{base}/health", timeout=10).json()["threads"]
         refused = [
             httpx.post(f"{base}/get_reward", json={"query": TEXTS[:1]}, timeout=60).status_code,
             httpx.post(f"{base}/get_reward", json={"query": TEXTS[:5]}, headers=AUTH, timeout=60).status_code,
@@ -71,6 +79,7 @@ def test_two_ray_serve_replicas_give_the_single_process_rewards(tmp_path):
         ray.shutdown()
 
     assert replicas.get("RUNNING") == 2
+    assert replica_threads == 1  # the replica's 0.5 CPUs, not the 2 threads of OMP_NUM_THREADS (2 replicas x 2 threads on 2 cores ran 5x slower)
     assert [a["rewards"][0] for a in remote] == pytest.approx([a["rewards"][0] for a in local], abs=1e-4)
     for got, want in zip(remote, local):
         assert got["extra_logs"].keys() == want["extra_logs"].keys()

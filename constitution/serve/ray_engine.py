@@ -3,7 +3,7 @@ Serve replicas behind Ray's HTTP proxy, each replica with its own copy of the mo
 batching in place of the single-process :class:`~constitution.serve.batcher.Batcher`.
 
 Every replica builds the app with :func:`constitution.serve.app.create_app`, so nothing about a route is forked.
-A replica's batch holds at most ``max(max_batch, max_items)`` items (a request is never split; the model still
+Each replica runs torch on as many threads as the CPUs it reserves (``replica_cpus``, at least 1). A replica's batch holds at most ``max(max_batch, max_items)`` items (a request is never split; the model still
 runs ``max_batch`` items per forward pass) and waits ``max_wait_ms`` for more; a batch that fails is re-scored
 request by request. A replica takes at most ``max_batch`` requests at once (Ray's router holds the rest); the queue
 bound counts the items a replica holds (waiting or being scored). ``/reload`` is disabled
@@ -92,10 +92,15 @@ class RewardService:
     """One replica: the model loaded from its folder, and the app built around it (``__serve_build_asgi_app__``)."""
 
     def __init__(self, model_path: str, config: dict[str, Any], constitution_path: list[str] | None) -> None:
+        import torch
+
         from constitution.loader import load_constitution
         from constitution.serve.main import load_first
 
         self.config = ServerConfig.model_validate(config)
+        # As many threads as the CPUs Ray reserved for this replica: a replica inherits the driver's OMP_NUM_THREADS
+        # (or torch's default, every core), and N replicas each running every core's threads ran 5x slower than one.
+        torch.set_num_threads(max(1, int(self.config.replica_cpus)))
         constitution = load_constitution(constitution_path) if constitution_path else None
         self.served, _ = load_first(model_path, self.config, constitution)
 

@@ -233,6 +233,8 @@ def admin_router(service: Service) -> APIRouter:
 
     @router.get("/health")
     async def health() -> Health:
+        import torch
+
         batcher = service.batcher
         return Health(
             **service.slot.current.identity.model_dump(include=set(Health.model_fields)),
@@ -242,6 +244,7 @@ def admin_router(service: Service) -> APIRouter:
             refused=batcher.refused,
             limits=Limits(max_items=service.config.max_items, max_body_bytes=service.config.max_body_bytes),
             idempotency=service.config.idempotent,
+            threads=torch.get_num_threads(),
         )
 
     async def reload(req: ReloadRequest) -> Reloaded:
