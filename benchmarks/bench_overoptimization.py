@@ -67,7 +67,7 @@ def halves(data: Path):
 
 def gold_labelled(gold_dir: Path, pairs, length_bias: float = 0.0):
     """The pairs with p_a = σ(r_a − r_b) from the gold model; with ``length_bias`` c, σ(r_a − r_b + c·Δ) where Δ is
-    the responses' difference in characters over its standard deviation across the pairs (a planted flaw: the proxy
+    the responses' difference in characters over its root mean square across the pairs (a planted flaw: the proxy
     learns to like length, c > 0, or brevity, c < 0, that the gold does not)."""
     from constitution.reward import RewardModel
 

@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -102,6 +103,15 @@ class Work:
 
         self._once(name, path.exists, write)
         return json.loads(path.read_text())
+
+
+def unit_label(model: str) -> str:
+    """A unit name for a backbone: its display name made file-safe, and a hash of the full name (two folders called
+    ``checkpoint-500`` are two models)."""
+    from constitution.embedded_models import display_name
+    from constitution.hashing import content_hash
+
+    return f"{re.sub(r'[^A-Za-z0-9._-]+', '-', display_name(model))}-{content_hash(model)[:8]}"
 
 
 def train(config, pairs, seed: int):
@@ -201,16 +211,16 @@ def monitor_view(proxy, gold_raw, gold_gain: list[float], sqrt_kl: list[float]) 
 
     ns = list(range(1, len(gold_raw[0]) // 2 + 1))
     view = pick_pair_agreement(proxy, gold_raw, ns)
-    peak = int(np.argmax(gold_gain[: len(ns)]))
-    out = {"n": ns, "decisive": view.decisive, "agreement": view.agreement, "gold_peak_n": ns[peak],
+    peak = int(np.argmax(gold_gain))  # over every n ≤ N, as the fit's empirical_peak_n
+    out = {"n": ns, "decisive": view.decisive, "agreement": view.agreement, "gold_peak_n": peak + 1,
            "gold_peak_inside": peak < len(ns) - 1, "by_threshold": {}}  # fmt: skip
     for threshold in ALARM_THRESHOLDS:
         chance = [check_alarm_chance(a, d, threshold) for a, d in zip(view.agreement, view.decisive)]
-        warned = next((k for k, c in enumerate(chance) if c >= 0.5), None)
+        warned = next((k for k, c in enumerate(chance) if c > 0.5), None)
         out["by_threshold"][str(threshold)] = {
             "alarm_chance": chance, "warning_n": ns[warned] if warned is not None else None,
             "lead_sqrt_kl": sqrt_kl[peak] - sqrt_kl[warned] if warned is not None and out["gold_peak_inside"] else None,
-            "false_alarm_chance_while_rising": float(np.mean(chance[:peak])) if peak > 0 else None,
+            "false_alarm_chance_while_rising": float(np.mean(chance[: min(peak, len(ns))])) if peak > 0 else None,
         }  # fmt: skip
     return out
 
@@ -330,7 +340,7 @@ def main() -> int:
     if mp in args.proxy_pairs:  # member 0 has the same pairs and seed as that proxy
         trainings.pop("member_0")
     configs = dict.fromkeys(trainings, config)
-    other = f"proxy_{display_name(args.other_backbone)}_{args.other_pairs}" if args.other_backbone else None
+    other = f"proxy_{unit_label(args.other_backbone)}_{args.other_pairs}" if args.other_backbone else None
     if other:
         trainings[other] = (labels[: args.other_pairs], args.seed)
         configs[other] = config.model_copy(update={"base_model": args.other_backbone})

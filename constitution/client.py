@@ -84,7 +84,7 @@ class BadAnswer(ServiceError):
 
 
 def _item(index: int, item: Item) -> dict[str, Any]:
-    if isinstance(item, str) or not isinstance(item, (tuple, list)) or len(item) != 2:
+    if isinstance(item, (str, bytes)) or not hasattr(item, "__len__") or len(item) != 2:  # a tuple, list or numpy row
         raise ValueError(
             f"item {index} is {type(item).__name__} {str(item)[:60]!r}: items are all plain texts, or all (prompt, response) pairs"
         )

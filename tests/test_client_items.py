@@ -17,3 +17,10 @@ def test_plain_texts_and_pairs_make_their_bodies():
 def test_a_mixed_list_is_refused_naming_the_item(items):
     with pytest.raises(ValueError, match="item 1 is"):
         score_body(items)
+
+
+def test_numpy_rows_of_prompt_and_response_are_pairs():
+    import numpy as np
+
+    rows = np.array([["hi", "yo"], ["a", "b"]], dtype=object)
+    assert score_body(list(rows))["items"] == [{"prompt": "hi", "response": "yo"}, {"prompt": "a", "response": "b"}]

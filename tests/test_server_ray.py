@@ -101,3 +101,10 @@ def test_a_request_that_fails_in_a_serve_batch_fails_alone():
     first, failed, last = batcher._score_all([["a", "bb"], ["bad"], ["ccc"]])
     assert first == [1, 2] and isinstance(failed, ValueError) and last == [3]
     assert batcher._score_all([["a"], ["bb"]]) == [[1], [2]] and (batcher.batches, batcher.items_scored) == (1, 2)
+
+
+def test_a_replica_runs_its_reserved_cpus_threads_or_fewer_if_omp_says_so():
+    from constitution.serve.ray_engine import replica_threads
+
+    assert [replica_threads(0.5, None), replica_threads(2, None), replica_threads(4, "1"), replica_threads(1, "8")] == [1, 2, 1, 1]
+    assert replica_threads(2, "") == replica_threads(2, "x") == replica_threads(2, "0") == 2  # unset or unusable: ignored

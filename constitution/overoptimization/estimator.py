@@ -113,8 +113,12 @@ class PairAgreement(BaseModel):
 
 def pick_pair_agreement(proxy, gold_raw, ns: Sequence[int], *, min_gold_margin: float = 0.05) -> PairAgreement:
     """The gold monitor's view of best-of-n (the pairs of :func:`bon_pair_weights`): a pair is decisive when the
-    gold's p_a = σ(g_a − g_b) of its raw scores is at least ``min_gold_margin`` from ½, and agrees when the proxy
-    orders it as the gold does (a proxy tie counts ½), as the RL monitor counts its checks."""
+    gold's p_a = σ(g_a − g_b) of its raw scores is more than ``min_gold_margin`` from ½, and agrees when the proxy
+    orders it as the gold does (a proxy tie counts ½), as the RL monitor counts its checks
+    (:func:`constitution.rl.monitor.agreement`). Two picks of the same sample are a pair the gold cannot decide; the
+    monitor pairs only completions of different text, so a pool with repeated texts gives a lower decisive share here
+    than the monitor would see (agreement is unaffected: such pairs are never decisive). Memory: a few
+    prompts × N × N arrays."""
     p, g = _matrix(proxy, "proxy"), _matrix(gold_raw, "gold")
     if p.shape != g.shape:
         raise InputError(f"proxy and gold must score the same pool: shapes {p.shape} and {g.shape}")
@@ -123,7 +127,7 @@ def pick_pair_agreement(proxy, gold_raw, ns: Sequence[int], *, min_gold_margin: 
     rp, rg = np.take_along_axis(p, order, axis=1), np.take_along_axis(g, order, axis=1)
     dp = rp[:, :, None] - rp[:, None, :]
     dg = rg[:, :, None] - rg[:, None, :]
-    decisive = np.abs(1 / (1 + np.exp(-dg)) - 0.5) >= min_gold_margin
+    decisive = 0.5 * np.abs(np.tanh(dg / 2)) > min_gold_margin  # |σ(dg) − ½|, without overflow
     agrees = np.where(dp == 0, 0.5, (np.sign(dp) == np.sign(dg)).astype(float)) * decisive
     shares, agreement = [], []
     for n in ns:

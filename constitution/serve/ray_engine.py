@@ -3,7 +3,8 @@ Serve replicas behind Ray's HTTP proxy, each replica with its own copy of the mo
 batching in place of the single-process :class:`~constitution.serve.batcher.Batcher`.
 
 Every replica builds the app with :func:`constitution.serve.app.create_app`, so nothing about a route is forked.
-Each replica runs torch on as many threads as the CPUs it reserves (``replica_cpus``, at least 1). A replica's batch holds at most ``max(max_batch, max_items)`` items (a request is never split; the model still
+Each replica runs torch on as many threads as the CPUs it reserves (``replica_cpus``, at least 1; fewer where
+``OMP_NUM_THREADS`` says fewer). A replica's batch holds at most ``max(max_batch, max_items)`` items (a request is never split; the model still
 runs ``max_batch`` items per forward pass) and waits ``max_wait_ms`` for more; a batch that fails is re-scored
 request by request. A replica takes at most ``max_batch`` requests at once (Ray's router holds the rest); the queue
 bound counts the items a replica holds (waiting or being scored). ``/reload`` is disabled
@@ -15,6 +16,7 @@ bound counts the items a replica holds (waiting or being scored). ``/reload`` is
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
@@ -86,6 +88,14 @@ class ServeBatcher:
         """Nothing to stop."""
 
 
+def replica_threads(replica_cpus: float, omp_num_threads: str | None) -> int:
+    """Torch threads of a replica: its reserved CPUs (at least 1), or ``OMP_NUM_THREADS`` where that is lower."""
+    threads = max(1, int(replica_cpus))
+    if omp_num_threads and omp_num_threads.strip().isdigit() and int(omp_num_threads) >= 1:
+        threads = min(threads, int(omp_num_threads))
+    return threads
+
+
 @serve.deployment
 @serve.ingress()
 class RewardService:
@@ -98,9 +108,9 @@ class RewardService:
         from constitution.serve.main import load_first
 
         self.config = ServerConfig.model_validate(config)
-        # As many threads as the CPUs Ray reserved for this replica: a replica inherits the driver's OMP_NUM_THREADS
-        # (or torch's default, every core), and N replicas each running every core's threads ran 5x slower than one.
-        torch.set_num_threads(max(1, int(self.config.replica_cpus)))
+        # As many threads as the CPUs Ray reserved for this replica (fewer if OMP_NUM_THREADS asks for fewer): a
+        # replica inherits an exported OMP_NUM_THREADS, and 2 replicas x 2 threads on 2 cores scored at 0.21x one.
+        torch.set_num_threads(replica_threads(self.config.replica_cpus, os.environ.get("OMP_NUM_THREADS")))
         constitution = load_constitution(constitution_path) if constitution_path else None
         self.served, _ = load_first(model_path, self.config, constitution)
 

@@ -228,7 +228,9 @@ class Health(BaseModel):
     items_scored: int
     queued_items: int
     refused: int = Field(description="requests answered 503 because the queue was full")
-    threads: int = Field(description="threads a forward pass uses (torch's); under Ray Serve, the replica's reserved CPUs")
+    threads: int | None = Field(
+        None, description="threads a forward pass uses (torch's); under Ray Serve, the replica's reserved CPUs (None: a server before it said)"
+    )
 
 
 class ReloadRequest(BaseModel):

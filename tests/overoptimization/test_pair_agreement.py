@@ -42,7 +42,7 @@ def test_agreement_equals_brute_force_with_ties_and_gold_margins():
             pairs = list(disjoint_picks(proxy[row].tolist(), n))
             for a, b in pairs:
                 gold_p = 1 / (1 + math.exp(-(gold[row, a] - gold[row, b])))
-                if abs(gold_p - 0.5) < 0.05:
+                if abs(gold_p - 0.5) <= 0.05:  # as constitution.rl.monitor.agreement skips them
                     continue
                 decisive += 1 / len(pairs) / 3
                 dp, dg = proxy[row, a] - proxy[row, b], gold[row, a] - gold[row, b]
@@ -69,3 +69,9 @@ def test_a_noisy_proxy_agrees_less_as_its_picks_crowd_its_top():
 def test_two_picks_need_two_disjoint_subsets():
     with pytest.raises(InputError, match="pool size / 2"):
         bon_pair_weights(8, 5)
+
+
+def test_gold_ties_are_never_decisive_even_at_margin_0():
+    """As the RL monitor counts (|p_a − ½| <= margin is skipped): equal gold scores are no evidence either way."""
+    got = pick_pair_agreement([[0.0, 1.0, 2.0, 3.0]], [[0.0, 0.0, 1.0, 1.0]], [1], min_gold_margin=0.0)
+    assert got.decisive[0] == pytest.approx(4 / 6) and got.agreement[0] == 1.0
