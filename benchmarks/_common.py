@@ -80,7 +80,9 @@ def provenance() -> dict:
     root = Path(__file__).resolve().parents[1]
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True).stdout.strip())
+        # changes to what produces results, not to results/ (where a run writes its own file, saved after every unit)
+        dirty = bool(subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", ".", ":!benchmarks/results"],
+                                    capture_output=True, text=True).stdout.strip())  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
         commit, dirty = "unknown", False
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
