@@ -13,14 +13,21 @@ from constitution.llm.config import BackendSettings, RayConfig, VllmConfig, back
 Engine = Literal["local", "ray"]
 
 
+def check_model(config: BackendSettings) -> None:
+    """A :class:`~constitution.embedded_models.MissingModelError` (an InputError naming close embedded aliases) when
+    ``config.model`` is not a folder, an embedded alias or a usable hub id; nothing for a backend whose model is an
+    API's name (registered with ``local_model=False``)."""
+    if backend(config.backend).local_model:
+        resolve_model(config.model)
+
+
 def make_llm(config: BackendSettings, engine: Engine = "local", ray: RayConfig | None = None, *, lazy: bool = True) -> LLM:
     """The backend for ``config`` (the constructor registered for its ``backend``); ``engine="ray"`` spreads an
     in-process vLLM judge over Ray actors (see :mod:`constitution.llm.ray_pool`). A missing or mistyped model is an
     :class:`InputError` here, before an engine starts or the hub is asked. ``lazy``: a local engine whose backend can
     preview itself starts on its first request (:mod:`constitution.llm.lazy`), so work that finds every answer
     cached never starts it."""
-    if backend(config.backend).local_model:
-        resolve_model(config.model)
+    check_model(config)
     if engine == "ray":
         if not isinstance(config, VllmConfig):
             raise InputError(

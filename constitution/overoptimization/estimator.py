@@ -46,17 +46,22 @@ def _matrix(scores, name: str) -> np.ndarray:
     return m
 
 
-def pick_scores(proxy, gold, ns: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per prompt and n: the expected proxy and gold score of the proxy's best-of-n pick, two (prompts × len(ns))
-    matrices. ``proxy`` and ``gold`` score the same pool: (prompts × N) each."""
+def _ranked(proxy, gold) -> tuple[np.ndarray, np.ndarray]:
+    """Both score matrices of one pool, each prompt's samples sorted ascending by the proxy (among proxy equals the
+    earlier sample ranks higher, as ``max`` over a subset keeps the first)."""
     p, g = _matrix(proxy, "proxy"), _matrix(gold, "gold")
     if p.shape != g.shape:
         raise InputError(f"proxy and gold must score the same pool: shapes {p.shape} and {g.shape}")
-    later_first = -np.broadcast_to(np.arange(p.shape[1]), p.shape)  # among equals the earlier sample ranks higher
-    order = np.lexsort((later_first, p), axis=1)  # ascending by proxy
-    ranked_p = np.take_along_axis(p, order, axis=1)
-    ranked_g = np.take_along_axis(g, order, axis=1)
-    w = np.stack([bon_weights(p.shape[1], n) for n in ns], axis=1)  # (N × len(ns))
+    later_first = -np.broadcast_to(np.arange(p.shape[1]), p.shape)
+    order = np.lexsort((later_first, p), axis=1)
+    return np.take_along_axis(p, order, axis=1), np.take_along_axis(g, order, axis=1)
+
+
+def pick_scores(proxy, gold, ns: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per prompt and n: the expected proxy and gold score of the proxy's best-of-n pick, two (prompts × len(ns))
+    matrices. ``proxy`` and ``gold`` score the same pool: (prompts × N) each."""
+    ranked_p, ranked_g = _ranked(proxy, gold)
+    w = np.stack([bon_weights(ranked_p.shape[1], n) for n in ns], axis=1)  # (N × len(ns))
     return ranked_p @ w, ranked_g @ w
 
 
@@ -119,19 +124,14 @@ def pick_pair_agreement(proxy, gold_raw, ns: Sequence[int], *, min_gold_margin: 
     monitor pairs only completions of different text, so a pool with repeated texts gives a lower decisive share here
     than the monitor would see (agreement is unaffected: such pairs are never decisive). Memory: a few
     prompts × N × N arrays."""
-    p, g = _matrix(proxy, "proxy"), _matrix(gold_raw, "gold")
-    if p.shape != g.shape:
-        raise InputError(f"proxy and gold must score the same pool: shapes {p.shape} and {g.shape}")
-    later_first = -np.broadcast_to(np.arange(p.shape[1]), p.shape)
-    order = np.lexsort((later_first, p), axis=1)
-    rp, rg = np.take_along_axis(p, order, axis=1), np.take_along_axis(g, order, axis=1)
+    rp, rg = _ranked(proxy, gold_raw)
     dp = rp[:, :, None] - rp[:, None, :]
     dg = rg[:, :, None] - rg[:, None, :]
     decisive = 0.5 * np.abs(np.tanh(dg / 2)) > min_gold_margin  # |σ(dg) − ½|, without overflow
     agrees = np.where(dp == 0, 0.5, (np.sign(dp) == np.sign(dg)).astype(float)) * decisive
     shares, agreement = [], []
     for n in ns:
-        w = bon_pair_weights(p.shape[1], n)
+        w = bon_pair_weights(rp.shape[1], n)
         den = float((decisive * w).sum(axis=(1, 2)).mean())
         shares.append(den)
         agreement.append(float((agrees * w).sum(axis=(1, 2)).mean()) / den if den > 0 else None)

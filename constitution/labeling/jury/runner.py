@@ -20,7 +20,7 @@ from pathlib import Path
 
 from constitution.data.pairs import PairReader
 from constitution.data.records import FeedbackRecord, Pair
-from constitution.embedded_models import MissingModelError, resolve_model
+from constitution.embedded_models import MissingModelError
 from constitution.errors import InputError
 from constitution.labeling.cache import JudgmentCache
 from constitution.labeling.config import LabelConfig
@@ -31,8 +31,8 @@ from constitution.labeling.jury.votes import Combined, VoteTable, combine
 from constitution.labeling.labeler import Labeler
 from constitution.labeling.output import LabelWriter
 from constitution.labeling.stats import LabelSummary
-from constitution.llm.config import RayConfig, backend
-from constitution.llm.factory import Engine, make_llm
+from constitution.llm.config import RayConfig
+from constitution.llm.factory import Engine, check_model, make_llm
 from constitution.principles import Constitution
 
 
@@ -61,8 +61,7 @@ class Jury:
         self.ray = ray
         if self.quorum == len(judges):  # every judge is needed: a missing model is refused before any judge runs
             for spec in judges:
-                if backend(spec.llm.backend).local_model:
-                    resolve_model(spec.llm.model)
+                check_model(spec.llm)
 
     def label(self, source: str, out: str | Path, *, limit: int | None = None, total: int | None = None, show_progress: bool = True) -> JurySummary:
         """Label the source's pairs into ``out`` with every judge, then combine; returns the jury's summary."""
